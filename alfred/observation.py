@@ -1,0 +1,124 @@
+"""What a probe saw, as the judge reads it: typed, validated views of the plain data `alfred.probe` sends.
+
+A driver hands back a dict; `Observation.model_validate` checks its shape, so a malformed reply from a
+student process is rejected here instead of confusing a test. The helpers answer the questions the tests
+ask: what was printed and when, how long the simulated work took, what ran after the response.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Plain(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class ErrorInfo(_Plain):
+    type: str
+    message: str
+    line: int | None = None
+
+    def sentence(self) -> str:
+        where = f" at line {self.line} of main.py" if self.line else ""
+        return f"{self.type}{where}: {self.message}" if self.message else f"{self.type}{where}"
+
+
+class Event(_Plain):
+    kind: Literal["print", "sleep", "response-start", "response-complete", "task-start", "task-end"]
+    t: float
+    phase: str
+    text: str | None = None
+    stream: str | None = None
+    seconds: float | None = None
+    status: int | None = None
+    function: str | None = None
+    error: ErrorInfo | None = None
+    watched: dict[str, bool] = {}
+
+
+class Response(_Plain):
+    status: int
+    body: Any = Field(default=None, alias="json")  # the decoded JSON body, None when it was not JSON
+    text: str = ""
+    content_type: str = ""
+
+
+class Described(_Plain):
+    """A Python value as the probe described it: its type, the student's classes it belongs to, its data."""
+
+    type: str
+    instance_of: list[str] = []
+    pydantic: bool = False
+    value: Any = None
+
+
+class FunctionRef(_Plain):
+    name: str
+    module_attr: str | None = None
+
+
+class Scheduled(_Plain):
+    function: FunctionRef
+    args: list[Described] = []
+    kwargs: dict[str, Described] = {}
+
+    def all_arguments(self) -> list[Described]:
+        return [*self.args, *self.kwargs.values()]
+
+
+class FieldInfo(_Plain):
+    required: bool
+    annotation: str
+
+
+class ValidationIssue(_Plain):
+    loc: list[str]
+    type: str
+    msg: str
+
+
+class ModelReport(_Plain):
+    is_pydantic: bool
+    fields: dict[str, FieldInfo] = {}
+    accepted: bool = False
+    values: dict[str, Any] | None = None
+    errors: list[ValidationIssue] = []
+
+
+class Observation(_Plain):
+    load_error: ErrorInfo | None = None
+    missing_name: str | None = None
+    error: ErrorInfo | None = None
+    response: Response | None = None
+    returned: Described | None = None
+    model: ModelReport | None = None
+    events: list[Event] = []
+    scheduled: list[Scheduled] = []
+    files: dict[str, str] = {}
+    output_truncated: bool = False
+
+    # --- questions the tests ask ---
+
+    def printed(self, phase: str | None = None) -> list[str]:
+        return [e.text or "" for e in self.events if e.kind == "print" and (phase is None or e.phase == phase)]
+
+    def sleeps(self, phase: str | None = None) -> list[float]:
+        return [e.seconds or 0.0 for e in self.events if e.kind == "sleep" and (phase is None or e.phase == phase)]
+
+    def index(self, kind: str) -> int | None:
+        return next((i for i, e in enumerate(self.events) if e.kind == kind), None)
+
+    def task_runs(self) -> list[tuple[int, int | None]]:
+        """(start, end) event indexes of every background task that ran; end is None if it never finished."""
+        runs = []
+        for i, event in enumerate(self.events):
+            if event.kind == "task-start":
+                end = next((j for j in range(i + 1, len(self.events)) if self.events[j].kind == "task-end"), None)
+                runs.append((i, end))
+        return runs
+
+    def task_error(self) -> ErrorInfo | None:
+        return next((e.error for e in self.events if e.kind == "task-end" and e.error), None)

@@ -1,0 +1,435 @@
+"""Runs one probe against a student's `main.py` and reports what happened, as plain JSON-ready data.
+
+This is the only kit module that executes student code. The in-process driver calls `run_probe` directly;
+the out-of-process drivers call it inside a separate (sandboxed) process and send the same dict back, so
+the judge sees identical data either way. Nothing here decides a grade: it only observes.
+
+A probe is a dict:
+    {"action": "request", "method": "POST", "path": "/x", "params": {...}, "json": ..., "content": "..."}
+    {"action": "call", "function": "name", "args": [...], "kwargs": {...}}   # {"$report": {...}} in args
+                                                                             # stands for a report request
+    {"action": "validate", "model": "Name", "data": {...}}
+plus optional set-up: "files" {relative path: text} and "dirs" [relative paths] created first, and "watch"
+[relative paths] whose existence is noted at every event.
+
+Time is virtual: `time.sleep` and `asyncio.sleep` return at once and move a frozen clock (freezegun) on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import io
+import itertools
+import json
+import os
+import sys
+import time
+import traceback
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+MAX_OUTPUT_CHARS = 64_000
+MAX_FILE_CHARS = 64_000
+MAX_TEXT_CHARS = 2_000
+FROZEN_START = "2026-01-01 12:00:00"
+_module_counter = itertools.count()
+
+
+def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathLike) -> dict:
+    """Loads `main_path` afresh inside `workdir`, runs `probe`, and returns the observation."""
+    observer = _Observer(Path(main_path).resolve(), Path(workdir).resolve(), probe.get("watch", []))
+    with observer.session():
+        _prepare_workdir(observer.workdir, probe)
+        module = observer.load_module()
+        if module is not None:
+            action = _ACTIONS.get(probe.get("action"))
+            if action is None:
+                raise ValueError(f"unknown probe action {probe.get('action')!r}")
+            action(observer, module, probe)
+    return observer.report()
+
+
+def _prepare_workdir(workdir: Path, probe: dict) -> None:
+    for folder in probe.get("dirs", []):
+        (workdir / folder).mkdir(parents=True, exist_ok=True)
+    for relative, text in probe.get("files", {}).items():
+        target = workdir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+
+class _Observer:
+    """Collects events on a virtual clock while student code runs."""
+
+    def __init__(self, main_path: Path, workdir: Path, watch: list[str]):
+        self.main_path = main_path
+        self.workdir = workdir
+        self.watch = watch
+        self.result: dict[str, Any] = {
+            "load_error": None,
+            "missing_name": None,
+            "error": None,
+            "response": None,
+            "returned": None,
+            "model": None,
+            "events": [],
+            "scheduled": [],
+            "files": {},
+            "output_truncated": False,
+        }
+        self.module = None
+        self._output_chars = 0
+        self._clock = None
+        self._phase = "import"
+
+    # --- recording ---
+
+    def now(self) -> float:
+        return round(time.time() - self._t0, 6)
+
+    def event(self, kind: str, **fields: Any) -> None:
+        entry = {"kind": kind, "t": self.now(), "phase": self._phase, **fields}
+        if self.watch:
+            entry["watched"] = {path: (self.workdir / path).exists() for path in self.watch}
+        self.result["events"].append(entry)
+
+    def printed(self, stream: str, line: str) -> None:
+        if self._output_chars >= MAX_OUTPUT_CHARS:
+            self.result["output_truncated"] = True
+            return
+        self._output_chars += len(line)
+        self.event("print", stream=stream, text=line[:MAX_TEXT_CHARS])
+
+    def error_info(self, exc: BaseException) -> dict:
+        """Describes an exception in the student's terms: type, message and the line of main.py."""
+        line = None
+        if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve() == self.main_path:
+            line = exc.lineno
+        for frame, lineno in traceback.walk_tb(exc.__traceback__):
+            if Path(frame.f_code.co_filename).resolve() == self.main_path:
+                line = lineno
+        return {"type": type(exc).__name__, "message": str(exc)[:MAX_TEXT_CHARS], "line": line}
+
+    # --- the patched world ---
+
+    @contextmanager
+    def session(self):
+        from freezegun import freeze_time
+
+        _import_lazy_dependencies()
+        previous_cwd = os.getcwd()
+        with ExitStack() as stack:
+            self._clock = stack.enter_context(freeze_time(FROZEN_START, real_asyncio=True))
+            self._t0 = time.time()
+            stack.enter_context(_swapped(time, "sleep", self._fake_sleep))
+            stack.enter_context(_swapped(asyncio, "sleep", self._fake_async_sleep))
+            stack.enter_context(_swapped(sys, "stdout", _LineRecorder(self, "stdout")))
+            stack.enter_context(_swapped(sys, "stderr", _LineRecorder(self, "stderr")))
+            self._patch_background_tasks(stack)
+            os.chdir(self.workdir)
+            stack.callback(os.chdir, previous_cwd)
+            stack.callback(self._forget_module)
+            try:
+                yield
+            except Exception as exc:  # a bug in student code that escaped an action
+                self.result["error"] = self.error_info(exc)
+            finally:
+                for stream in (sys.stdout, sys.stderr):
+                    stream.flush()
+                self._collect_files()
+
+    def _fake_sleep(self, seconds: float) -> None:
+        seconds = float(seconds)
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        if seconds == 0:  # anyio and Starlette yield to the event loop with sleep(0): not the student's work
+            return
+        self.event("sleep", seconds=seconds)
+        self._clock.tick(seconds)
+
+    async def _fake_async_sleep(self, seconds: float, result: Any = None) -> Any:
+        self._fake_sleep(seconds)
+        await _REAL_ASYNC_SLEEP(0)
+        return result
+
+    def _patch_background_tasks(self, stack: ExitStack) -> None:
+        from starlette.background import BackgroundTask
+
+        observer = self
+        original_init, original_call = BackgroundTask.__init__, BackgroundTask.__call__
+
+        def recording_init(task, func, *args, **kwargs):
+            original_init(task, func, *args, **kwargs)
+            observer.result["scheduled"].append(
+                {
+                    "function": observer.describe_function(func),
+                    "args": [observer.describe_value(value) for value in args],
+                    "kwargs": {name: observer.describe_value(value) for name, value in kwargs.items()},
+                }
+            )
+
+        async def recording_call(task):
+            name = observer.describe_function(task.func)["name"]
+            previous_phase, observer._phase = observer._phase, "task"
+            observer.event("task-start", function=name)
+            try:
+                await original_call(task)
+            except Exception as exc:
+                observer.event("task-end", function=name, error=observer.error_info(exc))
+            else:
+                observer.event("task-end", function=name, error=None)
+            finally:
+                observer._phase = previous_phase
+
+        stack.enter_context(_swapped(BackgroundTask, "__init__", recording_init))
+        stack.enter_context(_swapped(BackgroundTask, "__call__", recording_call))
+
+    # --- the student's module ---
+
+    def load_module(self):
+        """Imports main.py under a fresh name, so `from time import sleep` picks up the virtual sleep."""
+        name = f"alfred_submission_{next(_module_counter)}"
+        try:
+            spec = importlib.util.spec_from_file_location(name, self.main_path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student's bug too
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            self.result["load_error"] = self.error_info(exc)
+            return None
+        self.module = module
+        self._phase = "probe"
+        return module
+
+    def _forget_module(self) -> None:
+        if self.module is not None:
+            sys.modules.pop(self.module.__name__, None)
+
+    def lookup(self, module, name: str):
+        if not hasattr(module, name):
+            self.result["missing_name"] = name
+            return None
+        return getattr(module, name)
+
+    def describe_function(self, func) -> dict:
+        name = getattr(func, "__name__", type(func).__name__)
+        module_name = next((key for key, value in vars(self.module or object()).items() if value is func), None)
+        return {"name": name, "module_attr": module_name}
+
+    def describe_value(self, value: Any) -> dict:
+        from pydantic import BaseModel
+
+        own_classes = {
+            key: cls for key, cls in vars(self.module or object()).items()
+            if isinstance(cls, type) and cls.__module__ == getattr(self.module, "__name__", None)
+        }
+        described = {
+            "type": type(value).__name__,
+            "instance_of": sorted(key for key, cls in own_classes.items() if isinstance(value, cls)),
+            "pydantic": isinstance(value, BaseModel),
+            "value": None,
+        }
+        try:
+            plain = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+            described["value"] = json.loads(json.dumps(plain))
+        except (TypeError, ValueError):
+            described["value"] = repr(value)[:MAX_TEXT_CHARS]
+        return described
+
+    # --- the report ---
+
+    def _collect_files(self) -> None:
+        for path in sorted(self.workdir.rglob("*")):
+            if path.is_file():
+                try:
+                    text = path.read_text(errors="replace")
+                except OSError:
+                    continue
+                self.result["files"][path.relative_to(self.workdir).as_posix()] = text[:MAX_FILE_CHARS]
+
+    def report(self) -> dict:
+        return self.result
+
+
+# --- actions ---
+
+
+def _request(observer: _Observer, module, probe: dict) -> None:
+    import httpx
+
+    app = observer.lookup(module, "app")
+    if app is None:
+        return
+    observer._phase = "request"
+
+    async def recorded_app(scope, receive, send):
+        async def recording_send(message):
+            if message["type"] == "http.response.start":
+                observer.event("response-start", status=message["status"])
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                observer.event("response-complete")
+                observer._phase = "after-response"
+
+        try:
+            await app(scope, receive, recording_send)
+        except Exception as exc:
+            observer.result["error"] = observer.error_info(exc)
+            raise
+
+    async def send_request():
+        transport = httpx.ASGITransport(app=recorded_app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://batcomputer") as client:
+            return await client.request(
+                probe.get("method", "GET"),
+                probe["path"],
+                params=probe.get("params"),
+                json=probe.get("json"),
+                content=probe.get("content"),
+                headers=probe.get("headers"),
+            )
+
+    response = asyncio.run(send_request())
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    observer.result["response"] = {
+        "status": response.status_code,
+        "json": body,
+        "text": response.text[:MAX_TEXT_CHARS],
+        "content_type": response.headers.get("content-type", ""),
+    }
+
+
+def _call(observer: _Observer, module, probe: dict) -> None:
+    func = observer.lookup(module, probe["function"])
+    if func is None:
+        return
+    args = [_materialize(value) for value in probe.get("args", [])]
+    kwargs = {name: _materialize(value) for name, value in probe.get("kwargs", {}).items()}
+    observer._phase = "call"
+    try:
+        returned = func(*args, **kwargs)
+        if asyncio.iscoroutine(returned):
+            returned = asyncio.run(returned)
+    except Exception as exc:
+        observer.result["error"] = observer.error_info(exc)
+        return
+    observer.result["returned"] = observer.describe_value(returned)
+
+
+def _validate(observer: _Observer, module, probe: dict) -> None:
+    from pydantic import BaseModel, ValidationError
+
+    model = observer.lookup(module, probe["model"])
+    if model is None:
+        return
+    is_pydantic = isinstance(model, type) and issubclass(model, BaseModel)
+    report = {"is_pydantic": is_pydantic, "fields": {}, "accepted": False, "values": None, "errors": []}
+    observer.result["model"] = report
+    if not is_pydantic:
+        return
+    report["fields"] = {
+        name: {"required": field.is_required(), "annotation": repr(field.annotation)}
+        for name, field in model.model_fields.items()
+    }
+    try:
+        instance = model.model_validate(probe["data"])
+    except ValidationError as exc:
+        report["errors"] = [
+            {"loc": [str(part) for part in error["loc"]], "type": error["type"], "msg": error["msg"]}
+            for error in exc.errors()
+        ]
+        return
+    except Exception as exc:
+        observer.result["error"] = observer.error_info(exc)
+        return
+    report["accepted"] = True
+    report["values"] = observer.describe_value(instance)["value"]
+
+
+_ACTIONS = {"request": _request, "call": _call, "validate": _validate}
+
+
+def _materialize(value: Any) -> Any:
+    """Turns a `{"$report": {...}}` placeholder into a report request object the kit owns."""
+    if isinstance(value, dict) and set(value) == {"$report"}:
+        return _kit_report_request(**value["$report"])
+    return value
+
+
+def _kit_report_request(**fields):
+    # The task is tested with the kit's own model, so a student's unfinished model cannot fail the task tests.
+    from pydantic import BaseModel
+
+    class IntelReportRequest(BaseModel):
+        recipient_email: str
+        report_name: str
+
+    return IntelReportRequest(**fields)
+
+
+# --- plumbing ---
+
+
+def _import_lazy_dependencies() -> None:
+    """Imports what FastAPI loads on first use, before the clock is frozen.
+
+    freezegun swaps `datetime.date` for its own class while frozen; a module that subclasses `date` at
+    import time (pydantic.v1, imported lazily by FastAPI) would then fail to import.
+    """
+    import fastapi  # noqa: F401
+    import httpx  # noqa: F401
+    import pydantic  # noqa: F401
+
+    try:
+        import pydantic.v1  # noqa: F401
+    except ImportError:
+        pass
+
+_REAL_ASYNC_SLEEP = asyncio.sleep
+
+
+@contextmanager
+def _swapped(owner: Any, name: str, replacement: Any):
+    original = getattr(owner, name)
+    setattr(owner, name, replacement)
+    try:
+        yield replacement
+    finally:
+        setattr(owner, name, original)
+
+
+class _LineRecorder(io.TextIOBase):
+    """A stand-in for sys.stdout/sys.stderr that turns each printed line into an event."""
+
+    def __init__(self, observer: _Observer, stream: str):
+        self._observer = observer
+        self._stream = stream
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._pending += text
+        if len(self._pending) > MAX_OUTPUT_CHARS:  # a flood without newlines
+            self._pending = self._pending[-MAX_OUTPUT_CHARS:]
+            self._observer.result["output_truncated"] = True
+        while "\n" in self._pending:
+            line, self._pending = self._pending.split("\n", 1)
+            self._observer.printed(self._stream, line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            line, self._pending = self._pending, ""
+            self._observer.printed(self._stream, line)
+

@@ -1,0 +1,110 @@
+"""Turns test outcomes into points: the rubric, per-exercise partial credit, and the score report.
+
+`ResultCollector` is a pytest plugin that notes every suite test's exercise (from its marker), outcome and
+learner message. `score` applies the rubric: within an exercise, each test is worth the same share of the
+exercise's points. `pytest --score-json`, the progress table and `alfred grade` all use these two.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pytest
+
+from alfred.exercises import BY_ID, IDS
+
+RUBRIC_TABLE = "tool.alfred.points"
+
+
+class RubricError(Exception):
+    """A bad `[tool.alfred.points]` entry; the message names the value and where it came from."""
+
+
+def load_rubric(pyproject: Path) -> dict[str, float]:
+    rubric = {exercise.id: float(exercise.points) for exercise in BY_ID.values()}
+    try:
+        with pyproject.open("rb") as handle:
+            table = tomllib.load(handle).get("tool", {}).get("alfred", {}).get("points", {})
+    except FileNotFoundError:
+        return rubric
+    except tomllib.TOMLDecodeError as exc:
+        raise RubricError(f"{pyproject.name} is not valid TOML: {exc}") from None
+    source = f"in {pyproject.name} [{RUBRIC_TABLE}]"
+    for exercise_id, value in table.items():
+        if exercise_id not in BY_ID:
+            raise RubricError(f"Unknown exercise '{exercise_id}' {source}: the ids are {', '.join(IDS)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise RubricError(f"Invalid points '{value}' for exercise '{exercise_id}' {source}")
+        rubric[exercise_id] = float(value)
+    return rubric
+
+
+@dataclass
+class TestResult:
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    nodeid: str
+    name: str
+    exercise: str
+    outcome: str = "not run"  # passed, failed, error, skipped
+    message: str = ""
+
+
+class ResultCollector:
+    """Pytest plugin: one TestResult per collected suite test, filled in as reports arrive."""
+
+    def __init__(self, suite_dir: Path):
+        self.suite_dir = suite_dir
+        self.results: dict[str, TestResult] = {}
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            if self.suite_dir not in Path(item.path).parents:
+                continue
+            ids = [mark.name for mark in item.iter_markers() if mark.name in BY_ID]
+            if len(ids) != 1:
+                raise pytest.UsageError(f"{item.nodeid} needs exactly one exercise marker of {IDS}, has {ids}")
+            self.results[item.nodeid] = TestResult(item.nodeid, item.name, ids[0])
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        result = self.results.get(report.nodeid)
+        if result is None:
+            return
+        if report.failed:
+            result.outcome = "failed" if report.when == "call" else "error"
+            result.message = result.message or _message(report)
+        elif report.skipped and result.outcome == "not run":
+            result.outcome = "skipped"
+        elif report.passed and report.when == "call":
+            result.outcome = "passed"
+
+
+def _message(report: pytest.TestReport) -> str:
+    if report.when == "call":
+        return report.longreprtext  # the learner message, since the kit fails with pytrace=False
+    crash = getattr(report.longrepr, "reprcrash", None)
+    return f"The test could not run ({report.when} failed): {crash.message if crash else report.longreprtext}"
+
+
+def score(results: list[TestResult], rubric: dict[str, float]) -> dict:
+    """The score report: totals, one entry per exercise id (all present), and every test's outcome."""
+    exercises = {}
+    for exercise_id in IDS:
+        mine = [result for result in results if result.exercise == exercise_id]
+        passed = sum(result.outcome == "passed" for result in mine)
+        points = rubric[exercise_id]
+        exercises[exercise_id] = {
+            "score": round(points * passed / len(mine), 2) if mine else 0.0,
+            "max_score": points,
+            "passed": passed,
+            "total": len(mine),
+        }
+    return {
+        "score": round(sum(entry["score"] for entry in exercises.values()), 2),
+        "max_score": sum(entry["max_score"] for entry in exercises.values()),
+        "exercises": exercises,
+        "tests": [asdict(result) for result in results],
+    }

@@ -1,0 +1,99 @@
+"""The kit's pytest plugin: picks the main.py under test and gives each test a `submission` to probe.
+
+    pytest exercises             the suite against exercises/lesson_07/main.py (the student's file)
+    pytest solutions             the suite against solutions/lesson_07/main.py (the reference)
+    pytest --submission PATH     the suite against PATH: a .py file, or a folder with main.py or lesson_07/main.py
+    pytest                       the kit's self-check: the suite against the reference, plus tests/kit
+
+Add `-m <exercise id>` for one exercise, `--score-json FILE` for the points. Each test gets a fresh
+`tmp_path` working directory, and the run ends with a progress table per exercise.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from alfred.driver import InProcessDriver, Submission
+from alfred.exercises import BY_ID
+from alfred.scoring import ResultCollector, RubricError, load_rubric, score
+from alfred.targets import KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetError, is_kit_folder_arg, resolve
+
+TARGET = pytest.StashKey[Target]()
+COLLECTOR = pytest.StashKey[ResultCollector]()
+RUBRIC = pytest.StashKey[dict]()
+DRIVER = pytest.StashKey[object]()  # set by `alfred grade` to run probes in a sandboxed process
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("alfred", "Alfred's kit (lesson 7)")
+    group.addoption("--submission", metavar="PATH", help="test this main.py, or the folder holding it")
+    group.addoption("--score-json", metavar="FILE", help="write the points of this run to FILE as JSON")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    invocation_dir = config.invocation_params.dir
+    folder_args = [arg for arg in config.args if is_kit_folder_arg(arg, invocation_dir)]
+    submission = config.getoption("submission")
+    if submission and folder_args:
+        raise pytest.UsageError(f"Give either --submission or {folder_args[0]}, not both.")
+    if len(folder_args) > 1:
+        raise pytest.UsageError(f"Test one target at a time, not {' and '.join(folder_args)}.")
+    try:
+        if submission or folder_args:
+            target = resolve(submission or folder_args[0], invocation_dir)
+        else:
+            target = Target(SOLUTIONS_MAIN, "solutions/lesson_07/main.py")
+        rubric = load_rubric(KIT_ROOT / "pyproject.toml")
+    except (TargetError, RubricError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if folder_args or (submission and config.args_source != pytest.Config.ArgsSource.ARGS):
+        config.args[:] = [arg for arg in config.args if arg not in folder_args] or [str(SUITE_DIR)]
+    config.stash[TARGET] = target
+    config.stash[COLLECTOR] = collector = ResultCollector(SUITE_DIR)
+    config.pluginmanager.register(collector, "alfred-results")
+    config.stash[RUBRIC] = rubric
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"alfred: testing {config.stash[TARGET].label} with the lesson 7 suite"
+
+
+@pytest.fixture
+def submission(request: pytest.FixtureRequest, tmp_path: Path) -> Submission:
+    """The main.py under test, run with `tmp_path` as its working directory."""
+    config = request.config
+    target = config.stash[TARGET]
+    driver = config.stash.get(DRIVER, None) or InProcessDriver(target.main)
+    return Submission(driver, tmp_path, target.label)
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    report = _score(config)
+    if report is None:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("Lesson 7 progress")
+    write(f"{'exercise':<28} {'tests passed':>12}   done")
+    for exercise_id, entry in report["exercises"].items():
+        if entry["total"] == 0:
+            continue
+        done = "yes" if entry["passed"] == entry["total"] else "not yet"
+        write(f"{BY_ID[exercise_id].label:<28} {entry['passed']:>5} / {entry['total']:<4}   {done}")
+    write(f"score: {report['score']:g} / {report['max_score']:g}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("score_json")
+    report = _score(session.config)
+    if path and report is not None:
+        Path(path).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _score(config: pytest.Config) -> dict | None:
+    collector = config.stash.get(COLLECTOR, None)
+    if collector is None or not collector.results:
+        return None
+    return score(list(collector.results.values()), config.stash[RUBRIC])

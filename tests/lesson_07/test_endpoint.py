@@ -1,0 +1,152 @@
+"""Exercise 3 (endpoint): POST /request-intel-report schedules the report task and answers at once.
+
+Test clients return only after background tasks have finished, so the order "response sent, then task"
+is read from the probe's timeline, where the end of the response and the start of each task are events.
+"""
+
+import pytest
+
+from alfred.feedback import check, shown
+
+pytestmark = pytest.mark.endpoint
+
+PATH = "/request-intel-report"
+TASK = "simulate_intel_report_compilation"
+BODIES = [
+    pytest.param({"recipient_email": "bruce@wayne.enterprises", "report_name": "Joker's last known location"}, id="joker"),
+    pytest.param({"recipient_email": "oracle@gotham.gov", "report_name": "Two-Face's coin tosses"}, id="two-face"),
+]
+VALID = BODIES[0].values[0]
+ROUTE_HINT = f'declare the route with @app.post("{PATH}") and give it a parameter typed IntelReportRequest.'
+
+
+def post_report(submission, body=VALID, **options):
+    seen = submission.request("POST", PATH, json=body, **options)
+    status = seen.response.status
+    if status in (404, 405):
+        check(
+            False,
+            tried=f"POST {PATH}",
+            got=f"status {status}: there is no POST route at {PATH}",
+            expected="the route to exist",
+            hint=ROUTE_HINT,
+        )
+    return seen
+
+
+def tried(body=VALID):
+    return f"POST {PATH} with {shown(body)}"
+
+
+def report_tasks(seen):
+    return [run for run in seen.scheduled if run.function.module_attr == TASK]
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_valid_request_is_answered_at_once_with_a_confirmation(submission, body):
+    seen = post_report(submission, body)
+    answer = seen.response
+    error = f" ({seen.error.sentence()})" if seen.error else ""
+    check(
+        200 <= answer.status < 300 and answer.body not in (None, {}, [], ""),
+        tried=tried(body),
+        got=f"status {answer.status}{error} with {answer.text or 'an empty body'}",
+        expected="a 2xx status (200 or 202) and a JSON confirmation, such as {\"message\": \"Alfred is on it\"}",
+        hint="return a dict with a message from the endpoint; it must not wait for the report.",
+    )
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_the_task_is_scheduled_with_the_received_report_request(submission, body):
+    seen = post_report(submission, body)
+    scheduled = report_tasks(seen)
+    arguments = [argument for run in scheduled for argument in run.all_arguments()]
+    given = ", ".join(f"{a.type} {shown(a.value, 120)}" for a in arguments) or "nothing"
+    received = [
+        argument for argument in arguments
+        if "IntelReportRequest" in argument.instance_of
+        and all((argument.value or {}).get(name, sent) == sent for name, sent in body.items())
+    ]
+    check(
+        len(scheduled) == 1 and len(arguments) == 1 and received,
+        tried=tried(body),
+        got=f"{TASK} was scheduled {len(scheduled)} times, given {given}"
+        + (f"; other tasks scheduled: {[run.function.name for run in seen.scheduled]}" if len(seen.scheduled) > len(scheduled) else ""),
+        expected=f"one background_tasks.add_task({TASK}, report_request) with the IntelReportRequest the endpoint received",
+        hint="pass the report_request parameter itself, not a dict or its fields, and schedule the task once.",
+    )
+
+
+def test_the_response_is_sent_before_the_task_starts(submission):
+    seen = post_report(submission)
+    sent = seen.index("response-complete")
+    started = [start for start, _ in seen.task_runs() if seen.events[start].function == TASK]
+    waited = sum(seen.sleeps("request"))
+    check(
+        sent is not None and waited == 0 and started and all(start > sent for start in started),
+        tried=tried(),
+        got=(f"the endpoint worked {waited:g} simulated seconds before answering" if waited
+             else "the report task never ran as a background task" if not started
+             else "the task started before the response was sent"),
+        expected=f"the response sent first, then {TASK} run by FastAPI in the background",
+        hint=f"call background_tasks.add_task({TASK}, report_request); calling {TASK}(...) yourself "
+        "makes the client wait.",
+    )
+
+
+def test_the_report_task_runs_after_the_response(submission):
+    seen = post_report(submission)
+    sent = seen.index("response-complete")
+    after = [e.function for e in seen.events[(sent or 0) + 1:] if e.kind == "task-start"]
+    check(
+        sent is not None and TASK in after,
+        tried=tried(),
+        got=f"after the response these background tasks ran: {after or 'none'}",
+        expected=f"{TASK} to run after the response",
+        hint=f"inject `background_tasks: BackgroundTasks` and call background_tasks.add_task({TASK}, ...).",
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"recipient_email": "bruce@wayne.enterprises",', '["Joker", "Riddler"]', '"just a string"'],
+    ids=["broken-json", "json-list", "json-string"],
+)
+def test_a_body_that_is_not_a_report_request_gets_422_and_schedules_nothing(submission, body):
+    seen = post_report(submission, content=body, headers={"content-type": "application/json"})
+    check(
+        seen.response.status == 422 and not report_tasks(seen),
+        tried=f"POST {PATH} with the body {body}",
+        got=f"status {seen.response.status}" + (", and the task was scheduled" if report_tasks(seen) else ""),
+        expected="status 422 and no task scheduled: FastAPI validates the body against IntelReportRequest",
+        hint="type the body parameter as IntelReportRequest; FastAPI then rejects bad bodies for you.",
+    )
+
+
+def test_a_body_the_model_rejects_gets_422_and_schedules_nothing(submission):
+    body = {"recipient_email": "not-an-email", "report_name": "Bane's supply lines"}
+    rejected_by_model = not submission.validate("IntelReportRequest", body).model.accepted
+    seen = post_report(submission, body)
+    status = seen.response.status
+    expected_ok = status == 422 if rejected_by_model else 200 <= status < 300
+    check(
+        expected_ok and (not report_tasks(seen) or not rejected_by_model),
+        tried=tried(body),
+        got=f"status {status}" + (", and the task was scheduled" if report_tasks(seen) else ""),
+        expected=("status 422 with no task scheduled, since IntelReportRequest rejects this body"
+                  if rejected_by_model else "the endpoint to accept what your IntelReportRequest accepts"),
+        hint="let FastAPI validate the body: take `report_request: IntelReportRequest` as the parameter "
+        "rather than a dict you check yourself.",
+    )
+
+
+def test_the_route_is_a_post_listed_in_the_openapi_schema(submission):
+    schema = submission.request("GET", "/openapi.json").response.body or {}
+    operations = schema.get("paths", {}).get(PATH, {}) if isinstance(schema, dict) else {}
+    check(
+        "post" in operations and "requestBody" in operations.get("post", {}),
+        tried="GET /openapi.json (the schema behind /docs)",
+        got=f"{PATH} listed with methods {sorted(operations) or 'none'}",
+        expected=f"{PATH} listed as a POST operation that takes a JSON body",
+        hint=ROUTE_HINT,
+    )

@@ -1,0 +1,90 @@
+"""Exercise 2 (task): simulate_intel_report_compilation(report_request) announces, works 5 s, announces.
+
+The task is called with a report request object the kit builds, so these tests do not depend on the
+student's model (exercise 1). Time is virtual: the 5 seconds pass at once.
+"""
+
+import pytest
+
+from alfred.driver import report
+from alfred.feedback import check, fail, lines
+
+pytestmark = pytest.mark.task
+
+TASK = "simulate_intel_report_compilation"
+REPORTS = [
+    pytest.param("Penguin's smuggling routes", "bruce@wayne.enterprises", id="penguin"),
+    pytest.param("Riddler's whereabouts", "oracle@gotham.gov", id="riddler"),
+]
+
+
+def run_task(submission, name, email):
+    seen = submission.call(TASK, report(email, name))
+    if seen.error:
+        fail(
+            tried=f"{TASK}(report_request) with report_name={name!r}, recipient_email={email!r}",
+            got=f"it raised {seen.error.sentence()}",
+            expected="it to print, work 5 simulated seconds, and print again",
+            hint="read report_request.report_name and report_request.recipient_email from the object you get.",
+        )
+    return seen
+
+
+def tried(name, email):
+    return f"{TASK}(IntelReportRequest(recipient_email={email!r}, report_name={name!r}))"
+
+
+def split_at_work(seen):
+    """The lines printed before the first simulated sleep, and after the last one."""
+    timeline = [e for e in seen.events if e.kind in ("print", "sleep")]
+    sleeps = [i for i, e in enumerate(timeline) if e.kind == "sleep"]
+    printed = [e.text for e in timeline if e.kind == "print"]
+    if not sleeps:
+        return printed[:1], printed[1:]
+    before = [e.text for e in timeline[: sleeps[0]] if e.kind == "print"]
+    after = [e.text for e in timeline[sleeps[-1] + 1 :] if e.kind == "print"]
+    return before, after
+
+
+def mentions_both(text, name, email):
+    return name in text and email in text
+
+
+@pytest.mark.parametrize(("name", "email"), REPORTS)
+def test_task_announces_the_report_and_recipient_before_the_work(submission, name, email):
+    seen = run_task(submission, name, email)
+    before, _ = split_at_work(seen)
+    check(
+        any(mentions_both(text, name, email) for text in before),
+        tried=tried(name, email),
+        got=f"before the simulated work it printed {lines(before)}",
+        expected=f"a start message naming {name!r} and {email!r}, printed before time.sleep(5)",
+        hint="print something like f\"Compiling {report_request.report_name} for {report_request.recipient_email}\" "
+        "first.",
+    )
+
+
+@pytest.mark.parametrize(("name", "email"), REPORTS)
+def test_task_announces_the_report_and_recipient_after_the_work(submission, name, email):
+    seen = run_task(submission, name, email)
+    _, after = split_at_work(seen)
+    check(
+        any(mentions_both(text, name, email) for text in after),
+        tried=tried(name, email),
+        got=f"after the simulated work it printed {lines(after)}",
+        expected=f"an end message naming {name!r} and {email!r}, printed after time.sleep(5)",
+        hint="print the end message after the sleep, and name the report and the recipient in it too.",
+    )
+
+
+@pytest.mark.parametrize(("name", "email"), REPORTS)
+def test_task_works_for_exactly_five_simulated_seconds(submission, name, email):
+    seen = run_task(submission, name, email)
+    slept = sum(seen.sleeps())
+    check(
+        slept == 5,
+        tried=tried(name, email),
+        got=f"it slept {slept:g} simulated seconds ({seen.sleeps() or 'no sleep at all'})",
+        expected="5 simulated seconds of work: time.sleep(5) (or await asyncio.sleep(5) in an async task)",
+        hint="call time.sleep(5) once, between the start and the end message.",
+    )
