@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from alfred.driver import InProcessDriver, Submission
+from alfred.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submission
 from alfred.exercises import BY_ID
 from alfred.scoring import ResultCollector, RubricError, load_rubric, score
 from alfred.targets import KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetError, is_kit_folder_arg, resolve
@@ -24,7 +24,6 @@ from alfred.targets import KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetEr
 TARGET = pytest.StashKey[Target]()
 COLLECTOR = pytest.StashKey[ResultCollector]()
 RUBRIC = pytest.StashKey[dict]()
-DRIVER = pytest.StashKey[object]()  # set by `alfred grade` to run probes in a sandboxed process
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,7 +57,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"alfred: testing {config.stash[TARGET].label} with the lesson 7 suite"
+    label = config.stash.get(LABEL_KEY, config.stash[TARGET].label)
+    return f"alfred: testing {label} with the lesson 7 suite"
 
 
 @pytest.fixture
@@ -66,8 +66,8 @@ def submission(request: pytest.FixtureRequest, tmp_path: Path) -> Submission:
     """The main.py under test, run with `tmp_path` as its working directory."""
     config = request.config
     target = config.stash[TARGET]
-    driver = config.stash.get(DRIVER, None) or InProcessDriver(target.main)
-    return Submission(driver, tmp_path, target.label)
+    driver = config.stash.get(DRIVER_KEY, None) or InProcessDriver(target.main)
+    return Submission(driver, tmp_path, config.stash.get(LABEL_KEY, target.label))
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

@@ -9,9 +9,14 @@ dict, so tests never know which one they were given.
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
+import pytest
 from pydantic import ValidationError
 
 from alfred.exercises import exercise_asking_for
@@ -24,6 +29,10 @@ class Driver(Protocol):
     def run(self, probe: dict, workdir: Path) -> dict: ...
 
 
+DRIVER_KEY = pytest.StashKey[Driver]()  # set by `alfred grade`; absent means the in-process driver
+LABEL_KEY = pytest.StashKey[str]()  # how learner messages name the file, when the path would mislead
+
+
 class InProcessDriver:
     """Runs probes here. Only for code its runner trusts: their own, or the kit's."""
 
@@ -33,6 +42,14 @@ class InProcessDriver:
     def run(self, probe: dict, workdir: Path) -> dict:
         # The JSON round trip gives exactly the data another process would have sent.
         return json.loads(json.dumps(run_probe(self.main_path, probe, workdir)))
+
+
+_PROBLEMS = {
+    "timeout": "your code was still running after the time limit and was stopped",
+    "oversized": "your code produced more output than the grader reads",
+    "malformed": "the process running your code sent back something the grader could not read",
+    "crashed": "the process running your code died before it could report",
+}
 
 
 def report(recipient_email: str, report_name: str, **extra: Any) -> dict:
@@ -79,6 +96,15 @@ class Submission:
                 expected="a well-formed report of what the code did",
                 hint="this happens when the code writes over the kit's channel; ask your instructor to look.",
             )
+        if observation.problem:
+            fail(
+                tried=f"running {self.label} for this test",
+                got=_PROBLEMS.get(observation.problem, "the process running your code stopped unexpectedly")
+                + (f" ({observation.problem_detail})" if observation.problem_detail else ""),
+                expected="the code to finish within a few seconds and report what it did",
+                hint="look for an endless loop, real waiting, huge output or very large data; "
+                "only this test lost points.",
+            )
         if observation.load_error:
             error = observation.load_error
             fail(
@@ -99,3 +125,109 @@ class Submission:
                 hint=f"check the spelling of `{name}`, and that it is not indented inside another block.",
             )
         return observation
+
+
+class SubprocessDriver:
+    """Runs probes in a worker process (`alfred.worker`), sandboxed or not, over a data-only channel.
+
+    A late, oversized or malformed reply, or a worker that died, becomes a `problem` observation that fails
+    the one test that asked; the worker is restarted for the next probe. `flags` collects what the
+    instructor should look at.
+    """
+
+    def __init__(self, launcher, reply_seconds: float = 8.0, max_reply_bytes: int = 4_500_000,
+                 budget_seconds: float = 60.0):
+        self.launcher = launcher  # has .start() -> Popen with the channel on stdin/stdout
+        self.reply_seconds = reply_seconds
+        self.max_reply_bytes = max_reply_bytes
+        self.budget_seconds = budget_seconds  # wall clock for the whole submission
+        self.flags: set[str] = set()
+        self._process = None
+        self._workdirs: dict[str, str] = {}
+        self._next_id = 0
+        self._spent = 0.0
+        self.import_hangs = False
+        self.load_error: dict | None = None  # the last import failure seen, for the grade's headline
+
+    def run(self, probe: dict, workdir: Path) -> dict:
+        started = time.monotonic()
+        try:
+            return self._run(probe, workdir)
+        finally:
+            self._spent += time.monotonic() - started
+
+    def _run(self, probe: dict, workdir: Path) -> dict:
+        if self.import_hangs:  # importing main.py never finished: it will not finish this time either
+            return self._problem("timeout", "importing main.py did not finish")
+        if self._spent > self.budget_seconds:
+            return self._problem("timeout", f"the submission used up its {self.budget_seconds:g} s of grading time")
+        if self._process is None or self._process.poll() is not None:
+            self._process = self.launcher.start()
+        self._next_id += 1
+        request = {"id": self._next_id, "workdir": self._workdir_key(workdir), "probe": probe}
+        try:
+            self._process.stdin.write((json.dumps(request) + "\n").encode())
+            self._process.stdin.flush()
+            reply = self._read_reply()
+        except (BrokenPipeError, OSError):
+            reply = None
+        if reply is None or reply.get("id") != self._next_id:
+            self.stop()
+            return self._problem(reply.get("problem", "crashed") if isinstance(reply, dict) else "crashed")
+        if "observation" not in reply:
+            if reply.get("problem") == "timeout" and not reply.get("loaded", True):
+                self.import_hangs = True
+                return self._problem("timeout", "importing main.py did not finish")
+            return self._problem(reply.get("problem", "crashed"), str(reply.get("detail", ""))[:300])
+        observation = reply["observation"]
+        if isinstance(observation, dict):
+            if observation.get("output_truncated"):
+                self.flags.add("output cut")
+            if isinstance(observation.get("load_error"), dict):
+                self.load_error = observation["load_error"]
+        return observation
+
+    def _workdir_key(self, workdir: Path) -> str:
+        # Each test's tmp_path maps to its own folder in the worker's private work area.
+        return self._workdirs.setdefault(str(workdir), f"test-{len(self._workdirs)}")
+
+    def _read_reply(self) -> dict | None:
+        stream = self._process.stdout
+        deadline, buffer = time.monotonic() + self.reply_seconds, b""
+        while not buffer.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.flags.add("killed for time")
+                return {"problem": "timeout"}
+            ready, _, _ = select.select([stream], [], [], remaining)
+            if ready:
+                chunk = os.read(stream.fileno(), 1 << 16)
+                if not chunk:
+                    return None
+                buffer += chunk
+                if len(buffer) > self.max_reply_bytes:
+                    self.flags.add("output cut")
+                    return {"problem": "oversized"}
+        try:
+            reply = json.loads(buffer)
+        except ValueError:
+            self.flags.add("malformed reply")
+            return {"problem": "malformed"}
+        return reply if isinstance(reply, dict) else {"problem": "malformed"}
+
+    def _problem(self, problem: str, detail: str = "") -> dict:
+        flag = {"timeout": "killed for time", "oversized": "output cut", "malformed": "malformed reply"}
+        self.flags.add(flag.get(problem, "crashed" if "MemoryError" not in detail else "killed for memory"))
+        return {"problem": problem, "problem_detail": detail}
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)  # the whole tree: bwrap, the worker, its children
+        except ProcessLookupError:
+            pass
+        self._process.wait()
+        for stream in (self._process.stdin, self._process.stdout):
+            stream.close()
+        self._process = None

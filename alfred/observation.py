@@ -89,6 +89,8 @@ class ModelReport(_Plain):
 
 
 class Observation(_Plain):
+    problem: str | None = None  # set by an out-of-process driver: timeout, oversized, malformed, crashed
+    problem_detail: str = ""
     load_error: ErrorInfo | None = None
     missing_name: str | None = None
     error: ErrorInfo | None = None

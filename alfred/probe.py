@@ -12,7 +12,10 @@ A probe is a dict:
 plus optional set-up: "files" {relative path: text} and "dirs" [relative paths] created first, and "watch"
 [relative paths] whose existence is noted at every event.
 
-Time is virtual: `time.sleep` and `asyncio.sleep` return at once and move a frozen clock (freezegun) on.
+Time is virtual: `time.sleep` and `asyncio.sleep` return at once and move a clock on. The first simulated
+sleep freezes the wall clock (freezegun) and every sleep then ticks it, so student code that reads
+`time.time()` around its work sees the seconds it asked for. Probes that never sleep skip freezegun's
+start-up cost.
 """
 
 from __future__ import annotations
@@ -32,17 +35,23 @@ from typing import Any
 
 MAX_OUTPUT_CHARS = 64_000
 MAX_FILE_CHARS = 64_000
+MAX_FILES = 50
 MAX_TEXT_CHARS = 2_000
-FROZEN_START = "2026-01-01 12:00:00"
 _module_counter = itertools.count()
 
 
-def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathLike) -> dict:
-    """Loads `main_path` afresh inside `workdir`, runs `probe`, and returns the observation."""
+def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathLike, on_loaded=None) -> dict:
+    """Loads `main_path` afresh inside `workdir`, runs `probe`, and returns the observation.
+
+    `on_loaded` is called once the module has been imported (the worker tells its parent, so a hang at
+    import time is told apart from a hang in a request).
+    """
     observer = _Observer(Path(main_path).resolve(), Path(workdir).resolve(), probe.get("watch", []))
     with observer.session():
         _prepare_workdir(observer.workdir, probe)
         module = observer.load_module()
+        if on_loaded is not None:
+            on_loaded()
         if module is not None:
             action = _ACTIONS.get(probe.get("action"))
             if action is None:
@@ -81,13 +90,14 @@ class _Observer:
         }
         self.module = None
         self._output_chars = 0
-        self._clock = None
+        self._virtual_seconds = 0.0
+        self._clock = None  # freezegun's clock, started by the first simulated sleep
         self._phase = "import"
 
     # --- recording ---
 
     def now(self) -> float:
-        return round(time.time() - self._t0, 6)
+        return round(self._virtual_seconds, 6)
 
     def event(self, kind: str, **fields: Any) -> None:
         entry = {"kind": kind, "t": self.now(), "phase": self._phase, **fields}
@@ -116,13 +126,10 @@ class _Observer:
 
     @contextmanager
     def session(self):
-        from freezegun import freeze_time
-
-        _import_lazy_dependencies()
+        warm_up()
         previous_cwd = os.getcwd()
         with ExitStack() as stack:
-            self._clock = stack.enter_context(freeze_time(FROZEN_START, real_asyncio=True))
-            self._t0 = time.time()
+            self._stack = stack
             stack.enter_context(_swapped(time, "sleep", self._fake_sleep))
             stack.enter_context(_swapped(asyncio, "sleep", self._fake_async_sleep))
             stack.enter_context(_swapped(sys, "stdout", _LineRecorder(self, "stdout")))
@@ -147,7 +154,12 @@ class _Observer:
         if seconds == 0:  # anyio and Starlette yield to the event loop with sleep(0): not the student's work
             return
         self.event("sleep", seconds=seconds)
+        if self._clock is None:
+            from freezegun import freeze_time
+
+            self._clock = self._stack.enter_context(freeze_time(tick=False, real_asyncio=True))
         self._clock.tick(seconds)
+        self._virtual_seconds += seconds
 
     async def _fake_async_sleep(self, seconds: float, result: Any = None) -> Any:
         self._fake_sleep(seconds)
@@ -243,8 +255,11 @@ class _Observer:
     # --- the report ---
 
     def _collect_files(self) -> None:
-        for path in sorted(self.workdir.rglob("*")):
-            if path.is_file():
+        for path in sorted(self.workdir.rglob("*"))[: MAX_FILES * 4]:
+            if len(self.result["files"]) >= MAX_FILES:
+                self.result["output_truncated"] = True
+                break
+            if path.is_file() and not path.is_symlink():
                 try:
                     text = path.read_text(errors="replace")
                 except OSError:
@@ -377,22 +392,66 @@ def _kit_report_request(**fields):
 # --- plumbing ---
 
 
-def _import_lazy_dependencies() -> None:
-    """Imports what FastAPI loads on first use, before the clock is frozen.
+def warm_up() -> None:
+    """Imports and exercises everything a probe uses, so later probes (and forked children) start warm.
 
-    freezegun swaps `datetime.date` for its own class while frozen; a module that subclasses `date` at
-    import time (pydantic.v1, imported lazily by FastAPI) would then fail to import.
+    It also imports FastAPI's lazy imports before any clock is frozen: freezegun swaps `datetime.date` for
+    its own class while frozen, and a module that subclasses `date` at import time (pydantic.v1, imported
+    lazily by FastAPI) would then fail to import. The worker calls this once before it forks children.
     """
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    import email_validator  # noqa: F401
     import fastapi  # noqa: F401
+    import freezegun  # noqa: F401
     import httpx  # noqa: F401
     import pydantic  # noqa: F401
+    import starlette.background  # noqa: F401
 
     try:
         import pydantic.v1  # noqa: F401
     except ImportError:
         pass
+    import tempfile
 
-_REAL_ASYNC_SLEEP = asyncio.sleep
+    with tempfile.TemporaryDirectory(prefix="alfred-warm-up-") as scratch:
+        sample = Path(scratch) / "warm_up_app.py"
+        sample.write_text(_WARM_UP_APP)
+        for probe in (
+            {"action": "request", "method": "POST", "path": "/ping", "json": {"email": "a@b.io", "note": "x"}},
+            {"action": "request", "method": "GET", "path": "/openapi.json"},
+            {"action": "validate", "model": "Ping", "data": {"email": "nope"}},
+        ):
+            run_probe(sample, probe, scratch)
+
+
+_warm = False
+_WARM_UP_APP = """
+import asyncio, time
+from fastapi import BackgroundTasks, FastAPI
+from pydantic import BaseModel, EmailStr
+
+app = FastAPI()
+
+class Ping(BaseModel):
+    email: EmailStr
+    note: str
+
+def pause(ping: Ping):
+    print(ping.email)
+    time.sleep(1)
+
+async def wait(ping: Ping):
+    await asyncio.sleep(1)
+
+@app.post("/ping", status_code=202)
+async def ping(body: Ping, background_tasks: BackgroundTasks):
+    background_tasks.add_task(pause, body)
+    background_tasks.add_task(wait, ping=body)
+    return {"ok": True}
+"""
 
 
 @contextmanager

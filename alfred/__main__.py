@@ -1,0 +1,7 @@
+"""`python -m alfred` is the `alfred` command."""
+
+import sys
+
+from alfred.cli import main
+
+sys.exit(main())

@@ -1,0 +1,108 @@
+"""`alfred`: the kit's assistant for instructors. `alfred grade` grades one submission or a whole class.
+
+    alfred grade                      grade the bundled demo class (works on a fresh install)
+    alfred grade class/               one subfolder or .py file per student; the name is the student id
+    alfred grade alice/ bob.py        single submissions
+Options: --out DIR, --json, --jobs N, --student NAME, --force, --no-sandbox. Errors are one sentence on
+stderr and exit code 2; a finished run exits 0, whatever the students scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from alfred.grade import GradeError, discover, grade_class
+from alfred.sandbox import SandboxUnavailable, check_bwrap
+from alfred.targets import KIT_ROOT
+
+DEMO_CLASS = KIT_ROOT / "demo_class"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alfred", description="Alfred's kit for Lesson 7: grade FastAPI "
+                                     "background-task homework.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    grade = commands.add_parser("grade", help="grade submissions and write a gradebook")
+    grade.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                       help="a student's .py file or folder, or a class folder (default: the demo class)")
+    grade.add_argument("--out", type=Path, default=Path("grades"), help="where reports go (default: grades/)")
+    grade.add_argument("--json", action="store_true", help="also print one JSON line per submission on stdout")
+    grade.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1,
+                       help="submissions graded in parallel (default: the number of cores)")
+    grade.add_argument("--student", metavar="NAME", help="regrade only this student")
+    grade.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run student code without bubblewrap: only for code you trust; results are marked")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _grade(args)
+    except (GradeError, SandboxUnavailable) as exc:
+        print(f"alfred: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("alfred: interrupted; finished results are kept, run the same command to resume.", file=sys.stderr)
+        return 130
+
+
+def _grade(args: argparse.Namespace) -> int:
+    entries = discover(args.paths or [DEMO_CLASS])
+    if args.student:
+        entries = [entry for entry in entries if entry.student == args.student]
+        if not entries:
+            raise GradeError(f"No submission named {args.student!r} among the paths given.")
+    if not args.no_sandbox:
+        check_bwrap()
+    progress = _Progress(len(entries), args.json)
+    rows = grade_class(entries, args.out, args.jobs, sandboxed=not args.no_sandbox, force=args.force,
+                       on_result=progress.update)
+    progress.close()
+    graded = sum(row["status"] == "graded" for row in rows)
+    print(f"alfred: {len(rows)} submissions, {graded} graded; gradebook in {args.out / 'gradebook.csv'}, "
+          f"summary in {args.out / 'summary.md'}", file=sys.stderr)
+    return 0
+
+
+class _Progress:
+    """A progress bar on a terminal; one plain line per student when piped or in CI."""
+
+    def __init__(self, total: int, json_lines: bool):
+        self.json_lines = json_lines
+        self.bar = None
+        if sys.stderr.isatty() and not os.environ.get("CI"):
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="student", file=sys.stderr)
+
+    def update(self, row: dict, cached: bool = False) -> None:
+        if self.json_lines:
+            print(json.dumps({key: row[key] for key in
+                              ("student", "status", "score", "max_score", "exercises", "flags", "message")}),
+                  flush=True)
+        line = f"{row['student']}: {row['status']}, {row['score']:g}/{row['max_score']:g}" + (" (unchanged)" if cached else "")
+        if self.bar is not None:
+            self.bar.set_postfix_str(line[:40])
+            self.bar.update(1)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,48 @@
+"""The kit's corpora of student-like submissions, and the annotation each one carries.
+
+tests/corpus/correct/*.py: correct solutions written differently from the reference; each must score 100.
+tests/corpus/wrong/*.py: one realistic mistake each. The module docstring names the exercises that must
+lose points in a line `loses: task` (several: `loses: lesson, stretch`); every other exercise keeps full marks.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+from alfred.exercises import IDS
+from alfred.targets import KIT_ROOT
+
+CORPUS_DIR = KIT_ROOT / "tests" / "corpus"
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    summary: str  # the docstring's first line
+    loses: frozenset[str]  # empty for a correct solution
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def load(kind: str) -> list[Sample]:
+    """The samples of one corpus ("correct", "wrong", "broken"), sorted by file name."""
+    return [_sample(path) for path in sorted((CORPUS_DIR / kind).glob("*.py"))]
+
+
+def _sample(path: Path) -> Sample:
+    try:
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+    except SyntaxError:  # the broken corpus holds files that do not parse; they annotate in a comment
+        docstring = "\n".join(line.lstrip("# ") for line in path.read_text().splitlines() if line.startswith("#"))
+    loses: set[str] = set()
+    for line in docstring.splitlines():
+        if line.strip().startswith("loses:"):
+            loses = {part.strip() for part in line.split(":", 1)[1].split(",") if part.strip()}
+    unknown = loses - set(IDS)
+    if unknown:
+        raise ValueError(f"{path.name}: unknown exercise ids {sorted(unknown)} in its `loses:` line")
+    return Sample(path, docstring.splitlines()[0] if docstring else path.stem, frozenset(loses))

@@ -1,0 +1,342 @@
+"""Grades submissions: one student at a time (`grade_one`) and a whole class with its reports (`grade_class`).
+
+The judge is the kit's pytest suite, run in the grader's own processes (alfred.suite.run_suite); student
+code only ever runs in a worker process behind `SubprocessDriver`, sandboxed by default. Every finished
+student's files are written atomically at once, so an interrupted run keeps them and the next run resumes:
+a submission whose content hash and kit hash are unchanged is not graded again unless forced.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import statistics
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from alfred.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver
+from alfred.exercises import BY_ID, IDS, LESSON_FOLDER
+from alfred.sandbox import PlainProcess, Sandbox
+from alfred.scoring import load_rubric, score
+from alfred.suite import SuiteError, run_suite
+from alfred.targets import KIT_ROOT, SUITE_DIR
+
+MAX_SOURCE_BYTES = 1_000_000
+SUBMISSION_SECONDS = 60.0
+
+
+class GradeError(Exception):
+    """Bad input for the whole run (no such PATH, an empty class): one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One student's submission as found on disk, before grading."""
+
+    student: str
+    main: Path | None  # None when nothing gradable was found; `problem` says why
+    problem: str = ""
+
+
+# --- finding submissions ---
+
+
+def discover(paths: list[Path]) -> list[Entry]:
+    entries: list[Entry] = []
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            raise GradeError(f"{path} does not exist. Give a student's .py file or folder, or a class folder.")
+        if _is_single_submission(path):
+            entries.append(_entry(path.stem if path.is_file() else path.name, path, path.parent))
+            continue
+        children = sorted(child for child in path.iterdir() if not child.name.startswith("."))
+        students = [child for child in children if child.is_dir() or child.suffix == ".py" or child.is_symlink()]
+        if not students:
+            raise GradeError(f"No submissions found in {path}/. Put one folder or .py file per student there, "
+                             f"then run `alfred grade {path}` again.")
+        entries += [_entry(child.stem if child.suffix == ".py" else child.name, child, path) for child in students]
+    seen = Counter(entry.student for entry in entries)
+    duplicated = [name for name, count in seen.items() if count > 1]
+    if duplicated:
+        raise GradeError(f"Two submissions are named {duplicated[0]!r}; rename one and run again.")
+    return entries
+
+
+def _is_single_submission(path: Path) -> bool:
+    return path.is_file() or (path / "main.py").is_file() or (path / LESSON_FOLDER / "main.py").is_file()
+
+
+def _entry(student: str, path: Path, class_root: Path) -> Entry:
+    """Finds the main.py of one student, refusing what the grader must not follow or read."""
+    if path.is_symlink() and class_root.resolve() not in path.resolve().parents:
+        return Entry(student, None, f"{path.name} is a symbolic link to outside the class folder")
+    if path.is_file():
+        main = path
+    else:
+        candidates = [path / "main.py", path / LESSON_FOLDER / "main.py"]
+        main = next((candidate for candidate in candidates if candidate.is_file()), None)
+        if main is None:
+            return Entry(student, None, f"no main.py (or {LESSON_FOLDER}/main.py) in {path.name}/")
+    if main.is_symlink() and class_root.resolve() not in main.resolve().parents:
+        return Entry(student, None, f"{main.name} is a symbolic link to outside the class folder")
+    if main.suffix != ".py":
+        return Entry(student, None, f"{main.name} is not a Python file")
+    size = main.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        return Entry(student, None, f"main.py is {size:,} bytes; the grader reads at most {MAX_SOURCE_BYTES:,}")
+    try:
+        main.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return Entry(student, None, "main.py is not UTF-8 text (a binary file, or another encoding)")
+    return Entry(student, main)
+
+
+# --- grading one student ---
+
+
+def kit_hash() -> str:
+    """Changes whenever anything that decides a grade changes: the suite, the kit's code, the rubric."""
+    digest = hashlib.sha256()
+    files = [KIT_ROOT / "conftest.py", KIT_ROOT / "pyproject.toml", *sorted((KIT_ROOT / "alfred").glob("*.py")),
+             *sorted(SUITE_DIR.glob("*.py"))]
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def content_hash(entry: Entry, kit: str) -> str:
+    source = entry.main.read_bytes() if entry.main else entry.problem.encode()
+    return hashlib.sha256(kit.encode() + b"\0" + source).hexdigest()
+
+
+class _DriverPlugin:
+    """Hands the suite a driver that runs probes in the student's worker process."""
+
+    def __init__(self, driver: SubprocessDriver, label: str):
+        self.driver, self.label = driver, label
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[DRIVER_KEY] = self.driver
+        config.stash[LABEL_KEY] = self.label
+
+
+def grade_one(student: str, main: Path, sandboxed: bool = True) -> dict:
+    """Grades one submission and returns its row: status, score, per-exercise points, flags, tests."""
+    with tempfile.TemporaryDirectory(prefix="alfred-grade-") as scratch:
+        staging = Path(scratch) / "submission"
+        work = Path(scratch) / "work"
+        staging.mkdir()
+        work.mkdir()
+        for folder in (Path(scratch), staging, work):
+            folder.chmod(0o755 if folder != work else 0o777)
+        staged = staging / "main.py"
+        staged.write_bytes(main.read_bytes())  # a copy: the worker never sees the class folder
+        staged.chmod(0o644)
+        launcher = Sandbox(staging) if sandboxed else PlainProcess(staged, work)
+        driver = SubprocessDriver(launcher, budget_seconds=SUBMISSION_SECONDS)
+        try:
+            report = run_suite(staged, plugins=(_DriverPlugin(driver, f"{student}/main.py"),))
+        except SuiteError as exc:
+            return _error_row(student, f"the grader could not run the suite: {exc}")
+        finally:
+            driver.stop()
+    flags = sorted(driver.flags | ({"unsandboxed"} if not sandboxed else set()))
+    nothing_passed = not any(test["outcome"] == "passed" for test in report["tests"])
+    if driver.import_hangs:
+        return _row(student, "timeout", report, flags, "importing main.py never finished (an endless loop at "
+                    "the top level of the file?)")
+    if driver.load_error and nothing_passed:
+        error = driver.load_error
+        where = f" at line {error['line']}" if error.get("line") else ""
+        message = f"main.py does not import: {error['type']}{where}: {error['message']}"
+        return _row(student, "error", report, flags, message)
+    status = "timeout" if "killed for time" in driver.flags and nothing_passed else "graded"
+    return _row(student, status, report, flags, _headline(report))
+
+
+def _headline(report: dict) -> str:
+    failed = [test for test in report["tests"] if test["outcome"] != "passed"]
+    if not failed:
+        return "Every test passed."
+    first = failed[0]["message"].splitlines()
+    got = next((line.removeprefix("Got:").strip() for line in first if line.startswith("Got:")), first[0] if first else "")
+    return f"{len(failed)} tests not passed; first: {got}"
+
+
+def _row(student: str, status: str, report: dict, flags: list[str], message: str) -> dict:
+    return {
+        "student": student, "status": status, "score": report["score"], "max_score": report["max_score"],
+        "exercises": {key: {k: v for k, v in entry.items()} for key, entry in report["exercises"].items()},
+        "flags": flags, "message": message, "tests": report["tests"],
+    }
+
+
+def _error_row(student: str, message: str) -> dict:
+    report = score([], load_rubric(KIT_ROOT / "pyproject.toml"))
+    return _row(student, "error", report, [], message)
+
+
+# --- grading a class ---
+
+
+def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, force: bool = False,
+                on_result=None) -> list[dict]:
+    """Grades every entry (reusing unchanged results), writes all reports under `out`, returns the rows."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    kit = kit_hash()
+    for folder in ("results", "feedback", "cache"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict] = {}
+    pending = []
+    for entry in entries:
+        digest = content_hash(entry, kit)
+        cached = _read_cache(out, entry.student, digest)
+        if cached and not force:
+            rows[entry.student] = cached
+            _notify(on_result, cached, cached=True)
+        elif entry.main is None:
+            rows[entry.student] = _finish(out, _error_row(entry.student, entry.problem), digest, on_result)
+        else:
+            pending.append((entry, digest))
+    if pending:
+        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = {pool.submit(grade_one, entry.student, entry.main, sandboxed): (entry, digest)
+                       for entry, digest in pending}
+            for future in as_completed(futures):
+                entry, digest = futures[future]
+                try:
+                    row = future.result()
+                except Exception as exc:  # a crash of the grader itself, never the student's fault
+                    row = _error_row(entry.student, f"the grader failed on this submission: {exc}")
+                rows[entry.student] = _finish(out, row, digest, on_result)
+    ordered = [rows[entry.student] for entry in entries]
+    _write_atomically(out / "gradebook.csv", _gradebook(ordered))
+    _write_atomically(out / "summary.md", _summary(ordered))
+    return ordered
+
+
+def _notify(on_result, row: dict, cached: bool = False) -> None:
+    if on_result:
+        on_result(row, cached)
+
+
+def _finish(out: Path, row: dict, digest: str, on_result) -> dict:
+    student = row["student"]
+    _write_atomically(out / "results" / f"{student}.json", json.dumps(gradescope_results(row), indent=2))
+    _write_atomically(out / "feedback" / f"{student}.md", feedback_markdown(row))
+    _write_atomically(out / "cache" / f"{student}.json", json.dumps({"hash": digest, "row": row}))
+    _notify(on_result, row)
+    return row
+
+
+def _read_cache(out: Path, student: str, digest: str) -> dict | None:
+    try:
+        cached = json.loads((out / "cache" / f"{student}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    results_present = (out / "results" / f"{student}.json").exists()
+    return cached.get("row") if cached.get("hash") == digest and results_present else None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+
+
+# --- reports ---
+
+
+def gradescope_results(row: dict) -> dict:
+    tests = []
+    for number, test in enumerate(row["tests"], start=1):
+        exercise = row["exercises"][test["exercise"]]
+        share = exercise["max_score"] / exercise["total"] if exercise["total"] else 0.0
+        tests.append({
+            "name": f"{BY_ID[test['exercise']].label}: {test['name']}",
+            "number": str(number),
+            "score": round(share if test["outcome"] == "passed" else 0.0, 4),
+            "max_score": round(share, 4),
+            "status": "passed" if test["outcome"] == "passed" else "failed",
+            "output": test["message"],
+            "tags": [test["exercise"]],
+            "visibility": "visible",
+        })
+    return {
+        "score": row["score"],
+        "output": row["message"],
+        "tests": tests,
+        "extra_data": {"status": row["status"], "flags": row["flags"], "exercises": row["exercises"]},
+    }
+
+
+def feedback_markdown(row: dict) -> str:
+    lines = [f"# Lesson 7 feedback for {row['student']}", "",
+             f"Score: **{row['score']:g} / {row['max_score']:g}** ({row['status']})", ""]
+    if row["status"] in ("error", "timeout"):
+        lines += [f"Your submission could not be tested: {row['message']}", "",
+                  "Fix that first; every test below failed because of it.", ""]
+    for exercise_id in IDS:
+        entry = row["exercises"][exercise_id]
+        mine = [test for test in row["tests"] if test["exercise"] == exercise_id]
+        if not mine:
+            continue
+        lines += [f"## {BY_ID[exercise_id].label}: {entry['passed']}/{entry['total']} tests, "
+                  f"{entry['score']:g}/{entry['max_score']:g} points", ""]
+        for test in mine:
+            mark = "passed" if test["outcome"] == "passed" else "**not yet**"
+            lines.append(f"- {mark}: {test['name']}")
+            if test["outcome"] != "passed":
+                lines += ["", "  ```", *[f"  {line}" for line in test["message"].splitlines()], "  ```", ""]
+        lines.append("")
+    if row["flags"]:
+        lines += ["Notes for your instructor: " + ", ".join(row["flags"]), ""]
+    lines.append("Run `pytest exercises` to see the same tests on your machine.")
+    return "\n".join(lines) + "\n"
+
+
+def _gradebook(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["student", *IDS, "total", "max", "status", "flags"])
+    for row in rows:
+        writer.writerow([row["student"], *(f"{row['exercises'][i]['score']:g}" for i in IDS),
+                         f"{row['score']:g}", f"{row['max_score']:g}", row["status"], " ".join(row["flags"])])
+    return buffer.getvalue()
+
+
+def _summary(rows: list[dict]) -> str:
+    scores = [row["score"] for row in rows if row["status"] != "error"]
+    lines = ["# Class summary", "", f"Submissions: {len(rows)}; graded: {len(scores)}; "
+             f"errors: {sum(row['status'] == 'error' for row in rows)}", ""]
+    if scores:
+        lines += [f"Scores: mean {statistics.mean(scores):.1f}, median {statistics.median(scores):g}, "
+                  f"min {min(scores):g}, max {max(scores):g}", "", "| score band | students |", "|---|---|"]
+        bands = Counter(min(int(value // 20), 4) for value in scores)
+        lines += [f"| {band * 20}-{band * 20 + 20 if band < 4 else 100} | {bands.get(band, 0)} |" for band in range(5)]
+        lines.append("")
+    outcomes: dict[str, list[bool]] = {}
+    failures: Counter = Counter()
+    for row in rows:
+        for test in row["tests"]:
+            outcomes.setdefault(f"{test['exercise']}: {test['name']}", []).append(test["outcome"] == "passed")
+            if test["outcome"] != "passed":
+                got = next((line for line in test["message"].splitlines() if line.startswith("Got:")), "")
+                failures[f"{test['exercise']}: {got.removeprefix('Got:').strip()[:120]}"] += 1
+    if outcomes:
+        lines += ["## Pass rate per test", "", "| test | passed |", "|---|---|"]
+        lines += [f"| {name} | {sum(done)}/{len(done)} |" for name, done in outcomes.items()]
+        lines.append("")
+    if failures:
+        lines += ["## Most common failures", "", "| failure | students |", "|---|---|"]
+        lines += [f"| {message} | {count} |" for message, count in failures.most_common(10)]
+    return "\n".join(lines) + "\n"

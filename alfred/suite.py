@@ -1,0 +1,33 @@
+"""Runs the graded suite on one submission inside this process and returns its score report.
+
+The kit's self-check and `alfred grade` call this; it runs exactly what `pytest --submission PATH
+--score-json FILE` runs, so a grade never differs from what a student or instructor sees by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from alfred.targets import KIT_ROOT, SUITE_DIR
+
+
+class SuiteError(Exception):
+    """The suite itself could not run (a usage error, an internal error): never a student's fault."""
+
+
+def run_suite(main: Path, *pytest_args: str, plugins: tuple = ()) -> dict:
+    with tempfile.TemporaryDirectory(prefix="alfred-suite-") as scratch:
+        score_file = Path(scratch) / "score.json"
+        args = [
+            str(SUITE_DIR), "--submission", str(main), "--score-json", str(score_file),
+            "--rootdir", str(KIT_ROOT), "--basetemp", str(Path(scratch) / "tmp"),
+            "-p", "no:cacheprovider", "-p", "no:terminal", *pytest_args,
+        ]
+        exit_code = pytest.main(args, plugins=list(plugins))
+        if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not score_file.exists():
+            raise SuiteError(f"the suite could not run on {main} (pytest exit code {int(exit_code)})")
+        return json.loads(score_file.read_text())

@@ -1,0 +1,67 @@
+"""The kit checks itself: the reference passes, the stubs fail where they should, every corpus sample
+scores as its annotation says. Each check runs the real graded suite in-process (alfred.suite.run_suite),
+exactly as `pytest --submission PATH --score-json FILE` would.
+"""
+
+import pytest
+
+from alfred import corpus
+from alfred.exercises import EXERCISES, IDS
+from alfred.suite import run_suite
+from alfred.targets import EXERCISES_MAIN, SOLUTIONS_MAIN
+
+
+def outcomes(report, exercise_id):
+    return [test["outcome"] for test in report["tests"] if test["exercise"] == exercise_id]
+
+
+def test_reference_solution_passes_every_test_of_every_exercise():
+    report = run_suite(SOLUTIONS_MAIN)
+    failed = [test["nodeid"] for test in report["tests"] if test["outcome"] != "passed"]
+    assert not failed, failed
+    assert report["score"] == report["max_score"] == 100
+    assert len(report["tests"]) >= 30
+    assert all(report["exercises"][exercise_id]["total"] >= 3 for exercise_id in IDS), report["exercises"]
+
+
+def test_stubs_pass_the_lesson_and_fail_every_homework_test_as_a_failure():
+    report = run_suite(EXERCISES_MAIN)
+    assert set(outcomes(report, "lesson")) == {"passed"}
+    for exercise_id in IDS[1:]:
+        assert set(outcomes(report, exercise_id)) == {"failed"}, (exercise_id, outcomes(report, exercise_id))
+    assert report["score"] == 0
+
+
+def test_every_stub_carries_its_numbered_todo():
+    stub = EXERCISES_MAIN.read_text()
+    for exercise in EXERCISES:
+        if exercise.number:
+            assert f"TODO Exercise {exercise.number} ({exercise.id})" in stub, exercise.label
+
+
+def test_stub_failures_speak_to_the_student_without_kit_tracebacks():
+    report = run_suite(EXERCISES_MAIN)
+    for test in report["tests"]:
+        if test["outcome"] == "failed":
+            message = test["message"]
+            assert all(part in message for part in ("Tried:", "Got:", "Expected:", "Hint:")), message
+            assert "alfred/" not in message and "Traceback" not in message, message
+
+
+@pytest.mark.parametrize("sample", corpus.load("correct"), ids=lambda sample: sample.name)
+def test_correct_solution_written_differently_scores_full_marks(sample):
+    report = run_suite(sample.path)
+    failed = {test["name"]: test["message"] for test in report["tests"] if test["outcome"] != "passed"}
+    assert not failed, f"{sample.summary}\n{failed}"
+
+
+@pytest.mark.parametrize("sample", corpus.load("wrong"), ids=lambda sample: sample.name)
+def test_wrong_solution_loses_points_exactly_where_the_mistake_is(sample):
+    assert sample.loses, f"{sample.path.name} needs a `loses:` line naming where it must lose points"
+    report = run_suite(sample.path)
+    for exercise_id, entry in report["exercises"].items():
+        if exercise_id in sample.loses:
+            assert entry["passed"] < entry["total"], f"{sample.summary}: {exercise_id} should lose points"
+        else:
+            failed = [t["name"] for t in report["tests"] if t["exercise"] == exercise_id and t["outcome"] != "passed"]
+            assert not failed, f"{sample.summary}: {exercise_id} should keep full marks, failed {failed}"
