@@ -24,6 +24,7 @@ from alfred.targets import KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetEr
 TARGET = pytest.StashKey[Target]()
 COLLECTOR = pytest.StashKey[ResultCollector]()
 RUBRIC = pytest.StashKey[dict]()
+ANSWERS = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,6 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[COLLECTOR] = collector = ResultCollector(SUITE_DIR)
     config.pluginmanager.register(collector, "alfred-results")
     config.stash[RUBRIC] = rubric
+    config.stash[ANSWERS] = {}
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -67,7 +69,7 @@ def submission(request: pytest.FixtureRequest, tmp_path: Path) -> Submission:
     config = request.config
     target = config.stash[TARGET]
     driver = config.stash.get(DRIVER_KEY, None) or InProcessDriver(target.main)
-    return Submission(driver, tmp_path, config.stash.get(LABEL_KEY, target.label))
+    return Submission(driver, tmp_path, config.stash.get(LABEL_KEY, target.label), config.stash[ANSWERS])
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

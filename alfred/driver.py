@@ -58,12 +58,21 @@ def report(recipient_email: str, report_name: str, **extra: Any) -> dict:
 
 
 class Submission:
-    """The student's main.py as the tests see it: send requests, call functions, validate data."""
+    """The student's main.py as the tests see it: send requests, call functions, validate data.
 
-    def __init__(self, driver: Driver, workdir: Path, label: str):
+    Probes are deterministic in what they start from, so the first probe of a test (a fresh, empty working
+    directory) is answered from `shared_answers` when an earlier test of the same run sent the same one.
+    Later probes of a test depend on what the earlier ones left behind, and always run: a first probe that
+    was answered from memory is run for real just before them, so its files are there.
+    """
+
+    def __init__(self, driver: Driver, workdir: Path, label: str, shared_answers: dict | None = None):
         self.driver = driver
         self.workdir = workdir
         self.label = label
+        self.shared_answers = {} if shared_answers is None else shared_answers
+        self._fresh = True
+        self._unplayed: dict | None = None  # a first probe answered from memory, not yet run here
 
     def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
                 content: str | None = None, headers: dict | None = None, **setup: Any) -> Observation:
@@ -80,13 +89,28 @@ class Submission:
     def validate(self, model: str, data: Any) -> Observation:
         return self._observe({"action": "validate", "model": model, "data": data}, {})
 
+    def _answer(self, probe: dict) -> dict:
+        if not self._fresh:
+            if self._unplayed is not None:
+                self.driver.run(self._unplayed, self.workdir)
+                self._unplayed = None
+            return self.driver.run(probe, self.workdir)
+        self._fresh = False
+        key = json.dumps(probe, sort_keys=True)
+        if key in self.shared_answers:
+            self._unplayed = probe
+        else:
+            self.shared_answers[key] = self.driver.run(probe, self.workdir)
+        return self.shared_answers[key]
+
     def _observe(self, probe: dict, setup: dict) -> Observation:
         """Runs the probe; a submission that cannot be imported or lacks a name fails the test right here."""
         __tracebackhide__ = True
         unknown = set(setup) - {"files", "dirs", "watch"}
         if unknown:
             raise TypeError(f"unknown probe set-up {sorted(unknown)}")
-        raw = self.driver.run({**probe, **{key: value for key, value in setup.items() if value}}, self.workdir)
+        probe = {**probe, **{key: value for key, value in setup.items() if value}}
+        raw = self._answer(probe)
         try:
             observation = Observation.model_validate(raw)
         except ValidationError as exc:

@@ -100,6 +100,7 @@ class Observation(_Plain):
     events: list[Event] = []
     scheduled: list[Scheduled] = []
     files: dict[str, str] = {}
+    warnings: list[str] = []
     output_truncated: bool = False
 
     # --- questions the tests ask ---

@@ -29,6 +29,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,7 @@ class _Observer:
             "events": [],
             "scheduled": [],
             "files": {},
+            "warnings": [],
             "output_truncated": False,
         }
         self.module = None
@@ -130,6 +132,10 @@ class _Observer:
         previous_cwd = os.getcwd()
         with ExitStack() as stack:
             self._stack = stack
+            # Warnings from student code (a coroutine never awaited...) are observations, never judge errors.
+            caught = stack.enter_context(warnings.catch_warnings(record=True))
+            warnings.simplefilter("always")
+            stack.callback(self._note_warnings, caught)
             stack.enter_context(_swapped(time, "sleep", self._fake_sleep))
             stack.enter_context(_swapped(asyncio, "sleep", self._fake_async_sleep))
             stack.enter_context(_swapped(sys, "stdout", _LineRecorder(self, "stdout")))
@@ -146,6 +152,10 @@ class _Observer:
                 for stream in (sys.stdout, sys.stderr):
                     stream.flush()
                 self._collect_files()
+
+    def _note_warnings(self, caught: list) -> None:
+        for warning in caught[:20]:
+            self.result["warnings"].append(f"{warning.category.__name__}: {warning.message}"[:MAX_TEXT_CHARS])
 
     def _fake_sleep(self, seconds: float) -> None:
         seconds = float(seconds)
@@ -391,6 +401,8 @@ def _kit_report_request(**fields):
 
 # --- plumbing ---
 
+_REAL_ASYNC_SLEEP = asyncio.sleep
+
 
 def warm_up() -> None:
     """Imports and exercises everything a probe uses, so later probes (and forked children) start warm.
@@ -414,6 +426,7 @@ def warm_up() -> None:
         import pydantic.v1  # noqa: F401
     except ImportError:
         pass
+    _cache_email_validator_version_check()
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="alfred-warm-up-") as scratch:
@@ -425,6 +438,17 @@ def warm_up() -> None:
             {"action": "validate", "model": "Ping", "data": {"email": "nope"}},
         ):
             run_probe(sample, probe, scratch)
+
+
+def _cache_email_validator_version_check() -> None:
+    """pydantic reads email-validator's installed version each time it builds an EmailStr field, a
+    metadata lookup that costs about 1 ms per model; the answer cannot change while this process runs."""
+    import functools
+
+    import pydantic.networks
+
+    if hasattr(pydantic.networks, "version"):
+        pydantic.networks.version = functools.lru_cache(pydantic.networks.version)
 
 
 _warm = False

@@ -41,8 +41,9 @@ def check_bwrap() -> None:
             "bubblewrap is not installed, so student code cannot be sandboxed. Install it "
             "(Debian/Ubuntu: `sudo apt-get install bubblewrap`), or pass --no-sandbox for code you trust."
         )
-    probe = Sandbox(staging=None).start_command([sys.executable, "-I", "-c", "pass"])
-    if probe.wait(timeout=30) != 0:
+    trial = Sandbox(staging=None).start_command([sys.executable, "-I", "-c", "pass"])
+    trial.communicate(timeout=30)
+    if trial.returncode != 0:
         raise SandboxUnavailable(
             "bubblewrap is installed but could not start a sandbox (it needs root, or user namespaces). "
             "Run `alfred grade` as root or enable unprivileged user namespaces, or pass --no-sandbox."

@@ -25,9 +25,22 @@ def run_suite(main: Path, *pytest_args: str, plugins: tuple = ()) -> dict:
         args = [
             str(SUITE_DIR), "--submission", str(main), "--score-json", str(score_file),
             "--rootdir", str(KIT_ROOT), "--basetemp", str(Path(scratch) / "tmp"),
-            "-p", "no:cacheprovider", "-p", "no:terminal", *pytest_args,
+            "-p", "no:cacheprovider", "-p", "no:terminal", "--disable-plugin-autoload",
+            # The judge never runs student code itself, so these end-of-session garbage collections only cost.
+            "-p", "no:unraisableexception", "-p", "no:threadexception", *pytest_args,
         ]
         exit_code = pytest.main(args, plugins=list(plugins))
         if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not score_file.exists():
             raise SuiteError(f"the suite could not run on {main} (pytest exit code {int(exit_code)})")
         return json.loads(score_file.read_text())
+
+
+def run_suites(mains: list[Path], jobs: int | None = None) -> dict[Path, dict]:
+    """Score reports for many submissions, graded in parallel in fresh processes (one pytest each)."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(mains)))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return dict(zip(mains, pool.map(run_suite, mains)))

@@ -7,7 +7,7 @@ import pytest
 
 from alfred import corpus
 from alfred.exercises import EXERCISES, IDS
-from alfred.suite import run_suite
+from alfred.suite import run_suite, run_suites
 from alfred.targets import EXERCISES_MAIN, SOLUTIONS_MAIN
 
 
@@ -48,20 +48,40 @@ def test_stub_failures_speak_to_the_student_without_kit_tracebacks():
             assert "alfred/" not in message and "Traceback" not in message, message
 
 
-@pytest.mark.parametrize("sample", corpus.load("correct"), ids=lambda sample: sample.name)
-def test_correct_solution_written_differently_scores_full_marks(sample):
-    report = run_suite(sample.path)
+CORRECT, WRONG, BROKEN = corpus.load("correct"), corpus.load("wrong"), corpus.load("broken")
+
+
+@pytest.fixture(scope="module")
+def corpus_reports():
+    """Every corpus sample graded once, in parallel: the slow part of the self-check."""
+    return run_suites([sample.path for sample in CORRECT + WRONG + BROKEN])
+
+
+@pytest.mark.parametrize("sample", CORRECT, ids=lambda sample: sample.name)
+def test_correct_solution_written_differently_scores_full_marks(sample, corpus_reports):
+    report = corpus_reports[sample.path]
     failed = {test["name"]: test["message"] for test in report["tests"] if test["outcome"] != "passed"}
     assert not failed, f"{sample.summary}\n{failed}"
 
 
-@pytest.mark.parametrize("sample", corpus.load("wrong"), ids=lambda sample: sample.name)
-def test_wrong_solution_loses_points_exactly_where_the_mistake_is(sample):
+@pytest.mark.parametrize("sample", WRONG, ids=lambda sample: sample.name)
+def test_wrong_solution_loses_points_exactly_where_the_mistake_is(sample, corpus_reports):
     assert sample.loses, f"{sample.path.name} needs a `loses:` line naming where it must lose points"
-    report = run_suite(sample.path)
+    report = corpus_reports[sample.path]
     for exercise_id, entry in report["exercises"].items():
         if exercise_id in sample.loses:
             assert entry["passed"] < entry["total"], f"{sample.summary}: {exercise_id} should lose points"
         else:
             failed = [t["name"] for t in report["tests"] if t["exercise"] == exercise_id and t["outcome"] != "passed"]
             assert not failed, f"{sample.summary}: {exercise_id} should keep full marks, failed {failed}"
+
+
+@pytest.mark.parametrize("sample", BROKEN, ids=lambda sample: sample.name)
+def test_broken_submission_fails_every_test_it_breaks_with_one_clear_message(sample, corpus_reports):
+    report = corpus_reports[sample.path]
+    for test in report["tests"]:
+        if test["exercise"] in sample.loses:
+            assert test["outcome"] == "failed", (test["name"], test["outcome"], test["message"])
+            assert all(part in test["message"] for part in ("Tried:", "Got:", "Expected:", "Hint:")), test["message"]
+        else:
+            assert test["outcome"] == "passed", (test["name"], test["message"])

@@ -1,0 +1,172 @@
+"""`alfred grade`, end to end: the demo class, a class from the corpus, bad input, resuming.
+
+Student code runs in bubblewrap here, as in real grading (`.ci/run` installs bubblewrap).
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from alfred import corpus
+from alfred.cli import DEMO_CLASS, main
+from alfred.exercises import IDS
+from alfred.suite import run_suites
+from alfred.targets import SOLUTIONS_MAIN
+
+# A copy of the published format (shared/specs), kept with the tests so the check runs anywhere.
+GRADESCOPE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope-results.schema.json").read_text())
+
+
+def grade(capsys, *args):
+    code = main(["grade", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def json_rows(out):
+    return {row["student"]: row for row in map(json.loads, out.splitlines())}
+
+
+@pytest.fixture(scope="module")
+def demo_grades(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "grades"
+    completed = subprocess.run([sys.executable, "-m", "alfred", "grade", "--out", str(out), "--json"],
+                               capture_output=True, text=True, timeout=300, cwd=tmp_path_factory.getbasetemp())
+    return completed, out
+
+
+def test_demo_class_is_graded_by_the_real_command(demo_grades):
+    completed, out = demo_grades
+    assert completed.returncode == 0, completed.stderr
+    rows = json_rows(completed.stdout)
+    assert set(rows) == {path.stem for path in DEMO_CLASS.iterdir()}
+    assert rows["dick_grayson"]["score"] == 100
+    assert rows["tim_drake"]["status"] == "error" and "line" in rows["tim_drake"]["message"]
+    for row in rows.values():
+        assert set(row) == {"student", "status", "score", "max_score", "exercises", "flags", "message"}
+        assert set(row["exercises"]) == set(IDS)
+    gradebook = (out / "gradebook.csv").read_text().splitlines()
+    assert gradebook[0].startswith("student,lesson,model,task,endpoint,stretch,total")
+    assert len(gradebook) == 1 + len(rows)
+    assert "Pass rate per test" in (out / "summary.md").read_text()
+    assert "Score:" in (out / "feedback" / "jason_todd.md").read_text()
+
+
+def test_every_results_file_is_valid_gradescope_json(demo_grades):
+    _, out = demo_grades
+    files = sorted((out / "results").glob("*.json"))
+    assert files
+    for path in files:
+        jsonschema.validate(json.loads(path.read_text()), GRADESCOPE_SCHEMA)
+
+
+CLASS_SAMPLES = [
+    *corpus.load("correct")[:2], *corpus.load("wrong")[::6], *corpus.load("broken")[:3],
+]
+
+
+def test_a_class_from_the_corpus_gets_exactly_the_scores_each_submission_gets_alone(tmp_path, capsys):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    for sample in CLASS_SAMPLES:
+        shutil.copy(sample.path, klass / sample.path.name)
+    code, out, err = grade(capsys, klass, "--out", tmp_path / "grades", "--json", "--jobs", "2")
+    assert code == 0, err
+    rows = json_rows(out)
+    alone = run_suites([sample.path for sample in CLASS_SAMPLES])
+    for sample in CLASS_SAMPLES:
+        row, single = rows[sample.name], alone[sample.path]
+        assert row["score"] == single["score"], (sample.name, row["message"])
+        assert row["exercises"] == single["exercises"], sample.name
+
+
+def test_a_rerun_skips_unchanged_work_and_regrades_what_changed(tmp_path, capsys):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    shutil.copy(SOLUTIONS_MAIN, klass / "alice.py")
+    shutil.copy(DEMO_CLASS / "tim_drake.py", klass / "tim.py")
+    out = tmp_path / "grades"
+    grade(capsys, klass, "--out", out)
+    _, _, err = grade(capsys, klass, "--out", out)
+    assert "alice: graded, 100/100 (unchanged)" in err and "tim: error, 0/100 (unchanged)" in err
+    shutil.copy(SOLUTIONS_MAIN, klass / "tim.py")
+    _, _, err = grade(capsys, klass, "--out", out)
+    assert "alice: graded, 100/100 (unchanged)" in err and "tim: graded, 100/100\n" in err
+    _, _, err = grade(capsys, klass, "--out", out, "--student", "alice", "--force")
+    assert err.startswith("alice: graded, 100/100\n")
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda root: None, "does not exist"),
+        (lambda root: root.mkdir(), "No submissions found"),
+    ],
+    ids=["missing-path", "empty-class"],
+)
+def test_bad_paths_are_one_line_errors(tmp_path, capsys, make, expected):
+    target = tmp_path / "class"
+    make(target)
+    code, out, err = grade(capsys, target, "--out", tmp_path / "grades")
+    assert code == 2 and out == ""
+    assert expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_unreadable_submissions_get_an_error_row_and_the_rest_are_graded(tmp_path, capsys):
+    klass = tmp_path / "class"
+    (klass / "no_main").mkdir(parents=True)
+    (klass / "no_main" / "notes.txt").write_text("I forgot to upload main.py")
+    (klass / "binary.py").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff" * 10)
+    (klass / "huge.py").write_text("# " + "x" * 2_000_000)
+    outside = tmp_path / "outside.py"
+    shutil.copy(SOLUTIONS_MAIN, outside)
+    (klass / "linked.py").symlink_to(outside)
+    shutil.copy(SOLUTIONS_MAIN, klass / "honest.py")
+    code, out, err = grade(capsys, klass, "--out", tmp_path / "grades", "--json")
+    assert code == 0, err
+    rows = json_rows(out)
+    assert rows["honest"]["score"] == 100
+    expected = {"no_main": "no main.py", "binary": "not UTF-8", "huge": "at most", "linked": "symbolic link"}
+    for student, words in expected.items():
+        assert rows[student]["status"] == "error" and words in rows[student]["message"], rows[student]
+
+
+def test_endless_loops_and_output_floods_are_contained(tmp_path, capsys):
+    klass = tmp_path / "class"
+    klass.mkdir()
+    solution = SOLUTIONS_MAIN.read_text()
+    (klass / "loops.py").write_text("while True:\n    pass\n" + solution)
+    (klass / "floods.py").write_text(solution.replace(
+        "    time.sleep(5)\n", "    time.sleep(5)\n    print('spam ' * 1000 * 1000)\n    sys.stdout.write('x' * 10**8)\n"
+    ).replace("import time\n", "import sys\nimport time\n"))
+    shutil.copy(SOLUTIONS_MAIN, klass / "honest.py")
+    code, out, err = grade(capsys, klass, "--out", tmp_path / "grades", "--json")
+    assert code == 0, err
+    rows = json_rows(out)
+    assert rows["loops"]["status"] == "timeout" and "killed for time" in rows["loops"]["flags"]
+    assert rows["floods"]["exercises"]["model"]["score"] == 20 and "output cut" in rows["floods"]["flags"]
+    assert rows["honest"]["score"] == 100
+
+
+def test_without_bubblewrap_grading_refuses_and_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on this PATH
+    code, out, err = grade(capsys, DEMO_CLASS / "dick_grayson.py", "--out", tmp_path / "grades")
+    assert code == 2 and "apt-get install bubblewrap" in err and "--no-sandbox" in err
+
+
+def test_no_sandbox_marks_every_result(tmp_path, capsys):
+    code, out, err = grade(capsys, DEMO_CLASS / "dick_grayson.py", "--out", tmp_path / "grades", "--json",
+                           "--no-sandbox")
+    assert code == 0
+    assert json_rows(out)["dick_grayson"]["flags"] == ["unsandboxed"]
+
+
+def test_progress_lines_name_each_student_when_piped(demo_grades):
+    completed, _ = demo_grades
+    assert "dick_grayson: graded, 100/100" in completed.stderr
+    assert "\r" not in completed.stderr  # no progress bar redraws when piped
