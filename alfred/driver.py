@@ -152,26 +152,27 @@ class Submission:
 
 
 class SubprocessDriver:
-    """Runs probes in a worker process (`alfred.worker`), sandboxed or not, over a data-only channel.
+    """Runs probes in a submission process forked by the sandbox's fork server, over a data-only channel.
 
-    A late, oversized or malformed reply, or a worker that died, becomes a `problem` observation that fails
-    the one test that asked; the worker is restarted for the next probe. `flags` collects what the
+    A late, oversized or malformed reply, or a process that died, becomes a `problem` observation that
+    fails the one test that asked; the next probe gets a fresh process. `flags` collects what the
     instructor should look at.
     """
 
-    def __init__(self, launcher, reply_seconds: float = 8.0, max_reply_bytes: int = 4_500_000,
+    def __init__(self, server, key: str, reply_seconds: float = 5.0, max_reply_bytes: int = 4_500_000,
                  budget_seconds: float = 60.0):
-        self.launcher = launcher  # has .start() -> Popen with the channel on stdin/stdout
-        self.reply_seconds = reply_seconds
+        self.server = server  # alfred.sandbox.ForkServer, with this submission staged under `key`
+        self.key = key
+        self.reply_seconds = reply_seconds  # wall clock per probe; simulated sleeps take no real time
         self.max_reply_bytes = max_reply_bytes
         self.budget_seconds = budget_seconds  # wall clock for the whole submission
         self.flags: set[str] = set()
-        self._process = None
+        self.load_error: dict | None = None  # the last import failure seen, for the grade's headline
+        self.import_hangs = False
+        self._child: tuple[int, int, int] | None = None  # pid, probes fd, replies fd
         self._workdirs: dict[str, str] = {}
         self._next_id = 0
         self._spent = 0.0
-        self.import_hangs = False
-        self.load_error: dict | None = None  # the last import failure seen, for the grade's headline
 
     def run(self, probe: dict, workdir: Path) -> dict:
         started = time.monotonic()
@@ -185,24 +186,24 @@ class SubprocessDriver:
             return self._problem("timeout", "importing main.py did not finish")
         if self._spent > self.budget_seconds:
             return self._problem("timeout", f"the submission used up its {self.budget_seconds:g} s of grading time")
-        if self._process is None or self._process.poll() is not None:
-            self._process = self.launcher.start()
+        if self._child is None:
+            self._child = self.server.spawn(self.key)
+        pid, probes_fd, replies_fd = self._child
         self._next_id += 1
         request = {"id": self._next_id, "workdir": self._workdir_key(workdir), "probe": probe}
         try:
-            self._process.stdin.write((json.dumps(request) + "\n").encode())
-            self._process.stdin.flush()
-            reply = self._read_reply()
-        except (BrokenPipeError, OSError):
-            reply = None
-        if reply is None or reply.get("id") != self._next_id:
-            self.stop()
-            return self._problem(reply.get("problem", "crashed") if isinstance(reply, dict) else "crashed")
-        if "observation" not in reply:
-            if reply.get("problem") == "timeout" and not reply.get("loaded", True):
+            os.write(probes_fd, (json.dumps(request) + "\n").encode())
+        except OSError:
+            return self._end_child("crashed")
+        loaded, reply = self._read_reply(replies_fd)
+        if not isinstance(reply, dict) or reply.get("id") != self._next_id:
+            problem = reply if isinstance(reply, str) else "malformed"
+            if problem == "timeout" and not loaded:
                 self.import_hangs = True
-                return self._problem("timeout", "importing main.py did not finish")
-            return self._problem(reply.get("problem", "crashed"), str(reply.get("detail", ""))[:300])
+                return self._end_child("timeout", "importing main.py did not finish")
+            return self._end_child(problem)
+        if "observation" not in reply:
+            return self._end_child(str(reply.get("problem", "crashed")), str(reply.get("detail", ""))[:300])
         observation = reply["observation"]
         if isinstance(observation, dict):
             if observation.get("output_truncated"):
@@ -212,46 +213,53 @@ class SubprocessDriver:
         return observation
 
     def _workdir_key(self, workdir: Path) -> str:
-        # Each test's tmp_path maps to its own folder in the worker's private work area.
+        # Each test's tmp_path maps to its own folder in the submission's private work area.
         return self._workdirs.setdefault(str(workdir), f"test-{len(self._workdirs)}")
 
-    def _read_reply(self) -> dict | None:
-        stream = self._process.stdout
-        deadline, buffer = time.monotonic() + self.reply_seconds, b""
-        while not buffer.endswith(b"\n"):
+    def _read_reply(self, replies_fd: int) -> tuple[bool, dict | str]:
+        """(whether main.py got imported, the reply or the name of what went wrong)."""
+        deadline, buffer, loaded = time.monotonic() + self.reply_seconds, b"", False
+        while True:
+            if not loaded and buffer.startswith(b"L\n"):
+                buffer, loaded = buffer[2:], True
+            if buffer.endswith(b"\n"):
+                break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.flags.add("killed for time")
-                return {"problem": "timeout"}
-            ready, _, _ = select.select([stream], [], [], remaining)
+                return loaded, "timeout"
+            ready, _, _ = select.select([replies_fd], [], [], remaining)
             if ready:
-                chunk = os.read(stream.fileno(), 1 << 16)
+                chunk = os.read(replies_fd, 1 << 16)
                 if not chunk:
-                    return None
+                    return loaded, "crashed"
                 buffer += chunk
                 if len(buffer) > self.max_reply_bytes:
-                    self.flags.add("output cut")
-                    return {"problem": "oversized"}
+                    return loaded, "oversized"
         try:
-            reply = json.loads(buffer)
+            return loaded, json.loads(buffer)
         except ValueError:
-            self.flags.add("malformed reply")
-            return {"problem": "malformed"}
-        return reply if isinstance(reply, dict) else {"problem": "malformed"}
+            return loaded, "malformed"
+
+    def _end_child(self, problem: str, detail: str = "") -> dict:
+        """Ends the submission process after a failed probe; the next probe starts a fresh one."""
+        pid, probes_fd, replies_fd = self._child
+        self._child = None
+        for fd in (probes_fd, replies_fd):
+            os.close(fd)
+        ended = self.server.end(pid)
+        if ended == "SIGXCPU":
+            self.flags.add("killed for CPU")
+        return self._problem(problem, detail or (f"the process ended with {ended}" if problem == "crashed" else ""))
 
     def _problem(self, problem: str, detail: str = "") -> dict:
         flag = {"timeout": "killed for time", "oversized": "output cut", "malformed": "malformed reply"}
-        self.flags.add(flag.get(problem, "crashed" if "MemoryError" not in detail else "killed for memory"))
+        self.flags.add("killed for memory" if "MemoryError" in detail else flag.get(problem, "crashed"))
         return {"problem": problem, "problem_detail": detail}
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        try:
-            os.killpg(self._process.pid, signal.SIGKILL)  # the whole tree: bwrap, the worker, its children
-        except ProcessLookupError:
-            pass
-        self._process.wait()
-        for stream in (self._process.stdin, self._process.stdout):
-            stream.close()
-        self._process = None
+        if self._child is not None:
+            pid, probes_fd, replies_fd = self._child
+            self._child = None
+            for fd in (probes_fd, replies_fd):
+                os.close(fd)
+            self.server.end(pid)

@@ -8,6 +8,7 @@ a submission whose content hash and kit hash are unchanged is not graded again u
 
 from __future__ import annotations
 
+import atexit
 import csv
 import hashlib
 import io
@@ -23,7 +24,7 @@ import pytest
 
 from alfred.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver
 from alfred.exercises import BY_ID, IDS, LESSON_FOLDER
-from alfred.sandbox import PlainProcess, Sandbox
+from alfred.sandbox import ForkServer, ServerError
 from alfred.scoring import load_rubric, score
 from alfred.suite import SuiteError, run_suite
 from alfred.targets import KIT_ROOT, SUITE_DIR
@@ -127,26 +128,39 @@ class _DriverPlugin:
         config.stash[LABEL_KEY] = self.label
 
 
+_servers: dict[bool, ForkServer] = {}  # per grading process: one fork server, reused for every student
+
+
+def _server(sandboxed: bool) -> ForkServer:
+    server = _servers.get(sandboxed)
+    if server is None or server.process.poll() is not None:
+        server = _servers[sandboxed] = ForkServer(sandboxed)
+        atexit.register(server.close)
+    return server
+
+
 def grade_one(student: str, main: Path, sandboxed: bool = True) -> dict:
     """Grades one submission and returns its row: status, score, per-exercise points, flags, tests."""
-    with tempfile.TemporaryDirectory(prefix="alfred-grade-") as scratch:
-        staging = Path(scratch) / "submission"
-        work = Path(scratch) / "work"
-        staging.mkdir()
-        work.mkdir()
-        for folder in (Path(scratch), staging, work):
-            folder.chmod(0o755 if folder != work else 0o777)
-        staged = staging / "main.py"
-        staged.write_bytes(main.read_bytes())  # a copy: the worker never sees the class folder
-        staged.chmod(0o644)
-        launcher = Sandbox(staging) if sandboxed else PlainProcess(staged, work)
-        driver = SubprocessDriver(launcher, budget_seconds=SUBMISSION_SECONDS)
+    source = main.read_bytes()
+    key = "s-" + hashlib.sha256(student.encode() + source).hexdigest()[:16]
+    try:
+        server = _server(sandboxed)
+        server.stage(key, source)
+    except (ServerError, OSError) as exc:
+        _servers.pop(sandboxed, None)
+        return _error_row(student, f"the grader could not start a sandbox: {exc}")
+    driver = SubprocessDriver(server, key, budget_seconds=SUBMISSION_SECONDS)
+    try:
+        # The judge reads the staged copy's path only to name it; probes run in the submission process.
+        report = run_suite(server.staging / key / "main.py", plugins=(_DriverPlugin(driver, f"{student}/main.py"),))
+    except SuiteError as exc:
+        return _error_row(student, f"the grader could not run the suite: {exc}")
+    finally:
         try:
-            report = run_suite(staged, plugins=(_DriverPlugin(driver, f"{student}/main.py"),))
-        except SuiteError as exc:
-            return _error_row(student, f"the grader could not run the suite: {exc}")
-        finally:
             driver.stop()
+            server.clean(key)
+        except ServerError:
+            _servers.pop(sandboxed, None)
     flags = sorted(driver.flags | ({"unsandboxed"} if not sandboxed else set()))
     nothing_passed = not any(test["outcome"] == "passed" for test in report["tests"])
     if driver.import_hangs:

@@ -1,103 +1,193 @@
-"""Starts the student side of grading (`alfred.worker`) in a bubblewrap sandbox, or plainly when told to.
+"""The grader's side of the student sandbox: start the fork server (`alfred.worker`) and give it orders.
 
-The sandbox: new user-visible namespaces for mounts, PIDs, network, IPC and hostname; the interpreter,
-its libraries and the kit's `alfred` package read-only; the submission as one read-only file; a small
-size-capped tmpfs as the only writable place; a cleared environment; the process running as uid 65534
-with no capabilities. The tests, the solutions and other students' files are simply not mounted.
-bwrap reads its options from a pipe (`--args`), so they do not show in the sandbox's /proc/1/cmdline.
+`ForkServer(sandboxed=True)` runs the server under bubblewrap: new mount, PID, network, IPC and UTS
+namespaces; the interpreter, its libraries and the kit's `alfred` package read-only; submissions read-only
+under /submissions, copied there one at a time; size-capped tmpfs at /sandbox and /tmp as the only
+writable places; a cleared environment. The server keeps only CAP_SETUID and CAP_SETGID, to fork each
+submission process as uid 65534 with no capabilities at all. Tests, solutions and other students' files are
+never mounted. bwrap reads its options from a pipe (`--args`), so they stay out of /proc/1/cmdline.
 
-`Sandbox.start()` returns a `subprocess.Popen` whose stdin/stdout are the probe channel.
+One server serves many submissions in turn, so the interpreter start-up and the FastAPI imports are paid
+once per grading process rather than once per student. Between two submissions it kills every process of
+the student user and empties the writable places.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
-from dataclasses import dataclass
+import tempfile
 from pathlib import Path
 
 from alfred.targets import KIT_ROOT
 
-UNPRIVILEGED_ID = 65534  # "nobody"
-WORK_BYTES = 32 * 1024 * 1024
-SUBMISSION_IN_SANDBOX = "/submission/main.py"
-WORK_IN_SANDBOX = "/sandbox"
+WORK_BYTES = 64 * 1024 * 1024
+START_SECONDS = 60
+IN_SANDBOX = {"submissions": "/submissions", "work": "/sandbox"}
+SANDBOX_WRITABLE = ["/sandbox", "/tmp", "/dev/shm"]
 
 
 class SandboxUnavailable(Exception):
     """bubblewrap is missing or does not work here; the message says how to fix it."""
 
 
-def bwrap_path() -> str | None:
-    return shutil.which("bwrap")
-
-
 def check_bwrap() -> None:
-    """Raises SandboxUnavailable unless a trivial sandbox starts."""
-    if bwrap_path() is None:
+    """Raises SandboxUnavailable unless bubblewrap can start a sandbox here."""
+    if shutil.which("bwrap") is None:
         raise SandboxUnavailable(
             "bubblewrap is not installed, so student code cannot be sandboxed. Install it "
             "(Debian/Ubuntu: `sudo apt-get install bubblewrap`), or pass --no-sandbox for code you trust."
         )
-    trial = Sandbox(staging=None).start_command([sys.executable, "-I", "-c", "pass"])
-    trial.communicate(timeout=30)
+    command, options_fd = _bwrap_command(_sandbox_options(Path("/nonexistent")), [sys.executable, "-I", "-c", "pass"])
+    try:
+        trial = subprocess.run(command, capture_output=True, timeout=30, pass_fds=[options_fd])
+    finally:
+        os.close(options_fd)
     if trial.returncode != 0:
         raise SandboxUnavailable(
-            "bubblewrap is installed but could not start a sandbox (it needs root, or user namespaces). "
-            "Run `alfred grade` as root or enable unprivileged user namespaces, or pass --no-sandbox."
+            "bubblewrap is installed but could not start a sandbox: "
+            f"{trial.stderr.decode(errors='replace').strip()[:200]}. Run `alfred grade` as root, or pass --no-sandbox."
         )
 
 
-@dataclass
-class Sandbox:
-    staging: Path | None  # a folder holding the submission's main.py, readable by the sandbox user
+class ServerError(Exception):
+    """The fork server stopped answering; the grader starts a new one."""
 
-    def start(self) -> subprocess.Popen:
-        command = [sys.executable, "-I", "-m", "alfred.worker", SUBMISSION_IN_SANDBOX, WORK_IN_SANDBOX]
-        return self.start_command(command)
 
-    def start_command(self, command: list[str]) -> subprocess.Popen:
-        options = self._options()
-        read_end, write_end = os.pipe()
-        os.write(write_end, b"".join(option.encode() + b"\0" for option in options))
-        os.close(write_end)
-        drop_privileges = [
-            "setpriv", f"--reuid={UNPRIVILEGED_ID}", f"--regid={UNPRIVILEGED_ID}", "--clear-groups",
-            "--inh-caps=-all", "--",
-        ]
+class ForkServer:
+    """A started `alfred.worker` fork server, sandboxed or not, with a staging folder for submissions."""
+
+    def __init__(self, sandboxed: bool):
+        self.sandboxed = sandboxed
+        self.scratch = Path(tempfile.mkdtemp(prefix="alfred-server-"))
+        self.staging = self.scratch / "submissions"
+        self.plain_work = self.scratch / "work"
+        for folder in (self.scratch, self.staging, self.plain_work):
+            folder.mkdir(exist_ok=True)
+            folder.chmod(0o755)
+        self._control, theirs = socket.socketpair()
+        command, passed = [sys.executable, "-I", "-m", "alfred.worker", str(theirs.fileno())], [theirs.fileno()]
+        if sandboxed:
+            command, options_fd = _bwrap_command(_sandbox_options(self.staging), command)
+            passed.append(options_fd)
         try:
-            return subprocess.Popen(
-                [bwrap_path() or "bwrap", "--args", str(read_end), *drop_privileges, *command],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                pass_fds=[read_end], start_new_session=True, env={},
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=passed, start_new_session=True,
+                env={} if sandboxed else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
             )
         finally:
-            os.close(read_end)
+            for fd in passed[1:]:
+                os.close(fd)
+            theirs.close()
+        self._control.settimeout(START_SECONDS)
+        if self._read_line().get("ready") is not True:
+            raise ServerError("the fork server did not start")
 
-    def _options(self) -> list[str]:
-        options = [
-            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--clearenv",
-            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", WORK_IN_SANDBOX, "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-            # setpriv needs these two to become uid 65534; it drops every capability before Python starts.
-            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-            "--ro-bind", "/usr", "/usr",
-            "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-            "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-            "--proc", "/proc", "--dev", "/dev",
-            "--size", str(WORK_BYTES), "--perms", "0777", "--tmpfs", WORK_IN_SANDBOX,
-            "--size", str(WORK_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
-        ]
-        for path in _trusted_paths():
-            options += [*_parents(path), "--ro-bind", str(path), str(path)]
-        if self.staging is not None:
-            options += ["--perms", "0755", "--dir", "/submission",
-                        "--ro-bind", str(self.staging / "main.py"), SUBMISSION_IN_SANDBOX]
-        options += ["--chdir", WORK_IN_SANDBOX]
-        return options
+    # --- where things are, seen from inside ---
+
+    def main_path(self, key: str) -> str:
+        base = IN_SANDBOX["submissions"] if self.sandboxed else str(self.staging)
+        return f"{base}/{key}/main.py"
+
+    def work_path(self, key: str) -> str:
+        return f"{IN_SANDBOX['work'] if self.sandboxed else self.plain_work}/{key}"
+
+    # --- orders ---
+
+    def stage(self, key: str, source: bytes) -> None:
+        folder = self.staging / key
+        folder.mkdir(mode=0o755)
+        folder.chmod(0o755)
+        (folder / "main.py").write_bytes(source)
+        (folder / "main.py").chmod(0o644)
+
+    def spawn(self, key: str) -> tuple[int, int, int]:
+        """A new submission process: (pid, fd to write probes to, fd to read replies from)."""
+        self._send({"op": "spawn", "main": self.main_path(key), "work": self.work_path(key),
+                    "student_user": self.sandboxed})
+        try:
+            message, fds, _, _ = socket.recv_fds(self._control, 4096, 2)
+        except OSError as exc:
+            raise ServerError(f"no answer to spawn: {exc}") from None
+        if len(fds) != 2:
+            raise ServerError("spawn answered without its pipes")
+        return json.loads(message)["pid"], fds[0], fds[1]
+
+    def end(self, pid: int) -> str:
+        self._send({"op": "end", "pid": pid})
+        return self._read_line().get("ended", "")
+
+    def clean(self, key: str) -> None:
+        places = SANDBOX_WRITABLE if self.sandboxed else [str(self.plain_work)]
+        self._send({"op": "clean", "places": places, "student_user": self.sandboxed})
+        self._read_line()
+        shutil.rmtree(self.staging / key, ignore_errors=True)
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        self._control.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _send(self, order: dict) -> None:
+        try:
+            self._control.sendall((json.dumps(order) + "\n").encode())
+        except OSError as exc:
+            raise ServerError(f"the fork server is gone: {exc}") from None
+
+    def _read_line(self) -> dict:
+        data = b""
+        while not data.endswith(b"\n"):
+            try:
+                chunk = self._control.recv(4096)
+            except OSError as exc:
+                raise ServerError(f"the fork server did not answer: {exc}") from None
+            if not chunk:
+                raise ServerError("the fork server closed its channel")
+            data += chunk
+        return json.loads(data)
+
+
+# --- bubblewrap ---
+
+
+def _bwrap_command(options: list[str], command: list[str]) -> tuple[list[str], int]:
+    """The bwrap command line, and the pipe it reads its options from (pass it on, then close it)."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"".join(option.encode() + b"\0" for option in options))
+    os.close(write_end)
+    return ["bwrap", "--args", str(read_end), *command], read_end
+
+
+def _sandbox_options(staging: Path) -> list[str]:
+    options = [
+        "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+        "--die-with-parent", "--new-session", "--clearenv",
+        "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", IN_SANDBOX["work"], "--setenv", "LANG", "C.UTF-8",
+        "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+        "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",  # only to fork submissions as uid 65534
+        "--ro-bind", "/usr", "/usr",
+        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+        "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+        "--proc", "/proc", "--dev", "/dev",
+        "--size", str(WORK_BYTES), "--perms", "0777", "--tmpfs", IN_SANDBOX["work"],
+        "--size", str(WORK_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+    ]
+    for path in _trusted_paths():
+        options += [*_parents(path), "--ro-bind", str(path), str(path)]
+    options += ["--perms", "0755", "--dir", IN_SANDBOX["submissions"]]
+    if staging.is_dir():
+        options += ["--ro-bind", str(staging), IN_SANDBOX["submissions"]]
+    return [*options, "--chdir", IN_SANDBOX["work"]]
 
 
 def _trusted_paths() -> list[Path]:
@@ -112,18 +202,3 @@ def _parents(path: Path) -> list[str]:
     for parent in reversed(path.parents[:-1]):
         options += ["--perms", "0755", "--dir", str(parent)]
     return options
-
-
-class PlainProcess:
-    """`--no-sandbox`: the same worker in an ordinary child process, for code the instructor trusts."""
-
-    def __init__(self, main_py: Path, workdir: Path):
-        self.main_py = main_py
-        self.workdir = workdir
-
-    def start(self) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-I", "-m", "alfred.worker", str(self.main_py), str(self.workdir)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            start_new_session=True, cwd=self.workdir, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        )

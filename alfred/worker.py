@@ -1,15 +1,20 @@
-"""The student side of grading: a probe server that runs inside the sandbox, one per submission.
+"""The student side of grading: a fork server inside the sandbox, and the submission processes it forks.
 
-    python -m alfred.worker MAIN_PY WORK_ROOT
+    python -I -m alfred.worker CONTROL_FD
 
-It imports the trusted heavy modules once, then answers probes read from its channel: one JSON line in,
-one JSON line out. Each probe runs in a fresh child forked for it, with resource limits and a wall-clock
-limit, so an endless loop, a crash or a memory bomb ends that probe (and only that test) while the next
-probe starts clean. Student output never reaches the channel: the channel moves to private descriptors
-at start-up and descriptors 0-2 point to /dev/null.
+The server imports and exercises the trusted heavy modules once (FastAPI, pydantic, freezegun...), then
+waits for orders from the judge on a Unix socket (CONTROL_FD):
 
-Everything this process sends is a claim; `alfred.driver.SubprocessDriver` checks its size and shape,
-and the judge decides.
+    {"op": "spawn", "main": "/submissions/k/main.py", "work": "/sandbox/k", "student_user": true}
+        forks a submission process and hands the judge its two pipe ends (SCM_RIGHTS): the judge writes
+        probes into one and reads observations from the other. The server never reads what flows there,
+        so its memory, which every later submission process inherits, holds no student's data.
+    {"op": "end", "pid": N}   kills that submission process and its group; answers how it ended
+    {"op": "clean", "places": [...]}   kills every process of the student user, empties those folders
+
+A submission process drops to uid 65534 (in the sandbox), sets its resource limits, closes the
+control socket, then answers probes: one JSON line in, "L" once main.py is imported, one JSON line out.
+Its descriptors 0-2 lead to /dev/null, so nothing it prints can reach the judge.
 """
 
 from __future__ import annotations
@@ -17,18 +22,17 @@ from __future__ import annotations
 import json
 import os
 import resource
-import select
 import signal
+import socket
+import subprocess
 import sys
-import time
 from pathlib import Path
 
-PROBE_SECONDS = 5.0  # wall clock per probe: simulated sleeps take no real time, so this is generous
-MAX_REPLY_BYTES = 4_000_000
-LOADED = b"L"  # sent by a probe's child once main.py is imported, before its JSON report
+STUDENT_ID = 65534  # "nobody"
+LOADED = b"L\n"  # written once main.py has been imported, before the observation
 CHILD_LIMITS = {
     resource.RLIMIT_AS: 1_500_000_000,  # address space: a CPython with FastAPI maps about 0.4 GB of it
-    resource.RLIMIT_CPU: 10,
+    resource.RLIMIT_CPU: 20,  # seconds of CPU for all the probes of one submission
     resource.RLIMIT_FSIZE: 5_000_000,
     resource.RLIMIT_NOFILE: 256,
     resource.RLIMIT_NPROC: 64,  # per user: a fork bomb stops here (root, outside the sandbox, is exempt)
@@ -37,122 +41,150 @@ CHILD_LIMITS = {
 
 
 def main(argv: list[str]) -> int:
-    main_py, work_root = Path(argv[0]), Path(argv[1])
-    channel_in, channel_out = _take_channel()
-    from alfred import probe as probe_module
+    control = socket.socket(fileno=int(argv[0]))
+    _silence_standard_streams()
+    from alfred.probe import warm_up
 
-    probe_module.warm_up()
-    for line in channel_in:
-        request = json.loads(line)
-        workdir = work_root / request["workdir"]
-        workdir.mkdir(parents=True, exist_ok=True)
-        reply = _run_in_child(main_py, request["probe"], workdir, (channel_in.fileno(), channel_out.fileno()))
-        channel_out.write(json.dumps({"id": request["id"], **reply}) + "\n")
-        channel_out.flush()
+    warm_up()
+    control.sendall(b'{"ready": true}\n')
+    orders = control.makefile("rb")
+    for line in orders:
+        order = json.loads(line)
+        if order["op"] == "spawn":
+            _spawn(control, Path(order["main"]), Path(order["work"]), order["student_user"])
+        elif order["op"] == "end":
+            control.sendall((json.dumps({"ended": _end(order["pid"])}) + "\n").encode())
+        elif order["op"] == "clean":
+            _clean(order["places"], order["student_user"])
+            control.sendall(b'{"clean": true}\n')
     return 0
 
 
-def _take_channel():
-    """Moves the channel off descriptors 0 and 1, so prints and os.write(1, ...) cannot reach it."""
-    channel_in = os.fdopen(os.dup(0), "r", encoding="utf-8")
-    channel_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+def _silence_standard_streams() -> None:
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
-    return channel_in, channel_out
 
 
-def _run_in_child(main_py: Path, probe: dict, workdir: Path, channel: tuple[int, int]) -> dict:
-    read_end, write_end = os.pipe()
+def _spawn(control: socket.socket, main_py: Path, work: Path, student_user: bool) -> None:
+    probes_read, probes_write = os.pipe()
+    replies_read, replies_write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: no channel, limits first, then student code
-        os.close(read_end)
-        for fd in channel:
-            os.close(fd)
+    if pid == 0:
         try:
-            os.setsid()
-            for limit, value in CHILD_LIMITS.items():
-                resource.setrlimit(limit, (value, value))
-            from alfred.probe import run_probe
-
-            observation = run_probe(main_py, probe, workdir, on_loaded=lambda: os.write(write_end, LOADED))
-            data = json.dumps({"observation": observation}).encode()
-        except BaseException as exc:  # noqa: BLE001 - whatever happened, report it and leave
-            data = json.dumps({"problem": "crashed", "detail": f"{type(exc).__name__}: {exc}"[:500]}).encode()
-        with os.fdopen(write_end, "wb") as out:
-            out.write(data)
-        os._exit(0)
-    os.close(write_end)
-    return _collect(pid, read_end)
-
-
-def _collect(pid: int, read_end: int) -> dict:
-    """Reads the child's report within the time limit, then makes sure it and its group are gone.
-
-    Reading stops at end of file, or once the child has exited (a grandchild it left behind may hold the
-    pipe open), or at the deadline.
-    """
-    deadline = time.monotonic() + PROBE_SECONDS
-    chunks, size, problem, status = [], 0, None, None
-    os.set_blocking(read_end, False)
-    try:
-        while True:
-            if time.monotonic() > deadline:
-                problem = "timeout"
-                break
-            ready, _, _ = select.select([read_end], [], [], 0.05)
-            chunk = _read_available(read_end) if ready else b""
-            if chunk is None:  # end of file
-                break
-            size += len(chunk)
-            if size > MAX_REPLY_BYTES:
-                problem = "oversized"
-                break
-            chunks.append(chunk)
-            if not ready:
-                exited, status = os.waitpid(pid, os.WNOHANG)
-                if exited:
-                    chunks.append(_read_available(read_end) or b"")
-                    break
-    finally:
-        os.close(read_end)
-    status = _end_group(pid, status)
-    data = b"".join(chunks)
-    loaded = data.startswith(LOADED)
-    if problem:
-        return {"problem": problem, "loaded": loaded}
-    try:
-        return json.loads(data.removeprefix(LOADED))
-    except ValueError:
-        return {"problem": "crashed", "loaded": loaded, "detail": _describe_status(status)}
+            control.close()
+            os.close(probes_write)
+            os.close(replies_read)
+            _become_student(work, student_user)
+            _serve(main_py, work, probes_read, replies_write)
+        except BaseException:  # noqa: BLE001 - the judge sees the pipe close, and says so
+            pass
+        finally:
+            os._exit(0)
+    os.close(probes_read)
+    os.close(replies_write)
+    message = (json.dumps({"pid": pid}) + "\n").encode()
+    socket.send_fds(control, [message], [probes_write, replies_read])
+    os.close(probes_write)
+    os.close(replies_read)
 
 
-def _read_available(fd: int) -> bytes | None:
-    """What can be read now without blocking; None at end of file."""
-    try:
-        chunk = os.read(fd, 1 << 16)
-    except BlockingIOError:
-        return b""
-    return chunk or None
+def _become_student(work: Path, student_user: bool) -> None:
+    os.setsid()
+    if student_user:
+        os.setgroups([])
+        os.setgid(STUDENT_ID)
+        os.setuid(STUDENT_ID)  # from uid 0 to another: the kernel drops every capability here
+    work.mkdir(parents=True, exist_ok=True)
+    for limit, value in CHILD_LIMITS.items():
+        soft, hard = resource.getrlimit(limit)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(limit, (value, value))
 
 
-def _end_group(pid: int, status: int | None) -> int:
-    """Kills whatever is left of the child's process group (it called setsid) and reaps the child."""
+def _serve(main_py: Path, work: Path, probes_fd: int, replies_fd: int) -> None:
+    from alfred.probe import run_probe
+
+    with os.fdopen(probes_fd, "rb") as probes, os.fdopen(replies_fd, "wb", buffering=0) as replies:
+        for line in probes:
+            request = json.loads(line)
+            workdir = work / request["workdir"]
+            workdir.mkdir(parents=True, exist_ok=True)
+            try:
+                observation = run_probe(main_py, request["probe"], workdir, on_loaded=lambda: replies.write(LOADED))
+                reply = {"id": request["id"], "observation": observation}
+            except MemoryError:
+                reply = {"id": request["id"], "problem": "crashed", "detail": "MemoryError"}
+            except Exception as exc:  # noqa: BLE001 - report it; the judge decides
+                reply = {"id": request["id"], "problem": "crashed", "detail": f"{type(exc).__name__}: {exc}"[:300]}
+            replies.write((json.dumps(reply) + "\n").encode())
+
+
+def _end(pid: int) -> str:
     try:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    if status is None:
+    try:
         _, status = os.waitpid(pid, 0)
-    return status
-
-
-def _describe_status(status: int) -> str:
+    except ChildProcessError:
+        return "gone"
     if os.WIFSIGNALED(status):
-        signal_number = os.WTERMSIG(status)
-        return f"killed by {signal.Signals(signal_number).name}"
-    return f"exited with code {os.waitstatus_to_exitcode(status)}"
+        return signal.Signals(os.WTERMSIG(status)).name
+    return f"exit {os.waitstatus_to_exitcode(status)}"
+
+
+def _clean(places: list[str], student_user: bool) -> None:
+    """Leaves nothing of one submission for the next: no process, no file, no shared memory."""
+    cleaner = os.fork()
+    if cleaner == 0:
+        try:
+            if student_user:  # as the student user: end all its processes, then remove what it wrote
+                os.setgroups([])
+                os.setgid(STUDENT_ID)
+                os.setuid(STUDENT_ID)
+                os.kill(-1, signal.SIGKILL)  # every process of this user that this namespace can see
+            entries = [str(entry) for place in places if Path(place).is_dir() for entry in Path(place).iterdir()]
+            if entries:
+                subprocess.run(["chmod", "-R", "u+rwx", *entries], stderr=subprocess.DEVNULL, check=False)
+                subprocess.run(["rm", "-rf", *entries], stderr=subprocess.DEVNULL, check=False)
+            _remove_ipc_objects()
+        finally:
+            os._exit(0)
+    os.waitpid(cleaner, 0)
+    _reap_children()
+
+
+def _reap_children() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _remove_ipc_objects() -> None:
+    """System V shared memory, semaphores and queues outlive processes; remove the student's."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return
+    for table, call, remove in (("shm", "shmctl", 0), ("sem", "semctl", 0), ("msg", "msgctl", 0)):
+        try:
+            rows = Path(f"/proc/sysvipc/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            ident = int(row.split()[1])
+            if call == "semctl":
+                libc.semctl(ident, 0, remove)
+            else:
+                getattr(libc, call)(ident, remove, None)
 
 
 if __name__ == "__main__":
