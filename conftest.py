@@ -5,7 +5,8 @@
     pytest --submission PATH     the suite against PATH: a .py file, or a folder with main.py or lesson_07/main.py
     pytest                       the kit's self-check: the suite against the reference, plus tests/kit
 
-Add `-m <exercise id>` for one exercise, `--score-json FILE` for the points. Each test gets a fresh
+Add `-m <exercise id>` for one exercise, `--score-json FILE` for the points (the options themselves live in
+alfred/pytest_options.py, loaded early through an entry point). Each test gets a fresh
 `tmp_path` working directory, and the run ends with a progress table per exercise.
 """
 
@@ -27,12 +28,6 @@ RUBRIC = pytest.StashKey[dict]()
 ANSWERS = pytest.StashKey[dict]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("alfred", "Alfred's kit (lesson 7)")
-    group.addoption("--submission", metavar="PATH", help="test this main.py, or the folder holding it")
-    group.addoption("--score-json", metavar="FILE", help="write the points of this run to FILE as JSON")
-
-
 def pytest_configure(config: pytest.Config) -> None:
     invocation_dir = config.invocation_params.dir
     folder_args = [arg for arg in config.args if is_kit_folder_arg(arg, invocation_dir)]
@@ -49,7 +44,9 @@ def pytest_configure(config: pytest.Config) -> None:
         rubric = load_rubric(KIT_ROOT / "pyproject.toml")
     except (TargetError, RubricError) as exc:
         raise pytest.UsageError(str(exc)) from None
-    if folder_args or (submission and config.args_source != pytest.Config.ArgsSource.ARGS):
+    if submission and config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args[:] = [str(SUITE_DIR)]  # not the default test paths: those hold the kit's self-check
+    elif folder_args:
         config.args[:] = [arg for arg in config.args if arg not in folder_args] or [str(SUITE_DIR)]
     config.stash[TARGET] = target
     config.stash[COLLECTOR] = collector = ResultCollector(SUITE_DIR)

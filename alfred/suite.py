@@ -25,7 +25,7 @@ def run_suite(main: Path, *pytest_args: str, plugins: tuple = ()) -> dict:
         args = [
             str(SUITE_DIR), "--submission", str(main), "--score-json", str(score_file),
             "--rootdir", str(KIT_ROOT), "--basetemp", str(Path(scratch) / "tmp"),
-            "-p", "no:cacheprovider", "-p", "no:terminal", "--disable-plugin-autoload",
+            "-p", "no:cacheprovider", "-p", "no:terminal", "--disable-plugin-autoload", "-p", "alfred.pytest_options",
             # The judge never runs student code itself, so these end-of-session garbage collections only cost.
             "-p", "no:unraisableexception", "-p", "no:threadexception", *pytest_args,
         ]

@@ -1,0 +1,105 @@
+"""The command contract, as a student or instructor types it: `pytest exercises`, `--submission`, `-m`,
+`--score-json`, the rubric in pyproject.toml, and serving the files with a real uvicorn."""
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from alfred.exercises import IDS
+from alfred.scoring import RubricError, load_rubric
+from alfred.targets import KIT_ROOT
+
+
+def run_pytest(*args, cwd=KIT_ROOT):
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_pytest_exercises_with_one_exercise_names_its_target_and_runs_only_that_exercise(tmp_path):
+    score_file = tmp_path / "score.json"
+    completed = run_pytest("exercises", "-m", "endpoint", "--score-json", score_file)
+    assert completed.returncode == 1, completed.stdout
+    assert "alfred: testing exercises/lesson_07/main.py" in completed.stdout
+    assert re.search(r"Exercise 3 \(endpoint\)\s+0 / \d+\s+not yet", completed.stdout)
+    assert "Traceback" not in completed.stdout
+    report = json.loads(score_file.read_text())
+    assert set(report["exercises"]) == set(IDS)
+    assert {test["exercise"] for test in report["tests"]} == {"endpoint"}
+
+
+def test_submission_accepts_a_folder_holding_lesson_07_main_py(tmp_path):
+    folder = tmp_path / "robin" / "lesson_07"
+    folder.mkdir(parents=True)
+    (folder / "main.py").write_text((KIT_ROOT / "solutions" / "lesson_07" / "main.py").read_text())
+    score_file = tmp_path / "score.json"
+    completed = run_pytest("--submission", tmp_path / "robin", "--score-json", score_file, "-q")
+    assert completed.returncode == 0, completed.stdout
+    report = json.loads(score_file.read_text())
+    assert report["score"] == report["max_score"] == 100.0
+    assert all(test["outcome"] == "passed" and test["message"] == "" for test in report["tests"])
+
+
+@pytest.mark.parametrize("given", ["no/such/place", "pyproject.toml"], ids=["missing", "not-python"])
+def test_a_bad_submission_path_is_a_one_line_error_naming_it(given):
+    completed = run_pytest("--submission", given)
+    assert completed.returncode == 4  # pytest's usage error
+    errors = [line for line in completed.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and given in errors[0], completed.stderr
+
+
+def test_the_rubric_reads_pyproject_and_names_the_source_of_a_bad_value(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[tool.alfred.points]\nmodel = 30\ntask = 15\n")
+    assert load_rubric(pyproject) == {"lesson": 0, "model": 30, "task": 15, "endpoint": 35, "stretch": 20}
+    pyproject.write_text("[tool.alfred.points]\ntask = 'x'\n")
+    with pytest.raises(RubricError, match=r"Invalid points 'x' for exercise 'task' in pyproject.toml \[tool.alfred.points\]"):
+        load_rubric(pyproject)
+    pyproject.write_text("[tool.alfred.points]\nbonus = 5\n")
+    with pytest.raises(RubricError, match="Unknown exercise 'bonus'"):
+        load_rubric(pyproject)
+
+
+def test_the_default_rubric_is_the_documented_one():
+    assert load_rubric(KIT_ROOT / "pyproject.toml") == {
+        "lesson": 0, "model": 20, "task": 25, "endpoint": 35, "stretch": 20,
+    }
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("module", ["exercises.lesson_07.main", "solutions.lesson_07.main"])
+def test_the_file_serves_under_a_real_uvicorn_with_its_docs(tmp_path, module):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", f"{module}:app", "--port", str(port), "--app-dir", str(KIT_ROOT)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                docs = httpx.get(f"{base}/docs")
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("uvicorn did not start")
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        paths = httpx.get(f"{base}/openapi.json").json()["paths"]
+        assert "/log-activity/{user_email}" in paths
+        assert ("/request-intel-report" in paths) == module.startswith("solutions")
+        answer = httpx.post(f"{base}/log-activity/bruce@wayne.enterprises", timeout=10)
+        assert answer.json() == {"message": "Activity logging initiated for bruce@wayne.enterprises."}
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
