@@ -8,11 +8,11 @@ a submission whose content hash and kit hash are unchanged is not graded again u
 
 from __future__ import annotations
 
-import atexit
 import csv
 import hashlib
 import io
 import json
+import multiprocessing.util
 import os
 import statistics
 import tempfile
@@ -135,7 +135,8 @@ def _server(sandboxed: bool) -> ForkServer:
     server = _servers.get(sandboxed)
     if server is None or server.process.poll() is not None:
         server = _servers[sandboxed] = ForkServer(sandboxed)
-        atexit.register(server.close)
+        # Pool workers leave through os._exit, which skips atexit; multiprocessing's finalizers still run.
+        multiprocessing.util.Finalize(server, server.close, exitpriority=10)
     return server
 
 
@@ -150,6 +151,7 @@ def grade_one(student: str, main: Path, sandboxed: bool = True) -> dict:
         _servers.pop(sandboxed, None)
         return _error_row(student, f"the grader could not start a sandbox: {exc}")
     driver = SubprocessDriver(server, key, budget_seconds=SUBMISSION_SECONDS)
+    memory_events = server.memory_events()
     try:
         # The judge reads the staged copy's path only to name it; probes run in the submission process.
         report = run_suite(server.staging / key / "main.py", plugins=(_DriverPlugin(driver, f"{student}/main.py"),))
@@ -161,6 +163,8 @@ def grade_one(student: str, main: Path, sandboxed: bool = True) -> dict:
             server.clean(key)
         except ServerError:
             _servers.pop(sandboxed, None)
+    if server.memory_events() > memory_events:
+        driver.flags.add("killed for memory")
     flags = sorted(driver.flags | ({"unsandboxed"} if not sandboxed else set()))
     nothing_passed = not any(test["outcome"] == "passed" for test in report["tests"])
     if driver.import_hangs:

@@ -22,11 +22,15 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+from alfred.cgroups import Cgroup
 from alfred.targets import KIT_ROOT
 
 WORK_BYTES = 64 * 1024 * 1024
+SANDBOX_MEMORY_BYTES = 1024 * 1024 * 1024  # the fork server and the submission process it serves
+SANDBOX_PIDS = 128
 START_SECONDS = 60
 IN_SANDBOX = {"submissions": "/submissions", "work": "/sandbox"}
 SANDBOX_WRITABLE = ["/sandbox", "/tmp", "/dev/shm"]
@@ -70,6 +74,8 @@ class ForkServer:
         for folder in (self.scratch, self.staging, self.plain_work):
             folder.mkdir(exist_ok=True)
             folder.chmod(0o755)
+        self.cgroup = Cgroup.create(f"alfred-{os.getpid()}-{id(self):x}", SANDBOX_MEMORY_BYTES, SANDBOX_PIDS) \
+            if sandboxed else None
         self._control, theirs = socket.socketpair()
         command, passed = [sys.executable, "-I", "-m", "alfred.worker", str(theirs.fileno())], [theirs.fileno()]
         if sandboxed:
@@ -79,6 +85,7 @@ class ForkServer:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=passed, start_new_session=True,
+                preexec_fn=self.cgroup.join_in_child if self.cgroup else None,
                 env={} if sandboxed else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
             )
         finally:
@@ -137,6 +144,15 @@ class ForkServer:
         self.process.wait()
         self._control.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self.cgroup:
+            for _ in range(50):  # the namespace's processes take a moment to be reaped after the kill
+                self.cgroup.remove()
+                if not any(folder.exists() for folder in self.cgroup.folders.values()):
+                    break
+                time.sleep(0.02)
+
+    def memory_events(self) -> int:
+        return self.cgroup.memory_events() if self.cgroup else 0
 
     def _send(self, order: dict) -> None:
         try:

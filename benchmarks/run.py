@@ -1,0 +1,116 @@
+"""The kit's benchmarks, side by side with their baselines, as medians of several runs.
+
+    python benchmarks/run.py [--students 200] [--repeat 3] [--baseline-students 200]
+
+1. The student loop: `pytest exercises` against its floor, a pytest session with the same imports.
+2. Class grading: `alfred grade --jobs 2` (sandboxed) against the naive loop a teacher would script,
+   `pytest --submission` once per student, unsandboxed.
+3. A rerun of the unchanged class, and a rerun after one submission changed.
+4. Peak memory: the grader (largest process) and one sandboxed submission process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from make_class import make_class
+
+KIT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+ALFRED = [PYTHON, "-m", "alfred"]
+
+
+def timed(command: list[str], cwd: Path = KIT) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - started
+
+
+def median_of(repeat: int, command: list[str]) -> float:
+    return statistics.median(timed(command) for _ in range(repeat))
+
+
+def student_peak_kib(stop: threading.Event, peaks: list[int]) -> None:
+    """Samples every process of the sandbox's student user (uid 65534) for its peak resident memory."""
+    while not stop.is_set():
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            if "\nUid:\t65534" in text and "VmHWM:" in text:
+                peaks.append(int(text.split("VmHWM:")[1].split()[0]))
+        time.sleep(0.02)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--baseline-students", type=int, default=None,
+                        help="time the naive loop on this many students and scale (default: all)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="alfred-bench-"))
+    rows = []
+
+    pytest = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    klass = scratch / "class"
+    students = make_class(klass, args.students)
+    out = scratch / "grades"
+    grade = [*ALFRED, "grade", str(klass), "--out", str(out), "--jobs", "2"]
+    runs, peaks = [], []
+    for _ in range(args.repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        stop = threading.Event()
+        sampler = threading.Thread(target=student_peak_kib, args=(stop, peaks))
+        sampler.start()
+        runs.append(timed(grade))
+        stop.set()
+        sampler.join()
+    graded = statistics.median(runs)
+    grader_peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # before any other run
+    sample = students[: args.baseline_students or len(students)]
+    started = time.perf_counter()
+    for path in sample:
+        subprocess.run([*pytest, "--submission", str(path)], cwd=KIT, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
+    naive = (time.perf_counter() - started) * len(students) / len(sample)
+    label = f"naive loop, pytest --submission x{len(students)}" + (
+        f" (timed on {len(sample)}, scaled)" if len(sample) < len(students) else "")
+    rows.append((f"alfred grade --jobs 2, {len(students)} students, sandboxed", graded, label, naive))
+
+    unchanged = median_of(args.repeat, grade)
+    rows.append(("rerun, class unchanged", unchanged, "first grading", graded))
+    changed_runs = []
+    for round_number in range(args.repeat):
+        with students[0].open("a") as handle:
+            handle.write(f"\n# edited {round_number}\n")
+        changed_runs.append(timed(grade))
+    rows.append(("rerun, one submission changed", statistics.median(changed_runs), "first grading", graded))
+
+    floor = median_of(args.repeat, [*pytest, "benchmarks/floor_test.py"])
+    loop = median_of(args.repeat, [*pytest, "exercises"])
+    rows.insert(0, ("student loop: pytest exercises", loop, "floor: same imports, one empty test", floor))
+    student_peak_mib = max(peaks) / 1024 if peaks else float("nan")
+
+    print(f"\nAlfred's kit benchmarks on {os.cpu_count()} cores, medians of {args.repeat} runs\n")
+    print(f"{'measurement':<48} {'seconds':>8}   {'baseline':<52} {'seconds':>8}   ratio")
+    for name, value, baseline_name, baseline in rows:
+        print(f"{name:<48} {value:>8.2f}   {baseline_name:<52} {baseline:>8.2f}   {value / baseline:.2f}x")
+    print(f"\npeak memory: grader's largest process {grader_peak_mib:.0f} MiB; "
+          f"one sandboxed submission process {student_peak_mib:.0f} MiB")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
