@@ -145,7 +145,7 @@ class Submission:
             fail(
                 tried=f"using `{name}` from {self.label}",
                 got=f"{self.label} has no `{name}` yet",
-                expected=f"a `{name}` defined at the top level of main.py: {asks}",
+                expected=f"`{name}` defined at the top level of main.py: {asks}",
                 hint=f"check the spelling of `{name}`, and that it is not indented inside another block.",
             )
         return observation

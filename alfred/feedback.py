@@ -33,7 +33,7 @@ def shown(value: Any, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def lines(texts: list[str], empty: str = "nothing was printed") -> str:
+def lines(texts: list[str], empty: str = "nothing") -> str:
     if not texts:
         return empty
     return "; ".join(shown(text, 160) for text in texts[:6]) + (" ..." if len(texts) > 6 else "")

@@ -91,6 +91,7 @@ class _Observer:
             "output_truncated": False,
         }
         self.module = None
+        self.module_name = ""
         self._output_chars = 0
         self._virtual_seconds = 0.0
         self._clock = None  # freezegun's clock, started by the first simulated sleep
@@ -122,7 +123,10 @@ class _Observer:
         for frame, lineno in traceback.walk_tb(exc.__traceback__):
             if Path(frame.f_code.co_filename).resolve() == self.main_path:
                 line = lineno
-        return {"type": type(exc).__name__, "message": str(exc)[:MAX_TEXT_CHARS], "line": line}
+        message = str(exc)
+        if self.module_name:  # the kit's private name for main.py means nothing to a student
+            message = message.replace(self.module_name, "main")
+        return {"type": type(exc).__name__, "message": message[:MAX_TEXT_CHARS], "line": line}
 
     # --- the patched world ---
 
@@ -141,6 +145,7 @@ class _Observer:
             stack.enter_context(_swapped(sys, "stdout", _LineRecorder(self, "stdout")))
             stack.enter_context(_swapped(sys, "stderr", _LineRecorder(self, "stderr")))
             self._patch_background_tasks(stack)
+            self._keep_servers_from_starting(stack)
             os.chdir(self.workdir)
             stack.callback(os.chdir, previous_cwd)
             stack.callback(self._forget_module)
@@ -208,11 +213,21 @@ class _Observer:
         stack.enter_context(_swapped(BackgroundTask, "__init__", recording_init))
         stack.enter_context(_swapped(BackgroundTask, "__call__", recording_call))
 
+    def _keep_servers_from_starting(self, stack: ExitStack) -> None:
+        """`uvicorn.run(app)` at the top level of main.py would serve forever: note it, serve nothing."""
+        import uvicorn
+
+        def refuse_to_serve(*args, **kwargs):
+            warning = "uvicorn.run() was called while main.py was being tested: put it under if __name__ == '__main__':"
+            self.result["warnings"].append(warning)
+
+        stack.enter_context(_swapped(uvicorn, "run", refuse_to_serve))
+
     # --- the student's module ---
 
     def load_module(self):
         """Imports main.py under a fresh name, so `from time import sleep` picks up the virtual sleep."""
-        name = f"alfred_submission_{next(_module_counter)}"
+        name = self.module_name = f"alfred_submission_{next(_module_counter)}"
         try:
             spec = importlib.util.spec_from_file_location(name, self.main_path)
             module = importlib.util.module_from_spec(spec)
@@ -244,6 +259,7 @@ class _Observer:
 
     def describe_value(self, value: Any) -> dict:
         from pydantic import BaseModel
+        from pydantic_core import PydanticSerializationError, to_jsonable_python
 
         own_classes = {
             key: cls for key, cls in vars(self.module or object()).items()
@@ -256,9 +272,8 @@ class _Observer:
             "value": None,
         }
         try:
-            plain = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-            described["value"] = json.loads(json.dumps(plain))
-        except (TypeError, ValueError):
+            described["value"] = json.loads(json.dumps(to_jsonable_python(value)))
+        except (TypeError, ValueError, PydanticSerializationError):
             described["value"] = repr(value)[:MAX_TEXT_CHARS]
         return described
 
@@ -421,6 +436,7 @@ def warm_up() -> None:
     import httpx  # noqa: F401
     import pydantic  # noqa: F401
     import starlette.background  # noqa: F401
+    import uvicorn  # noqa: F401
 
     try:
         import pydantic.v1  # noqa: F401

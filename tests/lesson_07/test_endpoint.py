@@ -64,17 +64,33 @@ def test_the_task_is_scheduled_with_the_received_report_request(submission, body
     given = ", ".join(f"{a.type} {shown(a.value, 120)}" for a in arguments) or "nothing"
     received = [
         argument for argument in arguments
-        if "IntelReportRequest" in argument.instance_of
-        and all((argument.value or {}).get(name, sent) == sent for name, sent in body.items())
+        if "IntelReportRequest" in argument.instance_of and isinstance(argument.value, dict)
+        and all(argument.value.get(name, sent) == sent for name, sent in body.items())
     ]
+    others = [run.function.name for run in seen.scheduled if run not in scheduled]
     check(
         len(scheduled) == 1 and len(arguments) == 1 and received,
         tried=tried(body),
         got=f"{TASK} was scheduled {len(scheduled)} times, given {given}"
-        + (f"; other tasks scheduled: {[run.function.name for run in seen.scheduled]}" if len(seen.scheduled) > len(scheduled) else ""),
+        + (f"; other tasks scheduled: {others}" if others else ""),
         expected=f"one background_tasks.add_task({TASK}, report_request) with the IntelReportRequest the endpoint received",
-        hint="pass the report_request parameter itself, not a dict or its fields, and schedule the task once.",
+        hint=_scheduling_hint(scheduled, arguments),
     )
+
+
+def _scheduling_hint(scheduled, arguments):
+    if not scheduled:
+        return f"call background_tasks.add_task({TASK}, report_request): the function itself, then its argument."
+    if len(scheduled) > 1:
+        return "schedule the task once per request."
+    if len(arguments) != 1:
+        return "pass one argument, the report_request object, not its fields one by one."
+    given = arguments[0]
+    if given.type == "dict":
+        return "pass the report_request object itself, not report_request.model_dump() or a dict."
+    if "IntelReportRequest" not in given.instance_of:
+        return f"the task got a {given.type}: type the endpoint's body parameter as IntelReportRequest and pass it on."
+    return "pass the report_request the endpoint received, unchanged."
 
 
 def test_the_response_is_sent_before_the_task_starts(submission):
@@ -109,17 +125,18 @@ def test_the_report_task_runs_after_the_response(submission):
 
 @pytest.mark.parametrize(
     "body",
-    ['{"recipient_email": "bruce@wayne.enterprises",', '["Joker", "Riddler"]', '"just a string"'],
-    ids=["broken-json", "json-list", "json-string"],
+    ['{"recipient_email": "bruce@wayne.enterprises",', '["Joker", "Riddler"]', '"just a string"', ""],
+    ids=["broken-json", "json-list", "json-string", "no-body"],
 )
 def test_a_body_that_is_not_a_report_request_gets_422_and_schedules_nothing(submission, body):
     seen = post_report(submission, content=body, headers={"content-type": "application/json"})
     check(
         seen.response.status == 422 and not report_tasks(seen),
-        tried=f"POST {PATH} with the body {body}",
+        tried=f"POST {PATH} with the body {body}" if body else f"POST {PATH} with no body at all",
         got=f"status {seen.response.status}" + (", and the task was scheduled" if report_tasks(seen) else ""),
         expected="status 422 and no task scheduled: FastAPI validates the body against IntelReportRequest",
-        hint="type the body parameter as IntelReportRequest; FastAPI then rejects bad bodies for you.",
+        hint="type the body parameter as IntelReportRequest, required (no `= None`); FastAPI then rejects "
+        "bad bodies for you.",
     )
 
 
@@ -143,10 +160,12 @@ def test_a_body_the_model_rejects_gets_422_and_schedules_nothing(submission):
 def test_the_route_is_a_post_listed_in_the_openapi_schema(submission):
     schema = submission.request("GET", "/openapi.json").response.body or {}
     operations = schema.get("paths", {}).get(PATH, {}) if isinstance(schema, dict) else {}
+    takes_body = "requestBody" in operations.get("post", {})
     check(
-        "post" in operations and "requestBody" in operations.get("post", {}),
+        "post" in operations and takes_body,
         tried="GET /openapi.json (the schema behind /docs)",
-        got=f"{PATH} listed with methods {sorted(operations) or 'none'}",
+        got=f"{PATH} listed with methods {sorted(operations) or 'none'}"
+        + ("" if takes_body or "post" not in operations else ", taking no JSON body"),
         expected=f"{PATH} listed as a POST operation that takes a JSON body",
         hint=ROUTE_HINT,
     )

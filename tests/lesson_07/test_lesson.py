@@ -18,6 +18,11 @@ def log_activity(submission, email=EMAIL, **params):
     return submission.request("POST", f"/log-activity/{email}", params=params or None, watch=[LOG_FILE])
 
 
+def task_trouble(seen):
+    error = seen.task_error()
+    return f" (the task raised {error.sentence()})" if error else ""
+
+
 def tried(email=EMAIL, **params):
     query = "".join(f"?{name}={value}" for name, value in params.items())
     return f"POST /log-activity/{email}{query}"
@@ -59,7 +64,8 @@ def test_log_activity_appends_one_line_to_the_log(submission, params, activity):
     check(
         seen.files.get(LOG_FILE) == expected,
         tried=tried(**params),
-        got=f"{LOG_FILE} holds {shown(seen.files.get(LOG_FILE))}" if LOG_FILE in seen.files else f"no {LOG_FILE}",
+        got=(f"{LOG_FILE} holds {shown(seen.files.get(LOG_FILE))}" if LOG_FILE in seen.files else f"no {LOG_FILE}")
+        + task_trouble(seen),
         expected=f"{LOG_FILE} holding exactly {shown(expected)}",
         hint=f"the query parameter activity_description defaults to {DEFAULT_ACTIVITY!r} and is passed to the "
         "task as `activity`.",
@@ -73,7 +79,7 @@ def test_two_requests_leave_two_lines_in_the_log(submission):
     check(
         seen.files.get(LOG_FILE) == expected,
         tried=f"{tried(activity_description='Opened the Batcave')}, then the same with 'Closed the Batcave'",
-        got=f"{LOG_FILE} holds {shown(seen.files.get(LOG_FILE))}",
+        got=f"{LOG_FILE} holds {shown(seen.files.get(LOG_FILE))}{task_trouble(seen)}",
         expected=f"both lines, in order: {shown(expected)}",
         hint='open the log in append mode, open(path, mode="a"), so earlier lines are kept.',
     )
@@ -88,7 +94,7 @@ def test_logging_task_prints_start_then_works_two_seconds_then_prints_end(submis
         seen.sleeps("task") == [2.0] and "print" in kinds[:first_sleep] and "print" in kinds[first_sleep + 1 :],
         tried=tried(),
         got=f"the task printed {lines(seen.printed('task'))} and slept {seen.sleeps('task')} simulated seconds, "
-        f"in this order: {', '.join(kinds) or 'nothing'}",
+        f"in this order: {', '.join(kinds) or 'nothing'}{task_trouble(seen)}",
         expected="a start message, then time.sleep(2), then an end message",
         hint="log_batcomputer_activity prints its START message, sleeps 2 s, writes, then prints its END message.",
     )

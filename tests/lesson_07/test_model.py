@@ -54,7 +54,7 @@ def test_model_accepts_a_valid_request(submission, email):
 
 @pytest.mark.parametrize(
     "bad_email",
-    ["not-an-email", "bruce@", "@wayne.enterprises", "bruce wayne@wayne.enterprises", "bruce@wayne"],
+    ["not-an-email", "bruce@", "@wayne.enterprises", "bruce wayne@wayne.enterprises", "bruce@wayne", None],
 )
 def test_model_rejects_an_invalid_recipient_email(submission, bad_email):
     data = {**VALID, "recipient_email": bad_email}
@@ -64,7 +64,8 @@ def test_model_rejects_an_invalid_recipient_email(submission, bad_email):
         tried=f"{MODEL}(**{shown(data)})",
         got="accepted it" if model.accepted else f"rejected it with {_errors(model)}",
         expected="a validation error on recipient_email",
-        hint="type recipient_email as pydantic's EmailStr (it needs the email-validator package), not str.",
+        hint="type recipient_email as pydantic's EmailStr (it needs the email-validator package): not str, "
+        "and not Optional.",
     )
 
 
@@ -81,7 +82,7 @@ def test_model_requires_every_field(submission, field):
     )
 
 
-@pytest.mark.parametrize("not_text", [["Joker", "Riddler"], {"name": "Joker"}], ids=["list", "object"])
+@pytest.mark.parametrize("not_text", [["Joker", "Riddler"], {"name": "Joker"}, None], ids=["list", "object", "null"])
 def test_model_requires_report_name_to_be_text(submission, not_text):
     data = {**VALID, "report_name": not_text}
     model = validate(submission, data)
@@ -90,7 +91,7 @@ def test_model_requires_report_name_to_be_text(submission, not_text):
         tried=f"{MODEL}(**{shown(data)})",
         got="accepted it" if model.accepted else f"rejected it with {_errors(model)}",
         expected="a validation error on report_name",
-        hint="type report_name as `str`.",
+        hint="type report_name as plain `str`: not Optional, not `str | None`.",
     )
 
 

@@ -81,10 +81,12 @@ def test_task_announces_the_report_and_recipient_after_the_work(submission, name
 def test_task_works_for_exactly_five_simulated_seconds(submission, name, email):
     seen = run_task(submission, name, email)
     slept = sum(seen.sleeps())
+    never_awaited = any("never awaited" in warning for warning in seen.warnings)
     check(
         slept == 5,
         tried=tried(name, email),
         got=f"it slept {slept:g} simulated seconds ({seen.sleeps() or 'no sleep at all'})",
         expected="5 simulated seconds of work: time.sleep(5) (or await asyncio.sleep(5) in an async task)",
-        hint="call time.sleep(5) once, between the start and the end message.",
+        hint="write `await asyncio.sleep(5)`: without `await` the sleep never happens."
+        if never_awaited else "call time.sleep(5) once, between the start and the end message.",
     )
