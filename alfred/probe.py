@@ -12,10 +12,10 @@ A probe is a dict:
 plus optional set-up: "files" {relative path: text} and "dirs" [relative paths] created first, and "watch"
 [relative paths] whose existence is noted at every event.
 
-Time is virtual: `time.sleep` and `asyncio.sleep` return at once and move a clock on. The first simulated
-sleep freezes the wall clock (freezegun) and every sleep then ticks it, so student code that reads
-`time.time()` around its work sees the seconds it asked for. Probes that never sleep skip freezegun's
-start-up cost.
+Time is virtual: `time.sleep` and `asyncio.sleep` return at once and move a clock on. The clock is frozen
+(freezegun) and every sleep ticks it, so student code that reads `time.time()` or `time.perf_counter()`
+around its work sees the seconds it asked for. freezegun costs a few milliseconds to start, so it starts
+with the probe when main.py reads a clock, and at the first simulated sleep otherwise.
 """
 
 from __future__ import annotations
@@ -158,6 +158,12 @@ class _Observer:
                     stream.flush()
                 self._collect_files()
 
+    def freeze_clock(self) -> None:
+        if self._clock is None:
+            from freezegun import freeze_time
+
+            self._clock = self._stack.enter_context(freeze_time(tick=False, real_asyncio=True))
+
     def _note_warnings(self, caught: list) -> None:
         for warning in caught[:20]:
             self.result["warnings"].append(f"{warning.category.__name__}: {warning.message}"[:MAX_TEXT_CHARS])
@@ -169,10 +175,7 @@ class _Observer:
         if seconds == 0:  # anyio and Starlette yield to the event loop with sleep(0): not the student's work
             return
         self.event("sleep", seconds=seconds)
-        if self._clock is None:
-            from freezegun import freeze_time
-
-            self._clock = self._stack.enter_context(freeze_time(tick=False, real_asyncio=True))
+        self.freeze_clock()
         self._clock.tick(seconds)
         self._virtual_seconds += seconds
 
@@ -229,6 +232,8 @@ class _Observer:
         """Imports main.py under a fresh name, so `from time import sleep` picks up the virtual sleep."""
         name = self.module_name = f"alfred_submission_{next(_module_counter)}"
         try:
+            if _reads_a_clock(self.main_path):
+                self.freeze_clock()
             spec = importlib.util.spec_from_file_location(name, self.main_path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
@@ -350,8 +355,8 @@ def _call(observer: _Observer, module, probe: dict) -> None:
     func = observer.lookup(module, probe["function"])
     if func is None:
         return
-    args = [_materialize(value) for value in probe.get("args", [])]
-    kwargs = {name: _materialize(value) for name, value in probe.get("kwargs", {}).items()}
+    args = [_materialize(value, module) for value in probe.get("args", [])]
+    kwargs = {name: _materialize(value, module) for name, value in probe.get("kwargs", {}).items()}
     observer._phase = "call"
     try:
         returned = func(*args, **kwargs)
@@ -396,15 +401,26 @@ def _validate(observer: _Observer, module, probe: dict) -> None:
 _ACTIONS = {"request": _request, "call": _call, "validate": _validate}
 
 
-def _materialize(value: Any) -> Any:
-    """Turns a `{"$report": {...}}` placeholder into a report request object the kit owns."""
-    if isinstance(value, dict) and set(value) == {"$report"}:
-        return _kit_report_request(**value["$report"])
-    return value
+def _materialize(value: Any, module) -> Any:
+    """Turns a `{"$report": {...}}` placeholder into a report request object.
+
+    The student's own IntelReportRequest when it holds these fields faithfully (so a task may read the
+    model's extra fields), else a stand-in the kit owns: an unfinished model never fails the task's tests.
+    """
+    if not (isinstance(value, dict) and set(value) == {"$report"}):
+        return value
+    fields = value["$report"]
+    own = getattr(module, "IntelReportRequest", None)
+    try:
+        candidate = own.model_validate(fields)
+        if all(getattr(candidate, name, None) == given for name, given in fields.items()):
+            return candidate
+    except Exception:  # noqa: BLE001 - missing, unfinished or broken: the stand-in takes its place
+        pass
+    return _kit_report_request(**fields)
 
 
 def _kit_report_request(**fields):
-    # The task is tested with the kit's own model, so a student's unfinished model cannot fail the task tests.
     from pydantic import BaseModel
 
     class IntelReportRequest(BaseModel):
@@ -415,6 +431,18 @@ def _kit_report_request(**fields):
 
 
 # --- plumbing ---
+
+_CLOCK_WORDS = ("time()", "perf_counter", "monotonic", "datetime", "process_time", "time_ns")
+
+
+def _reads_a_clock(main_path: Path) -> bool:
+    """Whether main.py mentions a clock: then the frozen clock must be in place before it loads."""
+    try:
+        source = main_path.read_text(errors="replace")
+    except OSError:
+        return False
+    return any(word in source for word in _CLOCK_WORDS)
+
 
 _REAL_ASYNC_SLEEP = asyncio.sleep
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from alfred import pytest_options
 from alfred.targets import KIT_ROOT, SUITE_DIR
 
 
@@ -25,11 +26,11 @@ def run_suite(main: Path, *pytest_args: str, plugins: tuple = ()) -> dict:
         args = [
             str(SUITE_DIR), "--submission", str(main), "--score-json", str(score_file),
             "--rootdir", str(KIT_ROOT), "--basetemp", str(Path(scratch) / "tmp"),
-            "-p", "no:cacheprovider", "-p", "no:terminal", "--disable-plugin-autoload", "-p", "alfred.pytest_options",
+            "-p", "no:cacheprovider", "-p", "no:terminal", "--disable-plugin-autoload",
             # The judge never runs student code itself, so these end-of-session garbage collections only cost.
             "-p", "no:unraisableexception", "-p", "no:threadexception", *pytest_args,
         ]
-        exit_code = pytest.main(args, plugins=list(plugins))
+        exit_code = pytest.main(args, plugins=[pytest_options, *plugins])  # options by object: no re-import
         if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not score_file.exists():
             raise SuiteError(f"the suite could not run on {main} (pytest exit code {int(exit_code)})")
         return json.loads(score_file.read_text())
