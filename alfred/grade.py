@@ -160,7 +160,8 @@ def grade_one(student: str, main: Path, sandboxed: bool = True) -> dict:
     finally:
         try:
             driver.stop()
-            server.clean(key)
+            if server.clean(key):
+                driver.flags.add("wrote outside its folder")
         except ServerError:
             _servers.pop(sandboxed, None)
     if server.memory_events() > memory_events:

@@ -130,11 +130,14 @@ class ForkServer:
         self._send({"op": "end", "pid": pid})
         return self._read_line().get("ended", "")
 
-    def clean(self, key: str) -> None:
+    def clean(self, key: str) -> int:
+        """Ends the submission's processes, empties the writable places, and returns how many entries it
+        left outside its own work folder."""
         places = SANDBOX_WRITABLE if self.sandboxed else [str(self.plain_work)]
-        self._send({"op": "clean", "places": places, "student_user": self.sandboxed})
-        self._read_line()
+        self._send({"op": "clean", "places": places, "keep": self.work_path(key), "student_user": self.sandboxed})
+        answer = self._read_line()
         shutil.rmtree(self.staging / key, ignore_errors=True)
+        return int(answer.get("strays", 0))
 
     def close(self) -> None:
         try:

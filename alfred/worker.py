@@ -10,7 +10,8 @@ waits for orders from the judge on a Unix socket (CONTROL_FD):
         probes into one and reads observations from the other. The server never reads what flows there,
         so its memory, which every later submission process inherits, holds no student's data.
     {"op": "end", "pid": N}   kills that submission process and its group; answers how it ended
-    {"op": "clean", "places": [...]}   kills every process of the student user, empties those folders
+    {"op": "clean", "places": [...], "keep": "/sandbox/k"}   kills every process of the student user,
+                              empties those folders, and answers how many entries lay outside `keep`
 
 A submission process drops to uid 65534 (in the sandbox), sets its resource limits, closes the
 control socket, then answers probes: one JSON line in, "L" once main.py is imported, one JSON line out.
@@ -55,8 +56,9 @@ def main(argv: list[str]) -> int:
         elif order["op"] == "end":
             control.sendall((json.dumps({"ended": _end(order["pid"])}) + "\n").encode())
         elif order["op"] == "clean":
+            strays = _strays(order["places"], order.get("keep", ""))
             _clean(order["places"], order["student_user"])
-            control.sendall(b'{"clean": true}\n')
+            control.sendall((json.dumps({"clean": True, "strays": strays}) + "\n").encode())
     return 0
 
 
@@ -133,6 +135,17 @@ def _end(pid: int) -> str:
     if os.WIFSIGNALED(status):
         return signal.Signals(os.WTERMSIG(status)).name
     return f"exit {os.waitstatus_to_exitcode(status)}"
+
+
+def _strays(places: list[str], keep: str) -> int:
+    """Entries in the writable places other than the submission's own work folder."""
+    count = 0
+    for place in places:
+        try:
+            count += sum(1 for entry in Path(place).iterdir() if str(entry) != keep)
+        except OSError:
+            continue
+    return count
 
 
 def _clean(places: list[str], student_user: bool) -> None:
