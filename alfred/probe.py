@@ -12,10 +12,10 @@ A probe is a dict:
 plus optional set-up: "files" {relative path: text} and "dirs" [relative paths] created first, and "watch"
 [relative paths] whose existence is noted at every event.
 
-Time is virtual: `time.sleep` and `asyncio.sleep` return at once and move a clock on. The clock is frozen
-(freezegun) and every sleep ticks it, so student code that reads `time.time()` or `time.perf_counter()`
-around its work sees the seconds it asked for. freezegun costs a few milliseconds to start, so it starts
-with the probe when main.py reads a clock, and at the first simulated sleep otherwise.
+Time is virtual: `time.sleep` and `asyncio.sleep` return at once and move a clock on. When main.py reads
+a clock (`time.time()`, `perf_counter`, `datetime`...), that clock is frozen with freezegun before the
+module loads, and every simulated sleep ticks it, so the code sees the seconds it asked for. A main.py that
+never reads a clock cannot tell, and is spared freezegun's few milliseconds of start-up per probe.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class _Observer:
         self.module_name = ""
         self._output_chars = 0
         self._virtual_seconds = 0.0
-        self._clock = None  # freezegun's clock, started by the first simulated sleep
+        self._clock = None  # freezegun's clock, when main.py reads a clock
         self._phase = "import"
 
     # --- recording ---
@@ -132,7 +132,7 @@ class _Observer:
 
     @contextmanager
     def session(self):
-        warm_up()
+        import_dependencies()
         previous_cwd = os.getcwd()
         with ExitStack() as stack:
             self._stack = stack
@@ -175,8 +175,8 @@ class _Observer:
         if seconds == 0:  # anyio and Starlette yield to the event loop with sleep(0): not the student's work
             return
         self.event("sleep", seconds=seconds)
-        self.freeze_clock()
-        self._clock.tick(seconds)
+        if self._clock is not None:
+            self._clock.tick(seconds)
         self._virtual_seconds += seconds
 
     async def _fake_async_sleep(self, seconds: float, result: Any = None) -> Any:
@@ -232,12 +232,13 @@ class _Observer:
         """Imports main.py under a fresh name, so `from time import sleep` picks up the virtual sleep."""
         name = self.module_name = f"alfred_submission_{next(_module_counter)}"
         try:
-            if _reads_a_clock(self.main_path):
+            code, reads_a_clock = _compiled(self.main_path)
+            if reads_a_clock:
                 self.freeze_clock()
             spec = importlib.util.spec_from_file_location(name, self.main_path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
-            spec.loader.exec_module(module)
+            exec(code, module.__dict__)
         except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student's bug too
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -432,32 +433,40 @@ def _kit_report_request(**fields):
 
 # --- plumbing ---
 
-_CLOCK_WORDS = ("time()", "perf_counter", "monotonic", "datetime", "process_time", "time_ns")
+_compiled_files: dict[tuple, tuple] = {}
 
 
-def _reads_a_clock(main_path: Path) -> bool:
-    """Whether main.py mentions a clock: then the frozen clock must be in place before it loads."""
-    try:
-        source = main_path.read_text(errors="replace")
-    except OSError:
-        return False
-    return any(word in source for word in _CLOCK_WORDS)
+def _compiled(main_path: Path):
+    """main.py's code object and whether it reads a clock, compiled once per version of the file."""
+    stat = main_path.stat()
+    key = (str(main_path), stat.st_mtime_ns, stat.st_size)
+    if key not in _compiled_files:
+        source = main_path.read_bytes()
+        text = source.decode("utf-8", errors="replace")
+        # dont_inherit: the kit's own `from __future__ import annotations` must not change the student's code.
+        code = compile(source, str(main_path), "exec", dont_inherit=True)
+        _compiled_files[key] = (code, any(word in text for word in _CLOCK_WORDS))
+    return _compiled_files[key]
+
+
+_CLOCK_WORDS = ("time()", "perf_counter", "monotonic", "datetime", "process_time", "time_ns", "strftime",
+                "localtime", "gmtime", "ctime", "date.today")
+
 
 
 _REAL_ASYNC_SLEEP = asyncio.sleep
 
 
-def warm_up() -> None:
-    """Imports and exercises everything a probe uses, so later probes (and forked children) start warm.
+def import_dependencies() -> None:
+    """Imports what probes use, FastAPI's lazy imports included, before any clock is frozen.
 
-    It also imports FastAPI's lazy imports before any clock is frozen: freezegun swaps `datetime.date` for
-    its own class while frozen, and a module that subclasses `date` at import time (pydantic.v1, imported
-    lazily by FastAPI) would then fail to import. The worker calls this once before it forks children.
+    freezegun swaps `datetime.date` for its own class while frozen, and a module that subclasses `date` at
+    import time (pydantic.v1, imported lazily by FastAPI) would then fail to import.
     """
-    global _warm
-    if _warm:
+    global _imported
+    if _imported:
         return
-    _warm = True
+    _imported = True
     import email_validator  # noqa: F401
     import fastapi  # noqa: F401
     import freezegun  # noqa: F401
@@ -471,8 +480,17 @@ def warm_up() -> None:
     except ImportError:
         pass
     _cache_email_validator_version_check()
+
+
+def warm_up() -> None:
+    """Imports and exercises everything a probe uses, so that processes forked afterwards start warm.
+
+    The fork server calls this once: first-use costs (pydantic schema caches, anyio's thread pool, httpx's
+    transport) are then paid before the fork instead of in every submission process.
+    """
     import tempfile
 
+    import_dependencies()
     with tempfile.TemporaryDirectory(prefix="alfred-warm-up-") as scratch:
         sample = Path(scratch) / "warm_up_app.py"
         sample.write_text(_WARM_UP_APP)
@@ -495,7 +513,7 @@ def _cache_email_validator_version_check() -> None:
         pydantic.networks.version = functools.lru_cache(pydantic.networks.version)
 
 
-_warm = False
+_imported = False
 _WARM_UP_APP = """
 import asyncio, time
 from fastapi import BackgroundTasks, FastAPI
