@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from alfred.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submission
-from alfred.exercises import BY_ID
+from alfred.exercises import BY_ID, EXERCISES
 from alfred.scoring import ResultCollector, RubricError, load_rubric, score
 from alfred.targets import KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetError, is_kit_folder_arg, resolve
 
@@ -29,6 +29,7 @@ ANSWERS = pytest.StashKey[dict]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _declare_exercise_markers(config)
     invocation_dir = config.invocation_params.dir
     folder_args = [arg for arg in config.args if is_kit_folder_arg(arg, invocation_dir)]
     submission = config.getoption("submission")
@@ -53,6 +54,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(collector, "alfred-results")
     config.stash[RUBRIC] = rubric
     config.stash[ANSWERS] = {}
+
+
+def _declare_exercise_markers(config: pytest.Config) -> None:
+    """Registers one marker per exercise id, strictly, with warnings as errors.
+
+    Done here rather than only in pyproject.toml: `pytest --submission /elsewhere/main.py` makes pytest pick
+    /elsewhere as its root before any plugin runs, and then pyproject.toml is not read at all.
+    """
+    for exercise in EXERCISES:
+        config.addinivalue_line("markers", f"{exercise.id}: {exercise.label}, {exercise.title}")
+    config.option.strict_markers = True
+    if config.inipath is None:
+        config.addinivalue_line("filterwarnings", "error")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -151,7 +151,7 @@ class _Observer:
             stack.callback(self._forget_module)
             try:
                 yield
-            except Exception as exc:  # a bug in student code that escaped an action
+            except _STUDENT_ERRORS as exc:  # a bug in student code that escaped an action
                 self.result["error"] = self.error_info(exc)
             finally:
                 for stream in (sys.stdout, sys.stderr):
@@ -206,7 +206,7 @@ class _Observer:
             observer.event("task-start", function=name)
             try:
                 await original_call(task)
-            except Exception as exc:
+            except _STUDENT_ERRORS as exc:
                 observer.event("task-end", function=name, error=observer.error_info(exc))
             else:
                 observer.event("task-end", function=name, error=None)
@@ -323,8 +323,10 @@ def _request(observer: _Observer, module, probe: dict) -> None:
 
         try:
             await app(scope, receive, recording_send)
-        except Exception as exc:
+        except _STUDENT_ERRORS as exc:
             observer.result["error"] = observer.error_info(exc)
+            if not isinstance(exc, Exception):  # SystemExit: answer 500 like an ordinary crash would
+                raise RuntimeError(f"{type(exc).__name__} raised by the app") from None
             raise
 
     async def send_request():
@@ -363,7 +365,7 @@ def _call(observer: _Observer, module, probe: dict) -> None:
         returned = func(*args, **kwargs)
         if asyncio.iscoroutine(returned):
             returned = asyncio.run(returned)
-    except Exception as exc:
+    except _STUDENT_ERRORS as exc:
         observer.result["error"] = observer.error_info(exc)
         return
     observer.result["returned"] = observer.describe_value(returned)
@@ -432,6 +434,9 @@ def _kit_report_request(**fields):
 
 
 # --- plumbing ---
+
+# What student code may raise and the probe reports: everything but Ctrl-C (the person at the keyboard).
+_STUDENT_ERRORS = (Exception, SystemExit, GeneratorExit)
 
 _compiled_files: dict[tuple, tuple] = {}
 
