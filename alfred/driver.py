@@ -52,6 +52,14 @@ _PROBLEMS = {
 }
 
 
+_ANSWER_OF = {"request": "response", "validate": "model", "call": "events"}  # what each action must report
+
+
+def _stopped_early(observation: Observation) -> bool:
+    """Observations that end before the action could answer: a problem, an import error, a missing name."""
+    return bool(observation.problem or observation.load_error or observation.missing_name or observation.error)
+
+
 def report(recipient_email: str, report_name: str, **extra: Any) -> dict:
     """An argument placeholder: the probe passes the task a report request object with these fields."""
     return {"$report": {"recipient_email": recipient_email, "report_name": report_name, **extra}}
@@ -113,12 +121,15 @@ class Submission:
         raw = self._answer(probe)
         try:
             observation = Observation.model_validate(raw)
-        except ValidationError as exc:
+        except (ValidationError, RecursionError):
+            observation = None
+        needed = _ANSWER_OF.get(probe["action"])
+        if observation is None or (not _stopped_early(observation) and getattr(observation, needed) is None):
             fail(
-                tried=f"running {self.label} in its own process",
-                got=f"a reply the kit could not read ({exc.error_count()} problems, first: {exc.errors()[0]['msg']})",
+                tried=f"running {self.label} for this test",
+                got="a report the grader could not read",
                 expected="a well-formed report of what the code did",
-                hint="this happens when the code writes over the kit's channel; ask your instructor to look.",
+                hint="this happens when code writes over the grader's channel; ask your instructor to look.",
             )
         if observation.problem:
             fail(
@@ -169,19 +180,28 @@ class SubprocessDriver:
         self.flags: set[str] = set()
         self.load_error: dict | None = None  # the last import failure seen, for the grade's headline
         self.import_hangs = False
+        self.server_broken = False  # the fork server misbehaved: it must not serve another submission
         self._child: tuple[int, int, int] | None = None  # pid, probes fd, replies fd
         self._workdirs: dict[str, str] = {}
         self._next_id = 0
         self._spent = 0.0
 
     def run(self, probe: dict, workdir: Path) -> dict:
+        from alfred.sandbox import ServerError
+
         started = time.monotonic()
         try:
             return self._run(probe, workdir)
+        except ServerError as exc:  # the sandbox itself failed: this test fails, the grader gets a new one
+            self.server_broken = True
+            self._child = None
+            return self._problem("crashed", f"the sandbox stopped answering ({exc})")
         finally:
             self._spent += time.monotonic() - started
 
     def _run(self, probe: dict, workdir: Path) -> dict:
+        if self.server_broken:
+            return self._problem("crashed", "the sandbox stopped answering")
         if self.import_hangs:  # importing main.py never finished: it will not finish this time either
             return self._problem("timeout", "importing main.py did not finish")
         if self._spent > self.budget_seconds:
@@ -237,7 +257,7 @@ class SubprocessDriver:
                     return loaded, "oversized"
         try:
             return loaded, json.loads(buffer)
-        except ValueError:
+        except (ValueError, RecursionError):
             return loaded, "malformed"
 
     def _end_child(self, problem: str, detail: str = "") -> dict:
@@ -262,4 +282,5 @@ class SubprocessDriver:
             self._child = None
             for fd in (probes_fd, replies_fd):
                 os.close(fd)
-            self.server.end(pid)
+            if not self.server_broken:
+                self.server.end(pid)

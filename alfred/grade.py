@@ -85,8 +85,8 @@ def _entry(student: str, path: Path, class_root: Path) -> Entry:
         main = next((candidate for candidate in candidates if candidate.is_file()), None)
         if main is None:
             return Entry(student, None, f"no main.py (or {LESSON_FOLDER}/main.py) in {path.name}/")
-    if main.is_symlink() and class_root.resolve() not in main.resolve().parents:
-        return Entry(student, None, f"{main.name} is a symbolic link to outside the class folder")
+    if class_root.resolve() not in main.resolve().parents:  # a link anywhere on the way out of the class
+        return Entry(student, None, f"{main.relative_to(class_root)} leads outside the class folder (a symbolic link)")
     if main.suffix != ".py":
         return Entry(student, None, f"{main.name} is not a Python file")
     size = main.stat().st_size
@@ -148,7 +148,9 @@ def grade_one(student: str, main: Path, sandboxed: bool = True) -> dict:
         server = _server(sandboxed)
         server.stage(key, source)
     except (ServerError, OSError) as exc:
-        _servers.pop(sandboxed, None)
+        broken = _servers.pop(sandboxed, None)
+        if broken is not None:
+            broken.close()
         return _error_row(student, f"the grader could not start a sandbox: {exc}")
     driver = SubprocessDriver(server, key, budget_seconds=SUBMISSION_SECONDS)
     memory_events = server.memory_events()
@@ -160,10 +162,14 @@ def grade_one(student: str, main: Path, sandboxed: bool = True) -> dict:
     finally:
         try:
             driver.stop()
+            if driver.server_broken:
+                raise ServerError("the submission broke its sandbox's channel")
             if server.clean(key):
                 driver.flags.add("wrote outside its folder")
         except ServerError:
+            driver.flags.add("broke the sandbox")
             _servers.pop(sandboxed, None)
+            server.close()
     if server.memory_events() > memory_events:
         driver.flags.add("killed for memory")
     flags = sorted(driver.flags | ({"unsandboxed"} if not sandboxed else set()))

@@ -33,7 +33,8 @@ SANDBOX_MEMORY_BYTES = 1024 * 1024 * 1024  # the fork server and the submission 
 SANDBOX_PIDS = 128
 START_SECONDS = 60
 IN_SANDBOX = {"submissions": "/submissions", "work": "/sandbox"}
-SANDBOX_WRITABLE = ["/sandbox", "/tmp", "/dev/shm"]
+SANDBOX_WRITABLE = ["/sandbox", "/tmp", "/dev/shm", "/dev/mqueue"]
+STUDENT_UID_BASE, STUDENT_UID_SLOTS = 40000, 20000
 
 
 class SandboxUnavailable(Exception):
@@ -68,6 +69,8 @@ class ForkServer:
 
     def __init__(self, sandboxed: bool):
         self.sandboxed = sandboxed
+        # A uid of its own for this sandbox's students: per-user limits and keyrings stay inside it.
+        self.student_uid = STUDENT_UID_BASE + os.getpid() % STUDENT_UID_SLOTS if sandboxed else None
         self.scratch = Path(tempfile.mkdtemp(prefix="alfred-server-"))
         self.staging = self.scratch / "submissions"
         self.plain_work = self.scratch / "work"
@@ -93,8 +96,7 @@ class ForkServer:
                 os.close(fd)
             theirs.close()
         self._control.settimeout(START_SECONDS)
-        if self._read_line().get("ready") is not True:
-            raise ServerError("the fork server did not start")
+        self._read_line("ready")
 
     # --- where things are, seen from inside ---
 
@@ -117,25 +119,31 @@ class ForkServer:
     def spawn(self, key: str) -> tuple[int, int, int]:
         """A new submission process: (pid, fd to write probes to, fd to read replies from)."""
         self._send({"op": "spawn", "main": self.main_path(key), "work": self.work_path(key),
-                    "student_user": self.sandboxed})
+                    "student_uid": self.student_uid})
         try:
             message, fds, _, _ = socket.recv_fds(self._control, 4096, 2)
         except OSError as exc:
             raise ServerError(f"no answer to spawn: {exc}") from None
-        if len(fds) != 2:
+        if len(fds) != 2 or not message.endswith(b"\n"):
+            for fd in fds:
+                os.close(fd)
             raise ServerError("spawn answered without its pipes")
-        return json.loads(message)["pid"], fds[0], fds[1]
+        try:
+            pid = json.loads(message)["pid"]
+        except (ValueError, KeyError, TypeError):
+            raise ServerError("spawn answered something else") from None
+        return pid, fds[0], fds[1]
 
     def end(self, pid: int) -> str:
         self._send({"op": "end", "pid": pid})
-        return self._read_line().get("ended", "")
+        return str(self._read_line("ended")["ended"])
 
     def clean(self, key: str) -> int:
         """Ends the submission's processes, empties the writable places, and returns how many entries it
         left outside its own work folder."""
         places = SANDBOX_WRITABLE if self.sandboxed else [str(self.plain_work)]
-        self._send({"op": "clean", "places": places, "keep": self.work_path(key), "student_user": self.sandboxed})
-        answer = self._read_line()
+        self._send({"op": "clean", "places": places, "keep": self.work_path(key), "student_uid": self.student_uid})
+        answer = self._read_line("clean")
         shutil.rmtree(self.staging / key, ignore_errors=True)
         return int(answer.get("strays", 0))
 
@@ -163,17 +171,25 @@ class ForkServer:
         except OSError as exc:
             raise ServerError(f"the fork server is gone: {exc}") from None
 
-    def _read_line(self) -> dict:
+    def _read_line(self, expected: str) -> dict:
+        """The server's next answer, which must be one JSON object holding `expected`: anything else means
+        the channel is no longer the server's alone, and the grader starts a new server."""
         data = b""
         while not data.endswith(b"\n"):
             try:
                 chunk = self._control.recv(4096)
             except OSError as exc:
                 raise ServerError(f"the fork server did not answer: {exc}") from None
-            if not chunk:
+            if not chunk or len(data) > 65536:
                 raise ServerError("the fork server closed its channel")
             data += chunk
-        return json.loads(data)
+        try:
+            answer = json.loads(data)
+        except (ValueError, RecursionError):
+            answer = None
+        if not isinstance(answer, dict) or expected not in answer or data.count(b"\n") != 1:
+            raise ServerError(f"unexpected answer on the fork server's channel (waiting for {expected!r})")
+        return answer
 
 
 # --- bubblewrap ---
@@ -197,7 +213,7 @@ def _sandbox_options(staging: Path) -> list[str]:
         "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
         "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-        "--proc", "/proc", "--dev", "/dev",
+        "--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue",
         "--size", str(WORK_BYTES), "--perms", "0777", "--tmpfs", IN_SANDBOX["work"],
         "--size", str(WORK_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
     ]

@@ -69,24 +69,40 @@ class ResultCollector:
                 raise pytest.UsageError(f"{item.nodeid} needs exactly one exercise marker of {IDS}, has {ids}")
             self.results[item.nodeid] = TestResult(item.nodeid, item.name, ids[0])
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        report = yield
+        result = self.results.get(item.nodeid)
+        if result is not None and report.failed and not result.message:
+            result.message = _message(report, call)
+        return report
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         result = self.results.get(report.nodeid)
         if result is None:
             return
         if report.failed:
             result.outcome = "failed" if report.when == "call" else "error"
-            result.message = result.message or _message(report)
         elif report.skipped and result.outcome == "not run":
             result.outcome = "skipped"
         elif report.passed and report.when == "call":
             result.outcome = "passed"
 
 
-def _message(report: pytest.TestReport) -> str:
-    if report.when == "call":
-        return report.longreprtext  # the learner message, since the kit fails with pytrace=False
-    crash = getattr(report.longrepr, "reprcrash", None)
-    return f"The test could not run ({report.when} failed): {crash.message if crash else report.longreprtext}"
+MAX_MESSAGE_CHARS = 3000
+
+
+def _message(report: pytest.TestReport, call: pytest.CallInfo) -> str:
+    """The learner message of a failure. Anything else (an error inside the kit, whatever caused it) is
+    named but never shown: a traceback would print the tests' source into a student's feedback."""
+    error = call.excinfo.value if call.excinfo else None
+    if isinstance(error, pytest.fail.Exception) and not error.pytrace:
+        text = report.longreprtext
+    else:
+        kind = type(error).__name__ if error else "an unknown error"
+        text = (f"The grader could not check this test ({kind} in the {report.when} step). "
+                "This is not a verdict on your code; your instructor can rerun it.")
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 12] + " [cut short]"
 
 
 def score(results: list[TestResult], rubric: dict[str, float]) -> dict:

@@ -5,7 +5,7 @@
 The server imports and exercises the trusted heavy modules once (FastAPI, pydantic, freezegun...), then
 waits for orders from the judge on a Unix socket (CONTROL_FD):
 
-    {"op": "spawn", "main": "/submissions/k/main.py", "work": "/sandbox/k", "student_user": true}
+    {"op": "spawn", "main": "/submissions/k/main.py", "work": "/sandbox/k", "student_uid": 40123 or null}
         forks a submission process and hands the judge its two pipe ends (SCM_RIGHTS): the judge writes
         probes into one and reads observations from the other. The server never reads what flows there,
         so its memory, which every later submission process inherits, holds no student's data.
@@ -13,7 +13,7 @@ waits for orders from the judge on a Unix socket (CONTROL_FD):
     {"op": "clean", "places": [...], "keep": "/sandbox/k"}   kills every process of the student user,
                               empties those folders, and answers how many entries lay outside `keep`
 
-A submission process drops to uid 65534 (in the sandbox), sets its resource limits, closes the
+A submission process drops to the sandbox's student uid, sets its resource limits, closes the
 control socket, then answers probes: one JSON line in, "L" once main.py is imported, one JSON line out.
 Its descriptors 0-2 lead to /dev/null, so nothing it prints can reach the judge.
 """
@@ -29,7 +29,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-STUDENT_ID = 65534  # "nobody"
 LOADED = b"L\n"  # written once main.py has been imported, before the observation
 CHILD_LIMITS = {
     resource.RLIMIT_AS: 1_500_000_000,  # address space: a CPython with FastAPI maps about 0.4 GB of it
@@ -48,18 +47,30 @@ def main(argv: list[str]) -> int:
 
     warm_up()
     control.sendall(b'{"ready": true}\n')
-    orders = control.makefile("rb")
-    for line in orders:
-        order = json.loads(line)
+    for order in _orders(control):
         if order["op"] == "spawn":
-            _spawn(control, Path(order["main"]), Path(order["work"]), order["student_user"])
+            _spawn(control, Path(order["main"]), Path(order["work"]), order["student_uid"])
         elif order["op"] == "end":
             control.sendall((json.dumps({"ended": _end(order["pid"])}) + "\n").encode())
         elif order["op"] == "clean":
             strays = _strays(order["places"], order.get("keep", ""))
-            _clean(order["places"], order["student_user"])
+            _clean(order["places"], order["student_uid"])
             control.sendall((json.dumps({"clean": True, "strays": strays}) + "\n").encode())
     return 0
+
+
+def _orders(control: socket.socket):
+    """Orders from the judge, one JSON line each. No file object wraps the socket: a forked child that
+    closes `control` must really close the descriptor."""
+    buffer = b""
+    while True:
+        chunk = control.recv(65536)
+        if not chunk:
+            return
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            yield json.loads(line)
 
 
 def _silence_standard_streams() -> None:
@@ -69,16 +80,15 @@ def _silence_standard_streams() -> None:
     os.close(null)
 
 
-def _spawn(control: socket.socket, main_py: Path, work: Path, student_user: bool) -> None:
+def _spawn(control: socket.socket, main_py: Path, work: Path, student_uid: int | None) -> None:
     probes_read, probes_write = os.pipe()
     replies_read, replies_write = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             control.close()
-            os.close(probes_write)
-            os.close(replies_read)
-            _become_student(work, student_user)
+            _close_all_but({0, 1, 2, probes_read, replies_write})
+            _become_student(work, student_uid)
             _serve(main_py, work, probes_read, replies_write)
         except BaseException:  # noqa: BLE001 - the judge sees the pipe close, and says so
             pass
@@ -92,12 +102,27 @@ def _spawn(control: socket.socket, main_py: Path, work: Path, student_user: bool
     os.close(replies_read)
 
 
-def _become_student(work: Path, student_user: bool) -> None:
+def _close_all_but(keep: set[int]) -> None:
+    """Closes every descriptor the child inherited except `keep`: the judge's channel above all."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the descriptor of the listing itself, already closed
+
+
+def _become_student(work: Path, student_uid: int | None) -> None:
     os.setsid()
-    if student_user:
+    try:  # when memory runs out, the kernel should end the student's process, not the server
+        Path("/proc/self/oom_score_adj").write_text("1000")
+    except OSError:
+        pass
+    if student_uid is not None:
         os.setgroups([])
-        os.setgid(STUDENT_ID)
-        os.setuid(STUDENT_ID)  # from uid 0 to another: the kernel drops every capability here
+        os.setgid(student_uid)
+        os.setuid(student_uid)  # from uid 0 to another: the kernel drops every capability here
     work.mkdir(parents=True, exist_ok=True)
     for limit, value in CHILD_LIMITS.items():
         soft, hard = resource.getrlimit(limit)
@@ -148,16 +173,17 @@ def _strays(places: list[str], keep: str) -> int:
     return count
 
 
-def _clean(places: list[str], student_user: bool) -> None:
-    """Leaves nothing of one submission for the next: no process, no file, no shared memory."""
+def _clean(places: list[str], student_uid: int | None) -> None:
+    """Leaves nothing of one submission for the next: no process, no file, no shared memory, no key."""
     cleaner = os.fork()
     if cleaner == 0:
         try:
-            if student_user:  # as the student user: end all its processes, then remove what it wrote
+            if student_uid is not None:  # as the student user: end all its processes, then remove what it left
                 os.setgroups([])
-                os.setgid(STUDENT_ID)
-                os.setuid(STUDENT_ID)
+                os.setgid(student_uid)
+                os.setuid(student_uid)
                 os.kill(-1, signal.SIGKILL)  # every process of this user that this namespace can see
+                _clear_keyrings()
             entries = [str(entry) for place in places if Path(place).is_dir() for entry in Path(place).iterdir()]
             if entries:
                 subprocess.run(["chmod", "-R", "u+rwx", *entries], stderr=subprocess.DEVNULL, check=False)
@@ -167,6 +193,19 @@ def _clean(places: list[str], student_user: bool) -> None:
             os._exit(0)
     os.waitpid(cleaner, 0)
     _reap_children()
+
+
+def _clear_keyrings() -> None:
+    """Empties the user's kernel keyrings, which outlive processes and namespaces."""
+    import ctypes
+    import platform
+
+    keyctl = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
+    if keyctl is None:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for keyring in (-4, -5):  # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
+        libc.syscall(keyctl, 7, keyring)  # KEYCTL_CLEAR
 
 
 def _reap_children() -> None:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 from make_class import make_class
 
+from alfred.sandbox import STUDENT_UID_BASE, STUDENT_UID_SLOTS
+
 KIT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 ALFRED = [PYTHON, "-m", "alfred"]
@@ -40,15 +42,20 @@ def median_of(repeat: int, command: list[str]) -> float:
     return statistics.median(timed(command) for _ in range(repeat))
 
 
+def _student_uid(status: str) -> bool:
+    uid = int(status.split("\nUid:\t", 1)[1].split()[0])
+    return STUDENT_UID_BASE <= uid < STUDENT_UID_BASE + STUDENT_UID_SLOTS
+
+
 def student_peak_kib(stop: threading.Event, peaks: list[int]) -> None:
-    """Samples every process of the sandbox's student user (uid 65534) for its peak resident memory."""
+    """Samples every process of the sandboxes' student users for its peak resident memory."""
     while not stop.is_set():
         for status in Path("/proc").glob("[0-9]*/status"):
             try:
                 text = status.read_text()
             except OSError:
                 continue
-            if "\nUid:\t65534" in text and "VmHWM:" in text:
+            if _student_uid(text) and "VmHWM:" in text:
                 peaks.append(int(text.split("VmHWM:")[1].split()[0]))
         time.sleep(0.02)
 

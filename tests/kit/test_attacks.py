@@ -1,0 +1,588 @@
+"""The attack corpus: every tests/attacks/*.py graded the way a class is graded, next to honest students.
+
+Each attack file is a whole main.py that gets the homework wrong on purpose and carries one attack; its
+docstring says what the attack tries (`Attack:`), what its honest code scores (`honest:`), and whether it
+must be graded in a sequence of its own (`sequence:`). The code between `# >>> ATTACK` and `# <<< ATTACK`
+lines is the attack; the rest is the honest code, whose scores are measured here, per exercise.
+
+One module-scoped fixture grades:
+  - the main class: every attack without a `sequence:` line, two copies of the reference solution, Stephanie
+    Brown from the demo class and a folder whose lesson_07/ is a symbolic link to the kit's solutions
+    (`alfred grade CLASS --out OUT --json --jobs 2`);
+  - for each `sequence: victims` attack, a class of three graded by one worker (`--jobs 1`): the attack, then
+    two honest students who must score exactly what they score alone;
+  - for each `sequence: twice` attack, the attack twice in a row then an honest student (`--jobs 1`);
+  - for each `sequence: parallel` attack, the attack next to three honest students (`--jobs 2`).
+
+Per attack it then checks: no exercise above what its honest code earns; no `LEAK:` in what the attack
+reported; no test source in its feedback; reports of a sane size; nothing outside the sandbox changed (canary
+files, /etc/hostname, site-packages, the kit, the student users' kernel keyrings are emptied by the sandbox itself); no process of its sandbox
+survives the run; the honest students of its run score as when graded alone; a bounded run time.
+
+An attack that wins is a hole: its test is marked xfail(strict=True) with the mechanism in the reason, so the
+day the hole is fixed the test says so. See each attack's outcome with `pytest tests/kit/test_attacks.py -rA`
+(or -s). The files are dangerous outside the sandbox: each refuses to import unless it runs as a sandbox's student uid (40000-59999).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import ctypes
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from alfred.cli import DEMO_CLASS, main
+from alfred.exercises import IDS
+from alfred.suite import run_suites
+from alfred.targets import KIT_ROOT, SOLUTIONS_MAIN
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("bwrap") is None,
+                       reason="the attack corpus needs root and bubblewrap, as real grading does"),
+    # grading forks its pool while this module's watcher thread runs (Python 3.12+ warns about that)
+    pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning"),
+]
+
+ATTACKS_DIR = KIT_ROOT / "tests" / "attacks"
+STEPHANIE = DEMO_CLASS / "stephanie_brown.py"
+SYNC_CORRECT = KIT_ROOT / "tests" / "corpus" / "correct" / "sync_def_endpoints_with_lesson_prints.py"
+START, END = "# >>> ATTACK", "# <<< ATTACK"
+MARKER = "ALFRED-ATTACK-MARKER"
+STUDENT_UIDS = range(40000, 60000)  # alfred.sandbox gives each sandbox's students one uid from this range
+CAMPAIGN_SECONDS = 300  # the whole module's grading
+RUN_SECONDS = 240  # one `alfred grade` call, after which the grading counts as stalled
+MAX_ARTIFACT_BYTES = 2_000_000  # results/, feedback/ or cache/ file of one student
+SYMLINK_ENTRY = "class_folder_symlink"
+# Graded first in the main class (names sort first), so their wall-clock limits overlap the rest of the class.
+SLOW_FIRST = ("stall_every_probe", "ignore_signals_and_hang", "countless_files_and_sparse", "output_flood")
+
+
+def read_meta(path: Path) -> dict:
+    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+    lines = doc.splitlines()
+    meta = {"name": path.stem, "attack": lines[0].removeprefix("Attack: ") if lines else "", "sequence": ""}
+    for line in lines:
+        key, _, value = line.partition(": ")
+        if key in ("honest", "base", "sequence"):
+            meta[key] = value.strip()
+    return meta
+
+
+def honest_source(text: str) -> str:
+    """The file without its attack: every block between the ATTACK marker lines removed."""
+    kept, inside = [], False
+    for line in text.splitlines(keepends=True):
+        if line.strip() == START:
+            inside = True
+        elif line.strip() == END:
+            inside = False
+        elif not inside:
+            kept.append(line)
+    return "".join(kept)
+
+
+ATTACK_FILES = sorted(ATTACKS_DIR.glob("*.py"))
+META = {path.stem: read_meta(path) for path in ATTACK_FILES}
+
+# Attacks that win today. Each reason names the mechanism; the report of the campaign says how to fix it.
+HOLES = {  # known and documented in SECURITY.md: observations made inside the student's process
+    "observer_frame_forge": "HOLE (known, SECURITY.md): observations are made inside the student's process; "
+    "walking frames to the _Observer and replacing its report lifts the unfinished stub to full marks",
+    "observer_gc_forge": "HOLE (known): gc.get_objects() finds the _Observer; forged validation reports earn the "
+    "model exercise for an empty model",
+    "observer_inspect_stack_inject": "HOLE (known): inspect.stack() reaches the _Observer from inside the task; "
+    "an injected print event earns the stretch exercise",
+    "reply_pipe_forge": "HOLE (known): the worker's frame globals are reachable; swapping its json module forges "
+    "the reply line and earns the task exercise",
+}
+
+
+# --- what is outside the sandbox, before and after ---
+
+
+def _sha(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError as exc:
+        return f"<{exc.strerror}>"
+
+
+def _names(folder: str | Path, depth: int = 1) -> set[str]:
+    """Paths under `folder` (to `depth` levels) whose name carries the attacks' file marker."""
+    found, base = set(), str(folder)
+    for root, dirs, files in os.walk(base, onerror=lambda error: None):
+        if root.count(os.sep) - base.count(os.sep) >= depth - 1:
+            dirs[:] = []
+        dirs[:] = [d for d in dirs if d not in ("attacks", ".git", "proc", "sys")]
+        for name in dirs + files:
+            if "alfred_attack" in name or "alfred-attack" in name:
+                found.add(os.path.join(root, name))
+    return found
+
+
+def _site_folders() -> list[str]:
+    folders = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    folders |= {p for p in sys.path if p.endswith("site-packages")}
+    return sorted(folder for folder in folders if os.path.isdir(folder))
+
+
+def _kit_files() -> dict[str, str]:
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "--", "alfred", "solutions", "exercises",
+                             "tests/lesson_07", "tests/corpus", "demo_class", "conftest.py", "pyproject.toml"],
+                            cwd=KIT_ROOT, capture_output=True, text=True, check=False).stdout.split()
+    return {name: _sha(KIT_ROOT / name) for name in listed}
+
+
+class Canaries:
+    """Files planted for the attacks to find, and the places an escaped attack would leave a trace."""
+
+    def __init__(self):
+        self.folder = Path(f"/tmp/alfred-canary-{uuid.uuid4().hex[:8]}")
+        self.folder.mkdir()
+        (self.folder / "secret.txt").write_text("canary: a grader's secret\n")
+        (self.folder / "world_writable.txt").write_text("canary\n")
+        (self.folder / "world_writable.txt").chmod(0o666)
+        (self.folder / "drop").mkdir(mode=0o777)
+        (self.folder / "drop").chmod(0o777)
+
+    def snapshot(self) -> dict:
+        snap: dict = {}
+        for path in sorted(self.folder.rglob("*")):
+            info = path.lstat()
+            snap[f"canary {path}"] = (_sha(path) if path.is_file() else "dir", info.st_mtime_ns, info.st_mode)
+        for path in ("/etc/hostname", "/etc/passwd", "/etc/hosts"):
+            info = os.stat(path)
+            snap[path] = (_sha(Path(path)), info.st_mtime_ns)
+        for folder in _site_folders():
+            snap[f"listing {folder}"] = tuple(sorted(os.listdir(folder)))
+        marked = set()
+        for folder, depth in (("/tmp", 1), ("/root", 2), ("/etc", 1), ("/work", 3), ("/dev/shm", 1), ("/var/tmp", 1),
+                              ("/home", 2), (str(self.folder), 3), *((f, 1) for f in _site_folders())):
+            marked |= _names(folder, depth)
+        snap["files named alfred_attack"] = tuple(sorted(marked))
+        snap["kit"] = _kit_files()
+        return snap
+
+    @staticmethod
+    def changes(before: dict, after: dict) -> tuple[list[str], list[str]]:
+        """(changes an attack made, unrelated edits of the kit by someone else during the run)."""
+        changed, unrelated = [], []
+        for key in sorted(set(before) | set(after)):
+            if key == "kit":
+                old, new = before.get(key, {}), after.get(key, {})
+                for name in sorted(set(old) | set(new)):
+                    if old.get(name) != new.get(name):
+                        text = (KIT_ROOT / name).read_text(errors="replace") if (KIT_ROOT / name).is_file() else ""
+                        (changed if MARKER in text or "alfred_attack" in name else unrelated).append(f"kit file {name}")
+            elif before.get(key) != after.get(key):
+                changed.append(f"{key}: {before.get(key)!r} -> {after.get(key)!r}"[:300])
+        return changed, unrelated
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# --- the sandboxes' processes ---
+
+
+def _stat(pid: str) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+class NamespaceWatch:
+    """Notes the PID namespace of every sandbox this process starts, so survivors can be found afterwards."""
+
+    def __init__(self):
+        self.own = os.readlink("/proc/self/ns/pid")
+        self.label = ""
+        self.namespaces: dict[str, str] = {}  # namespace -> run label
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(0.05):
+            children: dict[str, list[str]] = {}
+            for pid in os.listdir("/proc"):
+                if pid.isdigit() and (fields := _stat(pid)):
+                    children.setdefault(fields[1], []).append(pid)
+            todo, seen = [me], set()
+            while todo:
+                pid = todo.pop()
+                for child in children.get(pid, []):
+                    if child not in seen:
+                        seen.add(child)
+                        todo.append(child)
+            for pid in seen:
+                try:
+                    namespace = os.readlink(f"/proc/{pid}/ns/pid")
+                except OSError:
+                    continue
+                if namespace != self.own and self.label:
+                    self.namespaces.setdefault(namespace, self.label)
+
+    def alive(self, label: str) -> list[str]:
+        """Processes still running in the sandboxes of this run: uid, pid and command line."""
+        mine = {ns for ns, owner in self.namespaces.items() if owner == label}
+        found = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                if os.readlink(f"/proc/{pid}/ns/pid") not in mine:
+                    continue
+                uid = os.stat(f"/proc/{pid}").st_uid
+                with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                    command = handle.read(120).replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            found.append(f"pid {pid} uid {uid}: {command}")
+        return found
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def student_processes_started_after(moment: float) -> list[str]:
+    """uid 65534 processes in this PID namespace (not in a sandbox) younger than `moment` (time.time())."""
+    boot = time.time() - float(Path("/proc/uptime").read_text().split()[0])
+    ticks = os.sysconf("SC_CLK_TCK")
+    own, found = os.readlink("/proc/self/ns/pid"), []
+    for pid in os.listdir("/proc"):
+        try:
+            if not pid.isdigit() or os.stat(f"/proc/{pid}").st_uid not in STUDENT_UIDS:
+                continue
+            if os.readlink(f"/proc/{pid}/ns/pid") != own:
+                continue
+        except OSError:
+            continue
+        fields = _stat(pid)
+        if fields and boot + int(fields[19]) / ticks >= moment:
+            found.append(pid)
+    return found
+
+
+def _kill_descendants() -> None:
+    me, parents = str(os.getpid()), {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and (fields := _stat(pid)):
+            parents[pid] = fields[1]
+    for pid in parents:
+        chain, current = set(), pid
+        while current in parents and current not in chain:
+            chain.add(current)
+            current = parents[current]
+            if current == me:
+                with contextlib.suppress(OSError):
+                    os.kill(int(pid), signal.SIGKILL)
+                break
+
+
+class Stalled(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def deadline(seconds: float):
+    def ring(signum, frame):
+        _kill_descendants()  # the pool's workers, their sandboxes: so the executor can give up
+        raise Stalled(f"grading did not finish within {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# --- the campaign ---
+
+
+@dataclass
+class Run:
+    label: str
+    jobs: int
+    klass: Path
+    out: Path
+    attacks: dict[str, str] = field(default_factory=dict)  # student -> attack name
+    honest: dict[str, str] = field(default_factory=dict)  # student -> solo-score key
+    rows: dict[str, dict] = field(default_factory=dict)
+    seconds: float = 0.0
+    stalled: str = ""
+    exit_code: int | None = None
+    changes: list[str] = field(default_factory=list)
+    unrelated: list[str] = field(default_factory=list)
+    survivors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Campaign:
+    runs: list[Run]
+    solo: dict[str, dict]  # key -> score report of the file graded alone (in-process, trusted)
+    honest: dict[str, dict]  # attack name -> score report of its code without the attack
+    seconds: float
+    escaped: list[str]
+
+    def run_of(self, attack: str) -> Run:
+        return next(run for run in self.runs if attack in run.attacks.values())
+
+
+def _add(run: Run, student: str, source: Path | None = None, text: str | None = None) -> None:
+    target = run.klass / f"{student}.py"
+    if text is not None:
+        target.write_text(text)
+    else:
+        shutil.copy(source, target)
+
+
+def _grade(run: Run, canaries: Canaries, watch: NamespaceWatch) -> None:
+    before = canaries.snapshot()
+    buffer = io.StringIO()
+    watch.label = run.label
+    started = time.monotonic()
+    try:
+        with contextlib.redirect_stdout(buffer), deadline(RUN_SECONDS):
+            run.exit_code = main(["grade", str(run.klass), "--out", str(run.out), "--json", "--jobs", str(run.jobs)])
+    except Stalled as exc:
+        run.stalled = str(exc)
+    run.seconds = time.monotonic() - started
+    for line in buffer.getvalue().splitlines():
+        if line.startswith("{"):
+            row = json.loads(line)
+            run.rows[row["student"]] = row
+    for _ in range(100):  # the namespaces end with the pool's workers; give the kernel a moment
+        run.survivors = watch.alive(run.label)
+        if not run.survivors:
+            break
+        time.sleep(0.1)
+    watch.label = ""
+    run.changes, run.unrelated = Canaries.changes(before, canaries.snapshot())
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    root = tmp_path_factory.mktemp("attacks")
+    honest_dir = root / "honest"
+    honest_dir.mkdir()
+    # Honest scores: each attack's code without its attack, and the honest students, graded alone in-process.
+    texts: dict[str, Path] = {}
+    honest_of: dict[str, Path] = {}
+    for path in ATTACK_FILES:
+        text = honest_source(path.read_text())
+        if text not in texts:
+            texts[text] = honest_dir / f"honest_{len(texts)}.py"
+            texts[text].write_text(text)
+        honest_of[path.stem] = texts[text]
+    solo_files = {"reference": SOLUTIONS_MAIN, "stephanie": STEPHANIE, "sync": SYNC_CORRECT}
+    reports = run_suites([*solo_files.values(), *texts.values()], jobs=2)
+    solo = {key: reports[path] for key, path in solo_files.items()}
+    honest = {name: reports[path] for name, path in honest_of.items()}
+    honest[SYMLINK_ENTRY] = {"score": 0.0, "exercises": {i: {"score": 0.0} for i in IDS}}
+
+    canaries, watch = Canaries(), NamespaceWatch()
+    runs: list[Run] = []
+    began, started = time.time(), time.monotonic()
+    try:
+        main_run = Run("main class", 2, root / "class", root / "grades")
+        main_run.klass.mkdir()
+        for name, meta in META.items():
+            if not meta["sequence"]:
+                student = f"{0 if name in SLOW_FIRST else 1}_{name}"
+                _add(main_run, student, ATTACKS_DIR / f"{name}.py")
+                main_run.attacks[student] = name
+        for student, key in (("1_honest_reference_1", "reference"), ("1_honest_reference_2", "reference"),
+                             ("1_honest_stephanie_brown", "stephanie")):
+            _add(main_run, student, solo_files[key])
+            main_run.honest[student] = key
+        (main_run.klass / f"1_{SYMLINK_ENTRY}").mkdir()
+        (main_run.klass / f"1_{SYMLINK_ENTRY}" / "lesson_07").symlink_to(SOLUTIONS_MAIN.parent, target_is_directory=True)
+        main_run.attacks[f"1_{SYMLINK_ENTRY}"] = SYMLINK_ENTRY
+        runs.append(main_run)
+
+        for name, meta in META.items():
+            kind = meta["sequence"]
+            if not kind:
+                continue
+            run = Run(f"{kind}: {name}", 2 if kind == "parallel" else 1, root / f"class_{name}", root / f"grades_{name}")
+            run.klass.mkdir()
+            source = ATTACKS_DIR / f"{name}.py"
+            if kind == "twice":
+                for student in ("a1_first_copy", "a2_second_copy"):
+                    _add(run, student, source)
+                    run.attacks[student] = name
+                followers = [("b_honest_reference", "reference")]
+            else:
+                _add(run, "a_attack", source)
+                run.attacks["a_attack"] = name
+                followers = ([("b_honest_reference", "reference"), ("c_honest_sync", "sync"), ("d_honest_sync", "sync")]
+                             if kind == "parallel" else [("b_honest_reference", "reference"), ("c_honest_stephanie", "stephanie")])
+            for student, key in followers:
+                _add(run, student, solo_files[key])
+                run.honest[student] = key
+            runs.append(run)
+
+        for run in runs:
+            if time.monotonic() - started > CAMPAIGN_SECONDS:
+                run.stalled = "not run: the campaign was already over its time"
+                continue
+            _grade(run, canaries, watch)
+    finally:
+        watch.stop()
+        canaries.remove()
+    campaign = Campaign(runs, solo, honest, time.monotonic() - started, student_processes_started_after(began))
+    _print_table(campaign)
+    yield campaign
+    for path in root.rglob("*"):  # a bloating attack leaves ~120 MB of reports; pytest keeps old temp folders
+        if path.is_file() and not path.is_symlink() and path.stat().st_size > MAX_ARTIFACT_BYTES:
+            path.unlink()
+
+
+# --- judging one attack ---
+
+
+def _scores(report: dict) -> dict[str, float]:
+    return {exercise: report["exercises"][exercise]["score"] for exercise in IDS}
+
+
+def _artifacts(run: Run, student: str) -> dict[str, int]:
+    paths = {"results": run.out / "results" / f"{student}.json", "feedback": run.out / "feedback" / f"{student}.md",
+             "cache": run.out / "cache" / f"{student}.json"}
+    return {kind: path.stat().st_size for kind, path in paths.items() if path.exists()}
+
+
+def judge(campaign: Campaign, attack: str) -> tuple[str, list[str]]:
+    """(a one-line outcome, what the attack achieved that it must not)."""
+    run = campaign.run_of(attack)
+    honest = _scores(campaign.honest[attack])
+    problems: list[str] = []
+    outcome = []
+    for student in [s for s, a in run.attacks.items() if a == attack]:
+        row = run.rows.get(student)
+        if row is None:
+            problems.append(f"{student}: no result row (the run {'stalled: ' + run.stalled if run.stalled else 'lost it'})")
+            continue
+        got = _scores(row)
+        outcome.append(f"{student}: {row['status']} {row['score']:g}/100 {got} flags={row['flags']}")
+        problems += [f"{student}: {exercise} scored {got[exercise]:g} > honest {honest[exercise]:g}"
+                     for exercise in IDS if got[exercise] > honest[exercise] + 1e-9]
+        problems += [f"{student}: reported {leak}" for leak in re.findall(r"LEAK:[^\"',\]}]*", row["message"])]
+        feedback = run.out / "feedback" / f"{student}.md"
+        text = feedback.read_text(errors="replace") if feedback.exists() else ""
+        if "tests/lesson_07/" in text or re.search(r"^\s+def test_", text, re.MULTILINE):
+            problems.append(f"{student}: its feedback shows the suite's source (tests/lesson_07)")
+        for kind, size in _artifacts(run, student).items():
+            if size > MAX_ARTIFACT_BYTES:
+                problems.append(f"{student}: its {kind} file is {size:,} bytes")
+        message = row["message"]
+        outcome.append(f"    message: {message[:400]}{'...' if len(message) > 400 else ''}")
+    for student, key in run.honest.items():
+        row = run.rows.get(student)
+        expected = _scores(campaign.solo[key])
+        if row is None or _scores(row) != expected:
+            got = _scores(row) if row else "no row"
+            problems.append(f"honest {student} in the same run scored {got} instead of {expected}"
+                            + (f" ({row['message'][:300]})" if row else ""))
+    problems += [f"outside the sandbox: {change}" for change in run.changes]
+    problems += [f"survived the run: {process}" for process in run.survivors]
+    if run.stalled:
+        problems.append(f"run {run.label!r}: {run.stalled}")
+    if run.seconds > RUN_SECONDS:
+        problems.append(f"run {run.label!r} took {run.seconds:.0f} s")
+    return "\n".join(outcome), problems
+
+
+def _print_table(campaign: Campaign) -> None:
+    print("\n=== attack campaign ===")
+    for run in campaign.runs:
+        print(f"-- {run.label}: {len(run.rows)} rows, {run.seconds:.1f} s, exit {run.exit_code}"
+              + (f", STALLED {run.stalled}" if run.stalled else "")
+              + (f", unrelated kit edits during the run: {run.unrelated}" if run.unrelated else ""))
+        for student, row in sorted(run.rows.items()):
+            tag = "honest" if student in run.honest else "attack"
+            print(f"   {tag:6} {student[:40]:40} {row['status']:8} {row['score']:6g} {','.join(row['flags'])[:45]:45} "
+                  f"{row['message'][:110]}")
+    anywhere = [pid for pid in os.listdir("/proc") if pid.isdigit() and _uid(pid) in STUDENT_UIDS]
+    print(f"campaign: {campaign.seconds:.1f} s; student-uid processes on the machine afterwards: {len(anywhere)} "
+          f"(none in this campaign's sandboxes: {not any(run.survivors for run in campaign.runs)}; "
+          f"outside any sandbox and started during it: {campaign.escaped or 'none'})")
+
+
+def _uid(pid: str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+NAMES = [*META, SYMLINK_ENTRY]
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=HOLES[name])) if name in HOLES else name
+     for name in NAMES],
+)
+def test_attack_gains_nothing_and_harms_no_one(campaign, attack):
+    outcome, problems = judge(campaign, attack)
+    print(f"\n[{attack}] {META.get(attack, {}).get('attack', 'a student folder whose lesson_07/ links to the solutions')}"
+          f"\n{outcome}\n" + ("\n".join(f"  WON: {p}" for p in problems) if problems else "  contained"))
+    assert not problems, f"{attack}:\n{outcome}\n" + "\n".join(problems)
+
+
+# --- the class as a whole ---
+
+
+def test_every_attack_file_says_what_it_tries_and_what_its_honest_code_scores(campaign):
+    assert len(ATTACK_FILES) >= 28
+    for name, meta in META.items():
+        assert meta["attack"] and META[name].get("honest") is not None, name
+        assert float(meta["honest"]) == campaign.honest[name]["score"], (name, campaign.honest[name]["score"])
+        assert START in (ATTACKS_DIR / f"{name}.py").read_text(), name
+
+
+def test_honest_students_of_the_main_class_score_as_when_graded_alone(campaign):
+    run = campaign.runs[0]
+    for student, key in run.honest.items():
+        assert student in run.rows, f"{student} has no row"
+        assert _scores(run.rows[student]) == _scores(campaign.solo[key]), (student, run.rows[student]["message"])
+    assert campaign.solo["reference"]["score"] == 100 and campaign.solo["stephanie"]["score"] == 45
+
+
+def test_nothing_outside_the_sandbox_changed_during_the_main_class(campaign):
+    run = campaign.runs[0]
+    assert not run.changes, run.changes
+
+
+def test_no_process_of_the_main_class_survives_and_none_escaped_its_sandbox(campaign):
+    assert not campaign.runs[0].survivors, campaign.runs[0].survivors
+    assert not campaign.escaped, f"student-uid processes outside any sandbox: {campaign.escaped}"
+
+
+def test_the_campaign_ends_within_a_bounded_time(campaign):
+    assert all(run.exit_code == 0 and not run.stalled for run in campaign.runs), \
+        [(run.label, run.exit_code, run.stalled) for run in campaign.runs]
+    assert campaign.seconds < CAMPAIGN_SECONDS, f"{campaign.seconds:.0f} s"
