@@ -57,13 +57,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _declare_exercise_markers(config: pytest.Config) -> None:
-    """Registers one marker per exercise id, strictly, with warnings as errors.
+    """Registers one marker per exercise id (and `slow` for the kit's long checks), strictly, warnings as errors.
 
     Done here rather than only in pyproject.toml: `pytest --submission /elsewhere/main.py` makes pytest pick
     /elsewhere as its root before any plugin runs, and then pyproject.toml is not read at all.
     """
     for exercise in EXERCISES:
         config.addinivalue_line("markers", f"{exercise.id}: {exercise.label}, {exercise.title}")
+    config.addinivalue_line("markers", "slow: a self-check of the kit that grades many files (skip: -m 'not slow')")
     config.option.strict_markers = True
     if config.inipath is None:
         config.addinivalue_line("filterwarnings", "error")

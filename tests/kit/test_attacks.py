@@ -53,6 +53,7 @@ from alfred.suite import run_suites
 from alfred.targets import KIT_ROOT, SOLUTIONS_MAIN
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0 or shutil.which("bwrap") is None,
                        reason="the attack corpus needs root and bubblewrap, as real grading does"),
     # grading forks its pool while this module's watcher thread runs (Python 3.12+ warns about that)

@@ -15,6 +15,8 @@ from alfred.exercises import IDS
 from alfred.scoring import RubricError, load_rubric
 from alfred.targets import KIT_ROOT
 
+pytestmark = pytest.mark.slow
+
 
 def run_pytest(*args, cwd=KIT_ROOT):
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *map(str, args)],

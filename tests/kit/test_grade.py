@@ -18,6 +18,8 @@ from alfred.exercises import IDS
 from alfred.suite import run_suites
 from alfred.targets import SOLUTIONS_MAIN
 
+pytestmark = pytest.mark.slow
+
 # A copy of the published format (shared/specs), kept with the tests so the check runs anywhere.
 GRADESCOPE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope-results.schema.json").read_text())
 

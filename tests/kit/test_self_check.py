@@ -57,6 +57,7 @@ def corpus_reports():
     return run_suites([sample.path for sample in CORRECT + WRONG + BROKEN])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sample", CORRECT, ids=lambda sample: sample.name)
 def test_correct_solution_written_differently_scores_full_marks(sample, corpus_reports):
     report = corpus_reports[sample.path]
@@ -64,6 +65,7 @@ def test_correct_solution_written_differently_scores_full_marks(sample, corpus_r
     assert not failed, f"{sample.summary}\n{failed}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sample", WRONG, ids=lambda sample: sample.name)
 def test_wrong_solution_loses_points_exactly_where_the_mistake_is(sample, corpus_reports):
     assert sample.loses, f"{sample.path.name} needs a `loses:` line naming where it must lose points"
@@ -76,6 +78,7 @@ def test_wrong_solution_loses_points_exactly_where_the_mistake_is(sample, corpus
             assert not failed, f"{sample.summary}: {exercise_id} should keep full marks, failed {failed}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sample", BROKEN, ids=lambda sample: sample.name)
 def test_broken_submission_loses_points_with_clear_failures_and_the_run_goes_on(sample, corpus_reports):
     report = corpus_reports[sample.path]
