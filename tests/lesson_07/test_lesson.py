@@ -111,3 +111,129 @@ def test_log_response_is_sent_before_the_task_starts(submission):
         expected="the whole response sent first, then log_batcomputer_activity run as a background task",
         hint="schedule the task with background_tasks.add_task(log_batcomputer_activity, ...) instead of calling it.",
     )
+
+
+# --- The worked example's own words: the task's default activity and its START and END messages ---
+
+
+def test_logging_task_called_without_an_activity_logs_an_empty_one(submission):
+    seen = submission.call("log_batcomputer_activity", EMAIL, watch=[LOG_FILE])
+    expected = f"User {EMAIL} activity: \n"
+    check(
+        seen.error is None and seen.files.get(LOG_FILE) == expected,
+        tried=f"log_batcomputer_activity({EMAIL!r}), with no activity",
+        got=(
+            f"it raised {seen.error.sentence()}" if seen.error
+            else f"{LOG_FILE} holds {shown(seen.files.get(LOG_FILE))}" if LOG_FILE in seen.files
+            else f"no {LOG_FILE}"
+        ),
+        expected=f"{LOG_FILE} holding exactly {shown(expected)}",
+        hint='keep the lesson\'s signature, log_batcomputer_activity(user_email: str, activity: str = ""): '
+        "the activity defaults to an empty string.",
+    )
+
+
+def task_prints_around_the_work(seen):
+    """The lines the logging task printed before its simulated sleep, and after it."""
+    timeline = [e for e in seen.events if e.phase == "task" and e.kind in ("print", "sleep")]
+    sleeps = [i for i, e in enumerate(timeline) if e.kind == "sleep"]
+    if not sleeps:
+        return [], []
+    before = [e.text or "" for e in timeline[: sleeps[0]] if e.kind == "print"]
+    after = [e.text or "" for e in timeline[sleeps[-1] + 1 :] if e.kind == "print"]
+    return before, after
+
+
+def test_logging_task_start_message_names_the_user_and_the_activity(submission):
+    activity = "Calibrated the Batmobile"
+    seen = log_activity(submission, activity_description=activity)
+    before, _ = task_prints_around_the_work(seen)
+    together = "\n".join(before)
+    check(
+        EMAIL in together and activity in together,
+        tried=tried(activity_description=activity),
+        got=f"before its 2 s of work the task printed {lines(before)}{task_trouble(seen)}",
+        expected=f"the START message naming {EMAIL!r} and {activity!r}, printed before time.sleep(2)",
+        hint="keep the lesson's opening "
+        "print(f\"--- BACKGROUND TASK START: Logging activity: '{log_line.strip()}' ---\").",
+    )
+
+
+def test_logging_task_end_message_names_the_user(submission):
+    seen = log_activity(submission)
+    _, after = task_prints_around_the_work(seen)
+    check(
+        EMAIL in "\n".join(after),
+        tried=tried(),
+        got=f"after its 2 s of work the task printed {lines(after)}{task_trouble(seen)}",
+        expected=f"the END message naming {EMAIL!r}, printed after the log line is written",
+        hint="keep the lesson's closing "
+        "print(f\"--- BACKGROUND TASK END: Activity logged to '{LOG_FILE}' for {user_email} ---\").",
+    )
+
+
+# --- Lesson 6's routes, which main.py still carries. They are optional in a lesson 7 answer (many correct
+# answers drop them), so a 404 passes; a route that is there must behave as lesson 6 built it. ---
+
+GADGETS = ["Batarang", "Grapnel Gun", "Smoke Pellet", "Cryptographic Sequencer", "Batclaw"]
+API_KEY, API_USER = "alfred-secret-key", "alfred@wayne.enterprises"
+LESSON_6_HINT = "{route} comes from lesson 6; lesson 7 answers may drop it, but kept it must work as it did there."
+
+
+@pytest.mark.parametrize(
+    ("params", "page"),
+    [(None, GADGETS), ({"skip": 1, "limit": 2}, GADGETS[1:3])],
+    ids=["default-page", "skip-1-limit-2"],
+)
+def test_kept_gadgets_route_lists_a_page_from_an_open_session(submission, params, page):
+    seen = submission.request("GET", "/gadgets", params=params)
+    expected = {"gadgets": page, "db_connected": True}
+    query = "?" + "&".join(f"{name}={value}" for name, value in params.items()) if params else ""
+    check(
+        seen.response.status == 404 or (seen.response.status == 200 and seen.response.body == expected),
+        tried=f"GET /gadgets{query}",
+        got=f"status {seen.response.status} with {seen.response.text or 'an empty body'}",
+        expected=f"status 200 with {shown(expected)} (or no /gadgets route at all)",
+        hint=LESSON_6_HINT.format(route="GET /gadgets (common_parameters, get_db_session)"),
+    )
+
+
+def test_kept_gadgets_route_lists_its_pagination_defaults_in_the_openapi_schema(submission):
+    schema = submission.request("GET", "/openapi.json").response.body or {}
+    paths = schema.get("paths", {}) if isinstance(schema, dict) else {}
+    operation = paths.get("/gadgets", {}).get("get", {})
+    defaults = {p.get("name"): p.get("schema", {}).get("default") for p in operation.get("parameters", [])}
+    check(
+        "/gadgets" not in paths or (defaults.get("skip") == 0 and defaults.get("limit") == 10),
+        tried="GET /openapi.json (the schema behind /docs)",
+        got=f"GET /gadgets listed with the query defaults {shown(defaults)}",
+        expected="GET /gadgets listed with the query parameters skip (default 0) and limit (default 10)",
+        hint=LESSON_6_HINT.format(route="common_parameters(skip: int = 0, limit: int = 10)"),
+    )
+
+
+def test_kept_users_me_route_turns_a_known_api_key_into_its_user(submission):
+    seen = submission.request("GET", "/users/me", headers={"X-API-Key": API_KEY})
+    expected = {"email": API_USER}
+    check(
+        seen.response.status == 404 or (seen.response.status == 200 and seen.response.body == expected),
+        tried=f"GET /users/me with the header X-API-Key: {API_KEY}",
+        got=f"status {seen.response.status} with {seen.response.text or 'an empty body'}",
+        expected=f"status 200 with {shown(expected)} (or no /users/me route at all)",
+        hint=LESSON_6_HINT.format(route="GET /users/me (get_api_key, then verify_key_and_get_user)"),
+    )
+
+
+@pytest.mark.parametrize("headers", [None, {"X-API-Key": "joker-guess"}], ids=["no-key", "unknown-key"])
+def test_kept_users_me_route_refuses_a_missing_or_unknown_api_key_with_401(submission, headers):
+    seen = submission.request("GET", "/users/me", headers=headers)
+    expected = {"detail": "Invalid or missing API key"}
+    check(
+        seen.response.status == 404 or (seen.response.status == 401 and seen.response.body == expected),
+        tried="GET /users/me "
+        + (f"with the header X-API-Key: {headers['X-API-Key']}" if headers else "with no X-API-Key header"),
+        got=f"status {seen.response.status} with {seen.response.text or 'an empty body'}",
+        expected=f"status 401 with {shown(expected)} (or no /users/me route at all)",
+        hint=LESSON_6_HINT.format(route='get_api_key, which raises HTTPException(status_code=401, '
+                                  'detail="Invalid or missing API key") for a key not in API_KEYS,'),
+    )
