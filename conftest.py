@@ -70,6 +70,17 @@ def _declare_exercise_markers(config: pytest.Config) -> None:
         config.addinivalue_line("filterwarnings", "error")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Runs the suite in the lesson's order (worked example, then exercises 1 to 4), so a student reads the
+    failures of the exercise they are on first; anything without an exercise marker keeps its place after."""
+    order = {exercise.id: position for position, exercise in enumerate(EXERCISES)}
+
+    def position(item: pytest.Item) -> int:
+        return min((order[mark.name] for mark in item.iter_markers() if mark.name in order), default=len(order))
+
+    items.sort(key=position)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     label = config.stash.get(LABEL_KEY, config.stash[TARGET].label)
     return f"alfred: testing {label} with the lesson 7 suite"

@@ -64,18 +64,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     entries = discover(args.paths or [DEMO_CLASS])
-    if args.student:
-        entries = [entry for entry in entries if entry.student == args.student]
-        if not entries:
-            raise GradeError(f"No submission named {args.student!r} among the paths given.")
+    if args.student and not any(entry.student == args.student for entry in entries):
+        raise GradeError(f"No submission named {args.student!r} among the paths given.")
     if not args.no_sandbox:
         check_bwrap()
-    progress = _Progress(len(entries), args.json)
+    progress = _Progress(1 if args.student else len(entries), args.json)
     rows = grade_class(entries, args.out, args.jobs, sandboxed=not args.no_sandbox, force=args.force,
-                       on_result=progress.update)
+                       on_result=progress.update, only=args.student)
     progress.close()
     graded = sum(row["status"] == "graded" for row in rows)
-    print(f"alfred: {len(rows)} submissions, {graded} graded; gradebook in {args.out / 'gradebook.csv'}, "
+    print(f"alfred: {len(rows)} submission{'s' * (len(rows) != 1)}, {graded} graded; gradebook in {args.out / 'gradebook.csv'}, "
           f"summary in {args.out / 'summary.md'}", file=sys.stderr)
     return 0
 

@@ -187,12 +187,27 @@ def grade_one(student: str, main: Path, sandboxed: bool = True) -> dict:
 
 
 def _headline(report: dict) -> str:
+    """One line for the gradebook and Gradescope: how many tests failed, in which exercises, and the first
+    failure's own words."""
     failed = [test for test in report["tests"] if test["outcome"] != "passed"]
     if not failed:
         return "Every test passed."
-    first = failed[0]["message"].splitlines()
-    got = next((line.removeprefix("Got:").strip() for line in first if line.startswith("Got:")), first[0] if first else "")
-    return f"{len(failed)} tests not passed; first: {got}"
+    where = ", ".join(BY_ID[i].label for i in IDS if any(test["exercise"] == i for test in failed))
+    tried = _line(failed[0], "Tried:")
+    first = f"tried {tried[:150]}, got {_got(failed[0])[:150]}" if tried else _got(failed[0])[:300]
+    return f"{len(failed)} of {len(report['tests'])} tests not passed ({where}). First: {first}"
+
+
+def _got(test: dict) -> str:
+    """What a failed test saw, from the `Got:` line of its learner message (its first line otherwise)."""
+    lines = test["message"].splitlines()
+    got = _line(test, "Got:")
+    return got if got is not None else (lines[0] if lines else "no message")
+
+
+def _line(test: dict, label: str) -> str | None:
+    lines = test["message"].splitlines()
+    return next((line.removeprefix(label).strip() for line in lines if line.startswith(label)), None)
 
 
 def _row(student: str, status: str, report: dict, flags: list[str], message: str) -> dict:
@@ -212,8 +227,10 @@ def _error_row(student: str, message: str) -> dict:
 
 
 def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, force: bool = False,
-                on_result=None) -> list[dict]:
-    """Grades every entry (reusing unchanged results), writes all reports under `out`, returns the rows."""
+                on_result=None, only: str | None = None) -> list[dict]:
+    """Grades every entry (reusing unchanged results), writes all reports under `out`, returns the rows of
+    the students graded in this run. With `only`, grades that student alone; the gradebook and summary
+    still list every student of `entries` who has a result in `out`, from their last grading."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     kit = kit_hash()
@@ -222,6 +239,11 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
     rows: dict[str, dict] = {}
     pending = []
     for entry in entries:
+        if only is not None and entry.student != only:
+            last = _read_cache(out, entry.student, digest=None)
+            if last:
+                rows[entry.student] = last
+            continue
         digest = content_hash(entry, kit)
         cached = _read_cache(out, entry.student, digest)
         if cached and not force:
@@ -242,10 +264,10 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
                 except Exception as exc:  # a crash of the grader itself, never the student's fault
                     row = _error_row(entry.student, f"the grader failed on this submission: {exc}")
                 rows[entry.student] = _finish(out, row, digest, on_result)
-    ordered = [rows[entry.student] for entry in entries]
+    ordered = [rows[entry.student] for entry in entries if entry.student in rows]
     _write_atomically(out / "gradebook.csv", _gradebook(ordered))
     _write_atomically(out / "summary.md", _summary(ordered))
-    return ordered
+    return [row for row in ordered if only is None or row["student"] == only]
 
 
 def _notify(on_result, row: dict, cached: bool = False) -> None:
@@ -262,13 +284,15 @@ def _finish(out: Path, row: dict, digest: str, on_result) -> dict:
     return row
 
 
-def _read_cache(out: Path, student: str, digest: str) -> dict | None:
+def _read_cache(out: Path, student: str, digest: str | None) -> dict | None:
+    """The student's stored row if it was graded from this content and kit (any, with digest None)."""
     try:
         cached = json.loads((out / "cache" / f"{student}.json").read_text())
     except (OSError, ValueError):
         return None
     results_present = (out / "results" / f"{student}.json").exists()
-    return cached.get("row") if cached.get("hash") == digest and results_present else None
+    fresh = digest is None or cached.get("hash") == digest
+    return cached.get("row") if fresh and results_present else None
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -335,14 +359,15 @@ def _gradebook(rows: list[dict]) -> str:
     writer.writerow(["student", *IDS, "total", "max", "status", "flags"])
     for row in rows:
         writer.writerow([row["student"], *(f"{row['exercises'][i]['score']:g}" for i in IDS),
-                         f"{row['score']:g}", f"{row['max_score']:g}", row["status"], " ".join(row["flags"])])
+                         f"{row['score']:g}", f"{row['max_score']:g}", row["status"], "; ".join(row["flags"])])
     return buffer.getvalue()
 
 
 def _summary(rows: list[dict]) -> str:
     scores = [row["score"] for row in rows if row["status"] != "error"]
-    lines = ["# Class summary", "", f"Submissions: {len(rows)}; graded: {len(scores)}; "
-             f"errors: {sum(row['status'] == 'error' for row in rows)}", ""]
+    statuses = Counter(row["status"] for row in rows)
+    lines = ["# Class summary", "", f"Submissions: {len(rows)}; " + "; ".join(
+        f"{status}: {statuses[status]}" for status in ("graded", "timeout", "error") if statuses[status]), ""]
     if scores:
         lines += [f"Scores: mean {statistics.mean(scores):.1f}, median {statistics.median(scores):g}, "
                   f"min {min(scores):g}, max {max(scores):g}", "", "| score band | students |", "|---|---|"]
@@ -350,18 +375,27 @@ def _summary(rows: list[dict]) -> str:
         lines += [f"| {band * 20}-{band * 20 + 20 if band < 4 else 100} | {bands.get(band, 0)} |" for band in range(5)]
         lines.append("")
     outcomes: dict[str, list[bool]] = {}
-    failures: Counter = Counter()
+    failures: Counter = Counter()  # students who met each failure, once per student however many tests show it
     for row in rows:
         for test in row["tests"]:
             outcomes.setdefault(f"{test['exercise']}: {test['name']}", []).append(test["outcome"] == "passed")
-            if test["outcome"] != "passed":
-                got = next((line for line in test["message"].splitlines() if line.startswith("Got:")), "")
-                failures[f"{test['exercise']}: {got.removeprefix('Got:').strip()[:120]}"] += 1
+        if row["status"] == "graded":  # a file that never imported fails everything for one reason, its message
+            failures.update({f"{test['exercise']}: {_got(test)[:120]}" for test in row["tests"]
+                             if test["outcome"] != "passed"})
     if outcomes:
         lines += ["## Pass rate per test", "", "| test | passed |", "|---|---|"]
         lines += [f"| {name} | {sum(done)}/{len(done)} |" for name, done in outcomes.items()]
         lines.append("")
     if failures:
         lines += ["## Most common failures", "", "| failure | students |", "|---|---|"]
-        lines += [f"| {message} | {count} |" for message, count in failures.most_common(10)]
+        lines += [f"| {_cell(message)} | {count} |" for message, count in failures.most_common(10)]
+        lines.append("")
+    untested = [row for row in rows if row["status"] != "graded"]
+    if untested:
+        lines += ["## Not tested", "", "| student | status | why |", "|---|---|---|"]
+        lines += [f"| {_cell(row['student'])} | {row['status']} | {_cell(row['message'][:200])} |" for row in untested]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

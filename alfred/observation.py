@@ -56,8 +56,9 @@ class Described(_Plain):
 
 
 class FunctionRef(_Plain):
-    name: str
-    module_attr: str | None = None
+    name: str  # the function's name, or the type of what add_task got when it is not callable
+    module_attr: str | None = None  # the name main.py gives this very function, if any
+    callable: bool = True
 
 
 class Scheduled(_Plain):

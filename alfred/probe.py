@@ -123,7 +123,8 @@ class _Observer:
         for frame, lineno in traceback.walk_tb(exc.__traceback__):
             if Path(frame.f_code.co_filename).resolve() == self.main_path:
                 line = lineno
-        message = str(exc)
+        own_syntax_error = isinstance(exc, SyntaxError) and line is not None and exc.msg
+        message = exc.msg if own_syntax_error else str(exc)  # str() would repeat "(main.py, line N)"
         if self.module_name:  # the kit's private name for main.py means nothing to a student
             message = message.replace(self.module_name, "main")
         return {"type": type(exc).__name__, "message": message[:MAX_TEXT_CHARS], "line": line}
@@ -259,9 +260,13 @@ class _Observer:
         return getattr(module, name)
 
     def describe_function(self, func) -> dict:
+        """Names what add_task was given; something not callable (None, a coroutine object) by its type,
+        as that is what a task called instead of passed leaves behind."""
+        if not callable(func):
+            return {"name": type(func).__name__, "module_attr": None, "callable": False}
         name = getattr(func, "__name__", type(func).__name__)
         module_name = next((key for key, value in vars(self.module or object()).items() if value is func), None)
-        return {"name": name, "module_attr": module_name}
+        return {"name": name, "module_attr": module_name, "callable": True}
 
     def describe_value(self, value: Any) -> dict:
         from pydantic import BaseModel

@@ -142,7 +142,8 @@ class ForkServer:
         """Ends the submission's processes, empties the writable places, and returns how many entries it
         left outside its own work folder."""
         places = SANDBOX_WRITABLE if self.sandboxed else [str(self.plain_work)]
-        self._send({"op": "clean", "places": places, "keep": self.work_path(key), "student_uid": self.student_uid})
+        self._send({"op": "clean", "places": places, "keep": self.work_path(key),
+                    "skeleton": _mount_skeleton() if self.sandboxed else [], "student_uid": self.student_uid})
         answer = self._read_line("clean")
         shutil.rmtree(self.staging / key, ignore_errors=True)
         return int(answer.get("strays", 0))
@@ -229,6 +230,17 @@ def _trusted_paths() -> list[Path]:
     """The interpreter, the kit's environment and the `alfred` package: nothing else of the host."""
     paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix), KIT_ROOT / "alfred"}
     return sorted(path for path in paths if not str(path).startswith("/usr/"))
+
+
+def _mount_skeleton() -> list[str]:
+    """Folders bwrap made inside the writable places to hold read-only mounts (a kit kept under /tmp, say):
+    they are the sandbox's, not the student's, so cleaning leaves them and counts them as no stray."""
+    skeleton = set()
+    for path in _trusted_paths():
+        for place in SANDBOX_WRITABLE:
+            if path.is_relative_to(place) and path != Path(place):
+                skeleton.add(str(Path(place) / path.relative_to(place).parts[0]))
+    return sorted(skeleton)
 
 
 def _parents(path: Path) -> list[str]:

@@ -10,8 +10,9 @@ waits for orders from the judge on a Unix socket (CONTROL_FD):
         probes into one and reads observations from the other. The server never reads what flows there,
         so its memory, which every later submission process inherits, holds no student's data.
     {"op": "end", "pid": N}   kills that submission process and its group; answers how it ended
-    {"op": "clean", "places": [...], "keep": "/sandbox/k"}   kills every process of the student user,
-                              empties those folders, and answers how many entries lay outside `keep`
+    {"op": "clean", "places": [...], "keep": "/sandbox/k", "skeleton": [...]}   kills every process of the
+                              student user, empties those folders but for the `skeleton` folders that hold
+                              the sandbox's read-only mounts, and answers how many other entries lay outside `keep`
 
 A submission process drops to the sandbox's student uid, sets its resource limits, closes the
 control socket, then answers probes: one JSON line in, "L" once main.py is imported, one JSON line out.
@@ -53,8 +54,9 @@ def main(argv: list[str]) -> int:
         elif order["op"] == "end":
             control.sendall((json.dumps({"ended": _end(order["pid"])}) + "\n").encode())
         elif order["op"] == "clean":
-            strays = _strays(order["places"], order.get("keep", ""))
-            _clean(order["places"], order["student_uid"])
+            skeleton = set(order["skeleton"])
+            strays = _strays(order["places"], {order["keep"], *skeleton})
+            _clean(order["places"], order["student_uid"], skeleton)
             control.sendall((json.dumps({"clean": True, "strays": strays}) + "\n").encode())
     return 0
 
@@ -162,18 +164,18 @@ def _end(pid: int) -> str:
     return f"exit {os.waitstatus_to_exitcode(status)}"
 
 
-def _strays(places: list[str], keep: str) -> int:
-    """Entries in the writable places other than the submission's own work folder."""
+def _strays(places: list[str], keep: set[str]) -> int:
+    """Entries in the writable places other than the submission's own work folder and the sandbox's own."""
     count = 0
     for place in places:
         try:
-            count += sum(1 for entry in Path(place).iterdir() if str(entry) != keep)
+            count += sum(1 for entry in Path(place).iterdir() if str(entry) not in keep)
         except OSError:
             continue
     return count
 
 
-def _clean(places: list[str], student_uid: int | None) -> None:
+def _clean(places: list[str], student_uid: int | None, skeleton: set[str]) -> None:
     """Leaves nothing of one submission for the next: no process, no file, no shared memory, no key."""
     cleaner = os.fork()
     if cleaner == 0:
@@ -184,7 +186,8 @@ def _clean(places: list[str], student_uid: int | None) -> None:
                 os.setuid(student_uid)
                 os.kill(-1, signal.SIGKILL)  # every process of this user that this namespace can see
                 _clear_keyrings()
-            entries = [str(entry) for place in places if Path(place).is_dir() for entry in Path(place).iterdir()]
+            entries = [str(entry) for place in places if Path(place).is_dir() for entry in Path(place).iterdir()
+                       if str(entry) not in skeleton]
             if entries:
                 subprocess.run(["chmod", "-R", "u+rwx", *entries], stderr=subprocess.DEVNULL, check=False)
                 subprocess.run(["rm", "-rf", *entries], stderr=subprocess.DEVNULL, check=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from alfred import corpus
+from alfred import corpus, sandbox
 from alfred.cli import DEMO_CLASS, main
 from alfred.exercises import IDS
 from alfred.suite import run_suites
@@ -48,6 +48,7 @@ def test_demo_class_is_graded_by_the_real_command(demo_grades):
     rows = json_rows(completed.stdout)
     assert set(rows) == {path.stem for path in DEMO_CLASS.iterdir()}
     assert rows["dick_grayson"]["score"] == 100
+    assert rows["dick_grayson"]["flags"] == []  # an honest submission raises no flag, wherever the kit lives
     assert rows["tim_drake"]["status"] == "error" and "line" in rows["tim_drake"]["message"]
     for row in rows.values():
         assert set(row) == {"student", "status", "score", "max_score", "exercises", "flags", "message"}
@@ -100,7 +101,9 @@ def test_a_rerun_skips_unchanged_work_and_regrades_what_changed(tmp_path, capsys
     _, _, err = grade(capsys, klass, "--out", out)
     assert "alice: graded, 100/100 (unchanged)" in err and "tim: graded, 100/100\n" in err
     _, _, err = grade(capsys, klass, "--out", out, "--student", "alice", "--force")
-    assert err.startswith("alice: graded, 100/100\n")
+    assert err.startswith("alice: graded, 100/100\n") and "tim:" not in err
+    gradebook = (out / "gradebook.csv").read_text()
+    assert "\nalice," in gradebook and "\ntim," in gradebook  # one student regraded, the class still listed
 
 
 @pytest.mark.parametrize(
@@ -159,6 +162,13 @@ def test_without_bubblewrap_grading_refuses_and_says_how_to_install_it(tmp_path,
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on this PATH
     code, out, err = grade(capsys, DEMO_CLASS / "dick_grayson.py", "--out", tmp_path / "grades")
     assert code == 2 and "apt-get install bubblewrap" in err and "--no-sandbox" in err
+
+
+def test_folders_holding_the_kits_own_mounts_are_neither_strays_nor_cleaned(monkeypatch):
+    # A kit cloned under /tmp: bwrap makes /tmp/ci-check inside the sandbox's /tmp to mount the venv on.
+    monkeypatch.setattr(sandbox, "_trusted_paths", lambda: [Path("/tmp/ci-check/.venv"), Path("/tmp/ci-check/alfred"),
+                                                            Path("/opt/python")])
+    assert sandbox._mount_skeleton() == ["/tmp/ci-check"]
 
 
 def test_no_sandbox_marks_every_result(tmp_path, capsys):

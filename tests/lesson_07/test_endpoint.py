@@ -42,8 +42,32 @@ def report_tasks(seen):
     return [run for run in seen.scheduled if run.function.module_attr == TASK]
 
 
+def results_scheduled(seen):
+    """What add_task got when the task was called instead of passed: None, or a coroutine for an async def."""
+    return [run.function.name for run in seen.scheduled if not run.function.callable]
+
+
+
+
+def called_hint(seen):
+    what_the_call_does = ("only creates a coroutine, which FastAPI cannot run" if "coroutine" in results_scheduled(seen)
+                          else "runs the task on the spot and schedules what it returns")
+    return (f"add_task wants the function itself: background_tasks.add_task({TASK}, report_request). "
+            f"Writing {TASK}(report_request) inside it {what_the_call_does}.")
+
+
+def scheduled_instead(seen):
+    """How the test's `got` names tasks that are not the report task, spelling out a called-instead-of-passed task."""
+    names = [run.function.name for run in seen.scheduled if run.function.module_attr != TASK]
+    results = results_scheduled(seen)
+    if results:
+        given = "None" if results[0] == "NoneType" else f"a {results[0]} object"
+        return f"add_task was given {given}, the result of a call, not a function"
+    return f"other tasks scheduled: {', '.join(names)}" if names else ""
+
+
 @pytest.mark.parametrize("body", BODIES)
-def test_valid_request_is_answered_at_once_with_a_confirmation(submission, body):
+def test_valid_request_gets_a_2xx_confirmation(submission, body):
     seen = post_report(submission, body)
     answer = seen.response
     error = f" ({seen.error.sentence()})" if seen.error else ""
@@ -67,18 +91,20 @@ def test_the_task_is_scheduled_with_the_received_report_request(submission, body
         if "IntelReportRequest" in argument.instance_of and isinstance(argument.value, dict)
         and all(argument.value.get(name, sent) == sent for name, sent in body.items())
     ]
-    others = [run.function.name for run in seen.scheduled if run not in scheduled]
+    others = scheduled_instead(seen)
+    times = {0: "never scheduled", 1: f"scheduled once, given {given}"}.get(len(scheduled), f"scheduled {len(scheduled)} times")
     check(
         len(scheduled) == 1 and len(arguments) == 1 and received,
         tried=tried(body),
-        got=f"{TASK} was scheduled {len(scheduled)} times, given {given}"
-        + (f"; other tasks scheduled: {others}" if others else ""),
+        got=f"{TASK} was {times}" + (f"; {others}" if others else ""),
         expected=f"one background_tasks.add_task({TASK}, report_request) with the IntelReportRequest the endpoint received",
-        hint=_scheduling_hint(scheduled, arguments),
+        hint=_scheduling_hint(seen, scheduled, arguments),
     )
 
 
-def _scheduling_hint(scheduled, arguments):
+def _scheduling_hint(seen, scheduled, arguments):
+    if not scheduled and results_scheduled(seen):
+        return called_hint(seen)
     if not scheduled:
         return f"call background_tasks.add_task({TASK}, report_request): the function itself, then its argument."
     if len(scheduled) > 1:
@@ -105,8 +131,8 @@ def test_the_response_is_sent_before_the_task_starts(submission):
              else "the report task never ran as a background task" if not started
              else "the task started before the response was sent"),
         expected=f"the response sent first, then {TASK} run by FastAPI in the background",
-        hint=f"call background_tasks.add_task({TASK}, report_request); calling {TASK}(...) yourself "
-        "makes the client wait.",
+        hint=called_hint(seen) if results_scheduled(seen) else f"call background_tasks.add_task({TASK}, report_request); "
+        f"calling {TASK}(...) yourself makes the client wait.",
     )
 
 
@@ -117,9 +143,11 @@ def test_the_report_task_runs_after_the_response(submission):
     check(
         sent is not None and TASK in after,
         tried=tried(),
-        got=f"after the response these background tasks ran: {after or 'none'}",
+        got=scheduled_instead(seen) if results_scheduled(seen) else
+        f"after the response, {'these background tasks ran: ' + ', '.join(after) if after else 'no background task ran'}",
         expected=f"{TASK} to run after the response",
-        hint=f"inject `background_tasks: BackgroundTasks` and call background_tasks.add_task({TASK}, ...).",
+        hint=called_hint(seen) if results_scheduled(seen) else
+        f"inject `background_tasks: BackgroundTasks` and call background_tasks.add_task({TASK}, ...).",
     )
 
 
@@ -164,7 +192,8 @@ def test_the_route_is_a_post_listed_in_the_openapi_schema(submission):
     check(
         "post" in operations and takes_body,
         tried="GET /openapi.json (the schema behind /docs)",
-        got=f"{PATH} listed with methods {sorted(operations) or 'none'}"
+        got=(f"{PATH} listed with the methods {', '.join(sorted(operations)).upper()}" if operations
+             else f"{PATH} not listed at all")
         + ("" if takes_body or "post" not in operations else ", taking no JSON body"),
         expected=f"{PATH} listed as a POST operation that takes a JSON body",
         hint=ROUTE_HINT,

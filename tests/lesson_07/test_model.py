@@ -29,7 +29,7 @@ def test_model_is_pydantic_with_recipient_email_and_report_name(submission):
     check(
         not missing,
         tried=f"reading the fields of {MODEL}",
-        got=f"fields {sorted(model.fields) or 'none'}",
+        got=f"the fields {', '.join(sorted(model.fields))}" if model.fields else "a model with no fields yet",
         expected="the fields recipient_email and report_name",
         hint=HINT_FIELDS,
     )

@@ -1,0 +1,98 @@
+"""Wrong: the async report task is called inside add_task, so a coroutine object is scheduled, not the task.
+
+loses: endpoint
+
+The task itself is right (an async def awaiting asyncio.sleep(5)); FastAPI cannot run a coroutine object as a
+background task, so the report is never compiled.
+"""
+
+import asyncio
+import os
+import time
+from typing import Annotated
+
+from fastapi import BackgroundTasks, Depends, FastAPI, Header, HTTPException
+from pydantic import BaseModel, EmailStr
+
+app = FastAPI(title="Batcomputer API", version="7.0")
+
+API_KEYS = {"alfred-secret-key": "alfred@wayne.enterprises"}
+
+
+async def common_parameters(skip: int = 0, limit: int = 10) -> dict[str, int]:
+    return {"skip": skip, "limit": limit}
+
+
+def get_db_session():
+    session = {"connected": True}
+    try:
+        yield session
+    finally:
+        session["connected"] = False
+
+
+async def get_api_key(x_api_key: Annotated[str | None, Header()] = None) -> str:
+    if x_api_key not in API_KEYS:
+        raise HTTPException(status_code=401, detail="Invalid or missing API key")
+    return x_api_key
+
+
+async def verify_key_and_get_user(api_key: Annotated[str, Depends(get_api_key)]) -> dict[str, str]:
+    return {"email": API_KEYS[api_key]}
+
+
+GADGETS = ["Batarang", "Grapnel Gun", "Smoke Pellet", "Cryptographic Sequencer", "Batclaw"]
+
+
+@app.get("/gadgets")
+async def list_gadgets(
+    page: Annotated[dict[str, int], Depends(common_parameters)],
+    db: Annotated[dict, Depends(get_db_session)],
+):
+    return {"gadgets": GADGETS[page["skip"] : page["skip"] + page["limit"]], "db_connected": db["connected"]}
+
+
+@app.get("/users/me")
+async def read_current_user(user: Annotated[dict[str, str], Depends(verify_key_and_get_user)]):
+    return user
+
+
+def log_batcomputer_activity(user_email: str, activity: str = ""):
+    log_message = "User {} activity: {}\n".format(user_email, activity)
+    print("--- BACKGROUND TASK START: Logging activity: '{}' ---".format(log_message.strip()))
+    time.sleep(2)
+    log_dir = "batcomputer_logs"
+    os.makedirs(log_dir, exist_ok=True)
+    file_path = os.path.join(log_dir, "activity_log.txt")
+    if not os.path.exists(file_path):
+        print("--- BACKGROUND TASK: Creating log file ---")
+    with open(file_path, mode="a") as log_file:
+        log_file.write(log_message)
+    print("--- BACKGROUND TASK END: Activity logged to '{}' for {} ---".format(file_path, user_email))
+
+
+@app.post("/log-activity/{user_email}")
+async def log_user_activity(
+    user_email: EmailStr,
+    background_tasks: BackgroundTasks,
+    activity_description: str = "Generic activity logged.",
+):
+    background_tasks.add_task(log_batcomputer_activity, user_email, activity=activity_description)
+    return {"message": "Activity logging initiated for {}.".format(user_email)}
+
+
+class IntelReportRequest(BaseModel):
+    recipient_email: EmailStr
+    report_name: str
+
+
+async def simulate_intel_report_compilation(report_request: IntelReportRequest):
+    print("--- REPORT START: '{}' for {} ---".format(report_request.report_name, report_request.recipient_email))
+    await asyncio.sleep(5)  # non-blocking, so the event loop keeps serving other requests
+    print("--- REPORT DONE: '{}' sent to {} ---".format(report_request.report_name, report_request.recipient_email))
+
+
+@app.post("/request-intel-report")
+async def request_intel_report(report_request: IntelReportRequest, background_tasks: BackgroundTasks):
+    background_tasks.add_task(simulate_intel_report_compilation(report_request))
+    return {"message": "Alfred is on it: '{}' is being compiled.".format(report_request.report_name)}
