@@ -47,8 +47,6 @@ def results_scheduled(seen):
     return [run.function.name for run in seen.scheduled if not run.function.callable]
 
 
-
-
 def called_hint(seen):
     what_the_call_does = ("only creates a coroutine, which FastAPI cannot run" if "coroutine" in results_scheduled(seen)
                           else "runs the task on the spot and schedules what it returns")
