@@ -12,10 +12,13 @@ A probe is a dict:
 plus optional set-up: "files" {relative path: text} and "dirs" [relative paths] created first, and "watch"
 [relative paths] whose existence is noted at every event.
 
-Time is virtual: `time.sleep` and `asyncio.sleep` return at once and move a clock on. When main.py reads
+Time is virtual: `time.sleep`, `asyncio.sleep` and `anyio.sleep` return at once and move a clock on. When main.py reads
 a clock (`time.time()`, `perf_counter`, `datetime`...), that clock is frozen with freezegun before the
 module loads, and every simulated sleep ticks it, so the code sees the seconds it asked for. A main.py that
 never reads a clock cannot tell, and is spared freezegun's few milliseconds of start-up per probe.
+
+The app's lifespan (a `lifespan` function, startup and shutdown handlers), when main.py gives it one,
+runs around each request and call, as a server runs it around the app's life.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ import sys
 import time
 import traceback
 import warnings
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 MAX_OUTPUT_CHARS = 64_000
 MAX_FILE_CHARS = 64_000
@@ -143,6 +148,7 @@ class _Observer:
             stack.callback(self._note_warnings, caught)
             stack.enter_context(_swapped(time, "sleep", self._fake_sleep))
             stack.enter_context(_swapped(asyncio, "sleep", self._fake_async_sleep))
+            stack.enter_context(_swapped(anyio, "sleep", self._fake_anyio_sleep))
             stack.enter_context(_swapped(sys, "stdout", _LineRecorder(self, "stdout")))
             stack.enter_context(_swapped(sys, "stderr", _LineRecorder(self, "stderr")))
             self._patch_background_tasks(stack)
@@ -184,6 +190,9 @@ class _Observer:
         self._fake_sleep(seconds)
         await _REAL_ASYNC_SLEEP(0)
         return result
+
+    async def _fake_anyio_sleep(self, delay: float) -> None:
+        await self._fake_async_sleep(delay)
 
     def _patch_background_tasks(self, stack: ExitStack) -> None:
         from starlette.background import BackgroundTask
@@ -315,7 +324,6 @@ def _request(observer: _Observer, module, probe: dict) -> None:
     app = observer.lookup(module, "app")
     if app is None:
         return
-    observer._phase = "request"
 
     async def recorded_app(scope, receive, send):
         async def recording_send(message):
@@ -336,7 +344,8 @@ def _request(observer: _Observer, module, probe: dict) -> None:
 
     async def send_request():
         transport = httpx.ASGITransport(app=recorded_app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://batcomputer") as client:
+        async with _app_running(observer, module, "request"), \
+                httpx.AsyncClient(transport=transport, base_url="http://batcomputer") as client:
             return await client.request(
                 probe.get("method", "GET"),
                 probe["path"],
@@ -365,15 +374,51 @@ def _call(observer: _Observer, module, probe: dict) -> None:
         return
     args = [_materialize(value, module) for value in probe.get("args", [])]
     kwargs = {name: _materialize(value, module) for name, value in probe.get("kwargs", {}).items()}
-    observer._phase = "call"
+    async def call_in_the_running_app():
+        async with _app_running(observer, module, "call"):
+            returned = func(*args, **kwargs)
+            return await returned if asyncio.iscoroutine(returned) else returned
+
     try:
-        returned = func(*args, **kwargs)
-        if asyncio.iscoroutine(returned):
-            returned = asyncio.run(returned)
+        if _lifespan_of(module) is None:  # nothing starts with the app: call it plainly, without an event loop
+            observer._phase = "call"
+            returned = func(*args, **kwargs)
+            if asyncio.iscoroutine(returned):
+                returned = asyncio.run(returned)
+        else:
+            returned = asyncio.run(call_in_the_running_app())
     except _STUDENT_ERRORS as exc:
         observer.result["error"] = observer.error_info(exc)
         return
     observer.result["returned"] = observer.describe_value(returned)
+
+
+def _lifespan_of(module):
+    """The lifespan of main.py's `app` when it does something (a lifespan function, startup or shutdown
+    handlers), as uvicorn would run it around every request; None otherwise."""
+    router = getattr(getattr(module, "app", None), "router", None)
+    lifespan = getattr(router, "lifespan_context", None)
+    if not callable(lifespan):
+        return None
+    # FastAPI's and Starlette's default lifespan only runs the startup and shutdown handlers.
+    if type(lifespan).__name__ == "_DefaultLifespan" and not (router.on_startup or router.on_shutdown):
+        return None
+    return lifespan
+
+
+@asynccontextmanager
+async def _app_running(observer: _Observer, module, phase: str):
+    """Runs the app's lifespan around a probe, as a server would: startup first, shutdown last."""
+    lifespan = _lifespan_of(module)
+    if lifespan is None:
+        observer._phase = phase
+        yield
+        return
+    observer._phase = "startup"
+    async with lifespan(module.app):
+        observer._phase = phase
+        yield
+        observer._phase = "shutdown"
 
 
 def _validate(observer: _Observer, module, probe: dict) -> None:

@@ -18,6 +18,13 @@ def log_activity(submission, email=EMAIL, **params):
     return submission.request("POST", f"/log-activity/{email}", params=params or None, watch=[LOG_FILE])
 
 
+NO_SLEEP_HINT = "keep the lesson's time.sleep(2) between the START message and writing the log line."
+
+
+def slept(sleeps):
+    return f"slept {' + '.join(f'{seconds:g}' for seconds in sleeps)} simulated seconds" if sleeps else "never slept"
+
+
 def task_trouble(seen):
     error = seen.task_error()
     return f" (the task raised {error.sentence()})" if error else ""
@@ -93,7 +100,7 @@ def test_logging_task_prints_start_then_works_two_seconds_then_prints_end(submis
     check(
         seen.sleeps("task") == [2.0] and "print" in kinds[:first_sleep] and "print" in kinds[first_sleep + 1 :],
         tried=tried(),
-        got=f"the task printed {lines(seen.printed('task'))} and slept {seen.sleeps('task')} simulated seconds, "
+        got=f"the task printed {lines(seen.printed('task'))} and {slept(seen.sleeps('task'))}, "
         f"in this order: {', '.join(kinds) or 'nothing'}{task_trouble(seen)}",
         expected="a start message, then time.sleep(2), then an end message",
         hint="log_batcomputer_activity prints its START message, sleeps 2 s, writes, then prints its END message.",
@@ -152,9 +159,11 @@ def test_logging_task_start_message_names_the_user_and_the_activity(submission):
     check(
         EMAIL in together and activity in together,
         tried=tried(activity_description=activity),
-        got=f"before its 2 s of work the task printed {lines(before)}{task_trouble(seen)}",
+        got=(f"before its 2 s of work the task printed {lines(before)}" if seen.sleeps("task")
+             else f"the task never slept, so it has no before and after: it printed {lines(seen.printed('task'))}")
+        + task_trouble(seen),
         expected=f"the START message naming {EMAIL!r} and {activity!r}, printed before time.sleep(2)",
-        hint="keep the lesson's opening "
+        hint=NO_SLEEP_HINT if not seen.sleeps("task") else "keep the lesson's opening "
         "print(f\"--- BACKGROUND TASK START: Logging activity: '{log_line.strip()}' ---\").",
     )
 
@@ -165,9 +174,11 @@ def test_logging_task_end_message_names_the_user(submission):
     check(
         EMAIL in "\n".join(after),
         tried=tried(),
-        got=f"after its 2 s of work the task printed {lines(after)}{task_trouble(seen)}",
+        got=(f"after its 2 s of work the task printed {lines(after)}" if seen.sleeps("task")
+             else f"the task never slept, so it has no before and after: it printed {lines(seen.printed('task'))}")
+        + task_trouble(seen),
         expected=f"the END message naming {EMAIL!r}, printed after the log line is written",
-        hint="keep the lesson's closing "
+        hint=NO_SLEEP_HINT if not seen.sleeps("task") else "keep the lesson's closing "
         "print(f\"--- BACKGROUND TASK END: Activity logged to '{LOG_FILE}' for {user_email} ---\").",
     )
 

@@ -1,4 +1,10 @@
-"""Exercise 4 (stretch): log_batcomputer_activity announces the log file when, and only when, it creates it."""
+"""Exercise 4 (stretch): log_batcomputer_activity announces the log file when, and only when, it creates it.
+
+The announcement is recognised by behaviour, not by its words: it is what the task prints when the log
+file is missing and does not print when the file exists.
+"""
+
+from collections import Counter
 
 import pytest
 
@@ -11,6 +17,8 @@ LOG_DIR = "batcomputer_logs"
 LOG_FILE = f"{LOG_DIR}/activity_log.txt"
 EMAIL = "bruce@wayne.enterprises"
 LINE = f"User {EMAIL} activity: Checked the Bat-Signal\n"
+EARLIER = "User alfred@wayne.enterprises activity: Polished the Batmobile\n"
+MESSAGE = "--- BACKGROUND TASK: Creating log file ---"
 HINT = f'check os.path.exists("{LOG_FILE}") before opening the file, and print the message only when it is False.'
 
 
@@ -26,14 +34,28 @@ def log(submission, **setup):
     return seen
 
 
-def announcements(seen):
-    """Printed lines announcing that the log file is being created, in the lesson's words or close to them."""
-    return [e for e in seen.events if e.kind == "print" and _announces_creation(e.text or "")]
+def with_and_without_the_file(submission, **setup):
+    """Logs once with no log file (after `setup`), then once more into a log that already holds an entry."""
+    missing = log(submission, **setup)
+    existing = log(submission, files={LOG_FILE: EARLIER})
+    return missing, existing
 
 
-def _announces_creation(text):
-    lowered = text.lower()
-    return "creat" in lowered and ("file" in lowered or "activity_log" in lowered)
+def announcements(missing, existing):
+    """The lines printed when the log file was missing and not when it existed: the creation message, in
+    whatever words the student chose (the lesson asks for "a message like" its own)."""
+    unmatched = Counter(existing.printed())
+    found = []
+    for event in (e for e in missing.events if e.kind == "print"):
+        if unmatched[event.text or ""]:
+            unmatched[event.text or ""] -= 1
+        else:
+            found.append(event)
+    return found
+
+
+def situation(setup):
+    return f"an empty {LOG_DIR}/ folder" if setup else f"no {LOG_DIR}/ folder"
 
 
 @pytest.mark.parametrize(
@@ -42,23 +64,24 @@ def _announces_creation(text):
     ids=["no-log-folder", "empty-log-folder"],
 )
 def test_creation_is_announced_when_the_log_file_is_missing(submission, setup):
-    seen = log(submission, **setup)
+    missing, existing = with_and_without_the_file(submission, **setup)
     check(
-        len(announcements(seen)) == 1,
-        tried=f"{TASK}(...) with {'an empty ' + LOG_DIR + '/ folder' if setup else 'no ' + LOG_DIR + '/ folder'}",
-        got=f"it printed {lines(seen.printed())}",
-        expected="the message --- BACKGROUND TASK: Creating log file --- printed once",
-        hint=HINT + " Check the file, not the folder.",
+        announcements(missing, existing),
+        tried=f"{TASK}(...) with {situation(setup)}, then again with {LOG_FILE} already there",
+        got=f"the same lines both times: {lines(missing.printed())}",
+        expected=f"a message such as {MESSAGE} the first time only",
+        hint=HINT + (" Check the file, not the folder." if setup else ""),
     )
 
 
 def test_creation_is_announced_before_the_file_is_opened(submission):
-    seen = log(submission)
-    messages = announcements(seen)
+    missing, existing = with_and_without_the_file(submission)
+    messages = announcements(missing, existing)
     check(
         messages and not messages[0].watched.get(LOG_FILE, True),
         tried=f"{TASK}(...) with no log file yet",
-        got="no creation message" if not messages else f"the message came after {LOG_FILE} was created",
+        got=(f"{messages[0].text!r} was printed after {LOG_FILE} was created" if messages
+             else "no message printed only when the log file was missing"),
         expected=f"the creation message printed while {LOG_FILE} does not exist yet",
         hint="print the message before the `with open(...)` line, not after it.",
     )
@@ -67,36 +90,33 @@ def test_creation_is_announced_before_the_file_is_opened(submission):
 def test_an_existing_log_file_is_not_announced_and_gets_the_new_line(submission):
     first = log(submission)
     second = log(submission)
-    expected = LINE + LINE
     check(
-        len(announcements(first)) == 1 and not announcements(second) and second.files.get(LOG_FILE) == expected,
+        announcements(first, second) and second.files.get(LOG_FILE) == LINE + LINE,
         tried=f"{TASK}(...) twice: once with no log file, then with the file it wrote",
         got=f"first call printed {lines(first.printed())}; second call printed {lines(second.printed())}; "
         f"the log holds {second.files.get(LOG_FILE)!r}",
         expected="the creation message on the first call only, and two lines in the log",
-        hint=HINT,
+        hint=HINT + ' Keep opening the file in append mode ("a").',
     )
 
 
 def test_an_announced_log_file_holds_the_logged_line(submission):
-    seen = log(submission)
+    missing, existing = with_and_without_the_file(submission)
     check(
-        len(announcements(seen)) == 1 and seen.files.get(LOG_FILE) == LINE,
+        announcements(missing, existing) and missing.files.get(LOG_FILE) == LINE,
         tried=f"{TASK}(...) with no log file yet",
-        got=f"it printed {lines(seen.printed())}; the log holds {seen.files.get(LOG_FILE)!r}",
+        got=f"it printed {lines(missing.printed())}; the log holds {missing.files.get(LOG_FILE)!r}",
         expected=f"the creation message, then {LINE!r} written to {LOG_FILE}",
         hint='print the message, then open the file in append mode ("a") and write the line as before.',
     )
 
 
 def test_a_log_file_with_earlier_entries_keeps_them(submission):
-    earlier = "User alfred@wayne.enterprises activity: Polished the Batmobile\n"
-    fresh = log(submission, dirs=["elsewhere"])  # proves the announcement exists at all
-    seen = log(submission, files={LOG_FILE: earlier})
+    missing, existing = with_and_without_the_file(submission, dirs=["elsewhere"])
     check(
-        announcements(fresh) and not announcements(seen) and seen.files.get(LOG_FILE) == earlier + LINE,
-        tried=f"{TASK}(...) when {LOG_FILE} already holds {earlier!r}",
-        got=f"it printed {lines(seen.printed())}; the log holds {seen.files.get(LOG_FILE)!r}",
-        expected=f"no creation message, and the new line appended after the earlier one",
+        announcements(missing, existing) and existing.files.get(LOG_FILE) == EARLIER + LINE,
+        tried=f"{TASK}(...) when {LOG_FILE} already holds {EARLIER!r}",
+        got=f"it printed {lines(existing.printed())}; the log holds {existing.files.get(LOG_FILE)!r}",
+        expected="no creation message, and the new line appended after the earlier one",
         hint=HINT,
     )
