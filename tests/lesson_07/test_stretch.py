@@ -4,6 +4,7 @@ The announcement is recognised by behaviour, not by its words: it is what the ta
 file is missing and does not print when the file exists.
 """
 
+import re
 from collections import Counter
 
 import pytest
@@ -19,6 +20,7 @@ EMAIL = "bruce@wayne.enterprises"
 LINE = f"User {EMAIL} activity: Checked the Bat-Signal\n"
 EARLIER = "User alfred@wayne.enterprises activity: Polished the Batmobile\n"
 MESSAGE = "--- BACKGROUND TASK: Creating log file ---"
+ABOUT_THE_FILE = re.compile(r"log|file|creat", re.IGNORECASE)
 HINT = f'check os.path.exists("{LOG_FILE}") before opening the file, and print the message only when it is False.'
 
 
@@ -41,9 +43,8 @@ def with_and_without_the_file(submission, **setup):
     return missing, existing
 
 
-def announcements(missing, existing):
-    """The lines printed when the log file was missing and not when it existed: the creation message, in
-    whatever words the student chose (the lesson asks for "a message like" its own)."""
+def printed_only_when_missing(missing, existing):
+    """The print events of the run without a log file whose lines the run with one did not print."""
     unmatched = Counter(existing.printed())
     found = []
     for event in (e for e in missing.events if e.kind == "print"):
@@ -52,6 +53,21 @@ def announcements(missing, existing):
         else:
             found.append(event)
     return found
+
+
+def announcements(missing, existing):
+    """The creation message, recognised by behaviour rather than by its words (the lesson asks for "a message
+    like" its own): a line printed when the log file was missing and not when it existed, that speaks of the
+    log, a file or creating."""
+    return [e for e in printed_only_when_missing(missing, existing) if ABOUT_THE_FILE.search(e.text or "")]
+
+
+def no_announcement(missing, existing):
+    """What `got` says when there is no creation message."""
+    others = printed_only_when_missing(missing, existing)
+    if others:
+        return f"only {lines([e.text for e in others])} was printed just without the file, which does not speak of the log file"
+    return f"the same lines with and without the log file: {lines(missing.printed())}"
 
 
 def situation(setup):
@@ -68,7 +84,7 @@ def test_creation_is_announced_when_the_log_file_is_missing(submission, setup):
     check(
         announcements(missing, existing),
         tried=f"{TASK}(...) with {situation(setup)}, then again with {LOG_FILE} already there",
-        got=f"the same lines both times: {lines(missing.printed())}",
+        got=no_announcement(missing, existing),
         expected=f"a message such as {MESSAGE} the first time only",
         hint=HINT + (" Check the file, not the folder." if setup else ""),
     )
@@ -81,7 +97,7 @@ def test_creation_is_announced_before_the_file_is_opened(submission):
         messages and not messages[0].watched.get(LOG_FILE, True),
         tried=f"{TASK}(...) with no log file yet",
         got=(f"{messages[0].text!r} was printed after {LOG_FILE} was created" if messages
-             else "no message printed only when the log file was missing"),
+             else no_announcement(missing, existing)),
         expected=f"the creation message printed while {LOG_FILE} does not exist yet",
         hint="print the message before the `with open(...)` line, not after it.",
     )
