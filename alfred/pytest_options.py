@@ -1,13 +1,25 @@
-"""The kit's command-line options, registered through the `pytest11` entry point.
+"""The kit's command-line options, registered through the `pytest11` entry point, so `--submission` and
+`--score-json` are known wherever pytest runs and never mistaken for test paths during collection.
 
-They must be known before pytest picks its root directory: an option that only a conftest.py declares
-is still unknown then, and pytest would take the PATH after `--submission` for a test path.
+The kit's conftest.py does the rest (picking the target, the fixtures, the progress table), and pytest
+loads it only when it runs from the kit's folder: elsewhere, `--submission` stops with a one-line error
+that says so, instead of collecting whatever lies in the current folder.
 """
 
 import pytest
+
+from alfred.targets import KIT_ROOT
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("alfred", "Alfred's kit (lesson 7)")
     group.addoption("--submission", metavar="PATH", help="test this main.py, or the folder holding it")
     group.addoption("--score-json", metavar="FILE", help="write the points of this run to FILE as JSON")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    kit_plugin_loaded = any(str(getattr(plugin, "__file__", "")) == str(KIT_ROOT / "conftest.py")
+                            for plugin in config.pluginmanager.get_plugins())
+    if config.getoption("submission") and not kit_plugin_loaded:
+        raise pytest.UsageError(f"run `pytest --submission ...` from the kit's folder: cd {KIT_ROOT} first.")

@@ -56,6 +56,15 @@ def test_a_bad_submission_path_is_a_one_line_error_naming_it(given):
     assert len(errors) == 1 and given in errors[0], completed.stderr
 
 
+def test_submission_outside_the_kit_folder_is_a_one_line_error_saying_where_to_run(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "test_stranger.py").write_text("def test_stranger():\n    pass\n")  # not collected
+    completed = run_pytest("--submission", KIT_ROOT / "solutions", cwd=tmp_path)
+    assert completed.returncode == 4
+    errors = [line for line in completed.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and f"cd {KIT_ROOT}" in errors[0], completed.stderr
+
+
 def test_the_rubric_reads_pyproject_and_names_the_source_of_a_bad_value(tmp_path):
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text("[tool.alfred.points]\nmodel = 30\ntask = 15\n")
