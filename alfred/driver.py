@@ -170,7 +170,7 @@ class SubprocessDriver:
     instructor should look at.
     """
 
-    def __init__(self, server, key: str, reply_seconds: float = 5.0, max_reply_bytes: int = 4_500_000,
+    def __init__(self, server, key: str, reply_seconds: float = 5.0, max_reply_bytes: int = 2_000_000,
                  budget_seconds: float = 60.0):
         self.server = server  # alfred.sandbox.ForkServer, with this submission staged under `key`
         self.key = key

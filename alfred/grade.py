@@ -24,6 +24,7 @@ import pytest
 
 from alfred.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver
 from alfred.exercises import BY_ID, IDS, LESSON_FOLDER
+from alfred.feedback import fence, printable
 from alfred.sandbox import ForkServer, ServerError
 from alfred.scoring import load_rubric, score
 from alfred.suite import SuiteError, run_suite
@@ -214,7 +215,7 @@ def _row(student: str, status: str, report: dict, flags: list[str], message: str
     return {
         "student": student, "status": status, "score": report["score"], "max_score": report["max_score"],
         "exercises": {key: {k: v for k, v in entry.items()} for key, entry in report["exercises"].items()},
-        "flags": flags, "message": message, "tests": report["tests"],
+        "flags": flags, "message": printable(message), "tests": report["tests"],
     }
 
 
@@ -323,16 +324,18 @@ def gradescope_results(row: dict) -> dict:
     return {
         "score": row["score"],
         "output": row["message"],
+        "output_format": "text",  # shown as typed: a student's words never render as HTML or Markdown
+        "test_output_format": "text",
         "tests": tests,
         "extra_data": {"status": row["status"], "flags": row["flags"], "exercises": row["exercises"]},
     }
 
 
 def feedback_markdown(row: dict) -> str:
-    lines = [f"# Lesson 7 feedback for {row['student']}", "",
+    lines = [f"# Lesson 7 feedback for {printable(row['student'])}", "",
              f"Score: **{row['score']:g} / {row['max_score']:g}** ({row['status']})", ""]
     if row["status"] in ("error", "timeout"):
-        lines += [f"Your submission could not be tested: {row['message']}", "",
+        lines += ["Your submission could not be tested:", "", *_code_block(row["message"], indent=""), "",
                   "Fix that first; every test below failed because of it.", ""]
     for exercise_id in IDS:
         entry = row["exercises"][exercise_id]
@@ -345,12 +348,18 @@ def feedback_markdown(row: dict) -> str:
             mark = "passed" if test["outcome"] == "passed" else "**not yet**"
             lines.append(f"- {mark}: {test['name']}")
             if test["outcome"] != "passed":
-                lines += ["", "  ```", *[f"  {line}" for line in test["message"].splitlines()], "  ```", ""]
+                lines += ["", *_code_block(test["message"], indent="  "), ""]
         lines.append("")
     if row["flags"]:
         lines += ["Notes for your instructor: " + ", ".join(row["flags"]), ""]
     lines.append("Run `pytest exercises` to see the same tests on your machine.")
     return "\n".join(lines) + "\n"
+
+
+def _code_block(text: str, indent: str) -> list[str]:
+    """`text` as a fenced Markdown block that nothing in it can close: student words stay words."""
+    marks = fence(text)
+    return [f"{indent}{marks}text", *[f"{indent}{line}" for line in text.splitlines()], f"{indent}{marks}"]
 
 
 def _gradebook(rows: list[dict]) -> str:
@@ -388,14 +397,21 @@ def _summary(rows: list[dict]) -> str:
         lines.append("")
     if failures:
         lines += ["## Most common failures", "", "| failure | students |", "|---|---|"]
-        lines += [f"| {_cell(message)} | {count} |" for message, count in failures.most_common(10)]
+        lines += [f"| {_code_cell(message)} | {count} |" for message, count in failures.most_common(10)]
         lines.append("")
     untested = [row for row in rows if row["status"] != "graded"]
     if untested:
         lines += ["## Not tested", "", "| student | status | why |", "|---|---|---|"]
-        lines += [f"| {_cell(row['student'])} | {row['status']} | {_cell(row['message'][:200])} |" for row in untested]
+        lines += [f"| {_cell(row['student'])} | {row['status']} | {_code_cell(row['message'][:200])} |" for row in untested]
     return "\n".join(lines) + "\n"
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return printable(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _code_cell(text: str) -> str:
+    """Student words in a table cell, as a code span: Markdown in them (links, images, HTML) stays text."""
+    text = _cell(text).strip() or " "
+    marks = fence(text, shortest=1)
+    return f"{marks} {text} {marks}"

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from alfred.probe import MAX_ARGUMENTS, MAX_EVENTS, MAX_FILES, MAX_SCHEDULED
+
 
 class _Plain(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -63,8 +65,8 @@ class FunctionRef(_Plain):
 
 class Scheduled(_Plain):
     function: FunctionRef
-    args: list[Described] = []
-    kwargs: dict[str, Described] = {}
+    args: list[Described] = Field(default=[], max_length=MAX_ARGUMENTS)
+    kwargs: dict[str, Described] = Field(default={}, max_length=MAX_ARGUMENTS)
 
     def all_arguments(self) -> list[Described]:
         return [*self.args, *self.kwargs.values()]
@@ -98,9 +100,9 @@ class Observation(_Plain):
     response: Response | None = None
     returned: Described | None = None
     model: ModelReport | None = None
-    events: list[Event] = []
-    scheduled: list[Scheduled] = []
-    files: dict[str, str] = {}
+    events: list[Event] = Field(default=[], max_length=MAX_EVENTS)
+    scheduled: list[Scheduled] = Field(default=[], max_length=MAX_SCHEDULED)
+    files: dict[str, str] = Field(default={}, max_length=MAX_FILES)
     warnings: list[str] = []
     output_truncated: bool = False
 
@@ -116,13 +118,16 @@ class Observation(_Plain):
         return next((i for i, e in enumerate(self.events) if e.kind == kind), None)
 
     def task_runs(self) -> list[tuple[int, int | None]]:
-        """(start, end) event indexes of every background task that ran; end is None if it never finished."""
-        runs = []
-        for i, event in enumerate(self.events):
-            if event.kind == "task-start":
-                end = next((j for j in range(i + 1, len(self.events)) if self.events[j].kind == "task-end"), None)
-                runs.append((i, end))
-        return runs
+        """(start, end) event indexes of every background task that ran: each start is paired with the
+        first task-end after it; end is None if no task ended after it."""
+        runs, next_end = [], None
+        for i in range(len(self.events) - 1, -1, -1):
+            kind = self.events[i].kind
+            if kind == "task-end":
+                next_end = i
+            elif kind == "task-start":
+                runs.append((i, next_end))
+        return runs[::-1]
 
     def task_error(self) -> ErrorInfo | None:
         return next((e.error for e in self.events if e.kind == "task-end" and e.error), None)

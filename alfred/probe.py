@@ -39,10 +39,16 @@ from typing import Any
 
 import anyio
 
+# What one observation may hold, so that an honest reply stays far below the driver's size cap and the
+# judge's work on it stays small. `alfred.observation` rejects a (forged) reply beyond these.
 MAX_OUTPUT_CHARS = 64_000
-MAX_FILE_CHARS = 64_000
-MAX_FILES = 50
+MAX_FILE_CHARS = 16_000
+MAX_FILES = 20
 MAX_TEXT_CHARS = 2_000
+MAX_OUTPUT_EVENTS = 2_000  # prints and sleeps
+MAX_EVENTS = 2 * MAX_OUTPUT_EVENTS  # and the requests' and tasks' own events
+MAX_SCHEDULED = 100  # background tasks described
+MAX_ARGUMENTS = 20  # arguments described, per task
 _module_counter = itertools.count()
 
 
@@ -108,6 +114,10 @@ class _Observer:
         return round(self._virtual_seconds, 6)
 
     def event(self, kind: str, **fields: Any) -> None:
+        recorded = len(self.result["events"])
+        if recorded >= MAX_EVENTS or (kind in ("print", "sleep") and recorded >= MAX_OUTPUT_EVENTS):
+            self.result["output_truncated"] = True
+            return
         entry = {"kind": kind, "t": self.now(), "phase": self._phase, **fields}
         if self.watch:
             entry["watched"] = {path: (self.workdir / path).exists() for path in self.watch}
@@ -202,11 +212,15 @@ class _Observer:
 
         def recording_init(task, func, *args, **kwargs):
             original_init(task, func, *args, **kwargs)
+            if len(observer.result["scheduled"]) >= MAX_SCHEDULED:
+                observer.result["output_truncated"] = True
+                return
             observer.result["scheduled"].append(
                 {
                     "function": observer.describe_function(func),
-                    "args": [observer.describe_value(value) for value in args],
-                    "kwargs": {name: observer.describe_value(value) for name, value in kwargs.items()},
+                    "args": [observer.describe_value(value) for value in args[:MAX_ARGUMENTS]],
+                    "kwargs": {name: observer.describe_value(value)
+                               for name, value in list(kwargs.items())[:MAX_ARGUMENTS]},
                 }
             )
 

@@ -96,7 +96,13 @@ class ForkServer:
                 os.close(fd)
             theirs.close()
         self._control.settimeout(START_SECONDS)
-        self._read_line("ready")
+        try:
+            self._read_line("ready")
+            if sandboxed:  # a grading run stopped before its cleaning may have left keys under this uid
+                self.clean(None)
+        except ServerError:
+            self.close()
+            raise
 
     # --- where things are, seen from inside ---
 
@@ -138,14 +144,17 @@ class ForkServer:
         self._send({"op": "end", "pid": pid})
         return str(self._read_line("ended")["ended"])
 
-    def clean(self, key: str) -> int:
+    def clean(self, key: str | None) -> int:
         """Ends the submission's processes, empties the writable places, and returns how many entries it
-        left outside its own work folder."""
+        left outside its own work folder. Raises ServerError when something could not be removed."""
         places = SANDBOX_WRITABLE if self.sandboxed else [str(self.plain_work)]
-        self._send({"op": "clean", "places": places, "keep": self.work_path(key),
+        self._send({"op": "clean", "places": places, "keep": self.work_path(key) if key else "",
                     "skeleton": _mount_skeleton() if self.sandboxed else [], "student_uid": self.student_uid})
         answer = self._read_line("clean")
-        shutil.rmtree(self.staging / key, ignore_errors=True)
+        if key:
+            shutil.rmtree(self.staging / key, ignore_errors=True)
+        if answer.get("left") != 0:  # whatever stayed would reach the next student: this sandbox is done
+            raise ServerError(f"the sandbox could not be emptied ({answer.get('left')} things left)")
         return int(answer.get("strays", 0))
 
     def close(self) -> None:

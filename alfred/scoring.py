@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from alfred.exercises import BY_ID, IDS
+from alfred.feedback import printable
 
 RUBRIC_TABLE = "tool.alfred.points"
 
@@ -102,6 +103,7 @@ def _message(report: pytest.TestReport, call: pytest.CallInfo) -> str:
         kind = type(error).__name__ if error else "an unknown error"
         text = (f"The grader could not check this test ({kind} in the {report.when} step). "
                 "This is not a verdict on your code; your instructor can rerun it.")
+    text = printable(text)
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 12] + " [cut short]"
 
 

@@ -13,6 +13,7 @@ waits for orders from the judge on a Unix socket (CONTROL_FD):
     {"op": "clean", "places": [...], "keep": "/sandbox/k", "skeleton": [...]}   kills every process of the
                               student user, empties those folders but for the `skeleton` folders that hold
                               the sandbox's read-only mounts, and answers how many other entries lay outside `keep`
+                              (`strays`) and how many things it could not remove (`left`)
 
 A submission process drops to the sandbox's student uid, sets its resource limits, closes the
 control socket, then answers probes: one JSON line in, "L" once main.py is imported, one JSON line out.
@@ -21,6 +22,7 @@ Its descriptors 0-2 lead to /dev/null, so nothing it prints can reach the judge.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -39,6 +41,7 @@ CHILD_LIMITS = {
     resource.RLIMIT_NPROC: 64,  # per user: a fork bomb stops here (root, outside the sandbox, is exempt)
     resource.RLIMIT_CORE: 0,
 }
+CLEAN_BATCH = 200  # folders per chmod/rm command: 200 names of 255 bytes stay far below any argv limit
 
 
 def main(argv: list[str]) -> int:
@@ -57,7 +60,8 @@ def main(argv: list[str]) -> int:
             skeleton = set(order["skeleton"])
             strays = _strays(order["places"], {order["keep"], *skeleton})
             _clean(order["places"], order["student_uid"], skeleton)
-            control.sendall((json.dumps({"clean": True, "strays": strays}) + "\n").encode())
+            answer = {"clean": True, "strays": strays, "left": _leftovers(order["places"], skeleton, order["student_uid"] is not None)}
+            control.sendall((json.dumps(answer) + "\n").encode())
     return 0
 
 
@@ -176,7 +180,8 @@ def _strays(places: list[str], keep: set[str]) -> int:
 
 
 def _clean(places: list[str], student_uid: int | None, skeleton: set[str]) -> None:
-    """Leaves nothing of one submission for the next: no process, no file, no shared memory, no key."""
+    """Leaves nothing of one submission for the next: no process, no file, no shared memory, no key.
+    Each step runs whatever the ones before it met; `_leftovers` tells the judge what still remains."""
     cleaner = os.fork()
     if cleaner == 0:
         try:
@@ -184,18 +189,62 @@ def _clean(places: list[str], student_uid: int | None, skeleton: set[str]) -> No
                 os.setgroups([])
                 os.setgid(student_uid)
                 os.setuid(student_uid)
-                os.kill(-1, signal.SIGKILL)  # every process of this user that this namespace can see
-                _clear_keyrings()
-            entries = [str(entry) for place in places if Path(place).is_dir() for entry in Path(place).iterdir()
-                       if str(entry) not in skeleton]
-            if entries:
-                subprocess.run(["chmod", "-R", "u+rwx", *entries], stderr=subprocess.DEVNULL, check=False)
-                subprocess.run(["rm", "-rf", *entries], stderr=subprocess.DEVNULL, check=False)
-            _remove_ipc_objects()
+            for step in (_kill_student_processes, _clear_keyrings) if student_uid is not None else ():
+                _try(step)
+            for place in places:
+                _try(_empty, place, skeleton)
+            if student_uid is not None:  # only a sandbox has an IPC namespace of its own: never touch the host's
+                _try(_remove_ipc_objects)
         finally:
             os._exit(0)
     os.waitpid(cleaner, 0)
     _reap_children()
+
+
+def _try(step, *args) -> None:
+    try:
+        step(*args)
+    except Exception:  # noqa: BLE001 - the judge counts what is left and replaces a sandbox it cannot empty
+        pass
+
+
+def _kill_student_processes() -> None:
+    for _ in range(3):  # again, for a child forked while the first signal went round
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process of this user that this namespace can see, but this one
+        except ProcessLookupError:
+            return
+
+
+def _empty(place: str, skeleton: set[str]) -> None:
+    """Removes everything in `place` but the sandbox's own folders. Plain entries go one by one; folders
+    go to chmod and rm in batches, so neither countless entries nor long names overflow a command line."""
+    folders = []
+    with os.scandir(place) as entries:
+        for entry in entries:
+            if entry.path in skeleton:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.path)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+    for start in range(0, len(folders), CLEAN_BATCH):
+        batch = folders[start:start + CLEAN_BATCH]
+        subprocess.run(["chmod", "-R", "u+rwx", "--", *batch], stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(["rm", "-rf", "--", *batch], stderr=subprocess.DEVNULL, check=False)
+
+
+def _leftovers(places: list[str], skeleton: set[str], sandboxed: bool) -> int:
+    """What cleaning could not remove: entries in the writable places and the sandbox's System V IPC objects."""
+    left = 0
+    for place in places:
+        with contextlib.suppress(OSError), os.scandir(place) as entries:
+            left += sum(1 for entry in entries if entry.path not in skeleton)
+    for table in ("shm", "sem", "msg") if sandboxed else ():
+        with contextlib.suppress(OSError):
+            left += len(Path(f"/proc/sysvipc/{table}").read_text().splitlines()[1:])
+    return left
 
 
 def _clear_keyrings() -> None:
@@ -207,7 +256,11 @@ def _clear_keyrings() -> None:
     if keyctl is None:
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    for keyring in (-4, -5):  # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
+    keyrings = [-4, -5]  # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
+    persistent = libc.syscall(keyctl, 22, -1, -2)  # KEYCTL_GET_PERSISTENT (own uid), linked to the process keyring
+    if persistent > 0:
+        keyrings.append(persistent)
+    for keyring in keyrings:
         libc.syscall(keyctl, 7, keyring)  # KEYCTL_CLEAR
 
 

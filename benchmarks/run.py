@@ -2,9 +2,11 @@
 
     python benchmarks/run.py [--students 200] [--repeat 3] [--baseline-students 200]
 
-1. The student loop: `pytest exercises` against its floor, a pytest session with the same imports.
+1. The student loop: `pytest exercises` against its floor, a pytest session with the same imports, both
+   with bytecode caches written and warm, as on a student's machine.
 2. Class grading: `alfred grade --jobs 2` (sandboxed) against the naive loop a teacher would script,
-   `pytest --submission` once per student, unsandboxed.
+   `pytest --submission` once per student, unsandboxed; and against itself with --no-sandbox, which gives
+   the sandbox's added cost per submission.
 3. A rerun of the unchanged class, and a rerun after one submission changed.
 4. Peak memory: the grader (largest process) and one sandboxed submission process.
 """
@@ -32,14 +34,26 @@ PYTHON = sys.executable
 ALFRED = [PYTHON, "-m", "alfred"]
 
 
-def timed(command: list[str], cwd: Path = KIT) -> float:
+def timed(command: list[str], cwd: Path = KIT, env: dict | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return time.perf_counter() - started
 
 
-def median_of(repeat: int, command: list[str]) -> float:
-    return statistics.median(timed(command) for _ in range(repeat))
+def median_of(repeat: int, command: list[str], env: dict | None = None) -> float:
+    return statistics.median(timed(command, env=env) for _ in range(repeat))
+
+
+def server_start_seconds(repeat: int, sandboxed: bool) -> float:
+    """Starting one fork server (bubblewrap or not, interpreter, warmed-up imports): paid once per worker."""
+    from alfred.sandbox import ForkServer
+
+    runs = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        ForkServer(sandboxed).close()
+        runs.append(time.perf_counter() - started)
+    return statistics.median(runs)
 
 
 def _student_uid(status: str) -> bool:
@@ -86,6 +100,12 @@ def main() -> None:
         sampler.join()
     graded = statistics.median(runs)
     grader_peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # before any other run
+    plain_out = scratch / "grades-unsandboxed"
+    plain_runs = []
+    for _ in range(args.repeat):
+        shutil.rmtree(plain_out, ignore_errors=True)
+        plain_runs.append(timed([*ALFRED, "grade", str(klass), "--out", str(plain_out), "--jobs", "2", "--no-sandbox"]))
+    unsandboxed = statistics.median(plain_runs)
     sample = students[: args.baseline_students or len(students)]
     started = time.perf_counter()
     for path in sample:
@@ -95,6 +115,7 @@ def main() -> None:
     label = f"naive loop, pytest --submission x{len(students)}" + (
         f" (timed on {len(sample)}, scaled)" if len(sample) < len(students) else "")
     rows.append((f"alfred grade --jobs 2, {len(students)} students, sandboxed", graded, label, naive))
+    rows.append(("the same, sandboxed", graded, "the same, --no-sandbox", unsandboxed))
 
     unchanged = median_of(args.repeat, grade)
     rows.append(("rerun, class unchanged", unchanged, "first grading", graded))
@@ -105,8 +126,12 @@ def main() -> None:
         changed_runs.append(timed(grade))
     rows.append(("rerun, one submission changed", statistics.median(changed_runs), "first grading", graded))
 
-    floor = median_of(args.repeat, [*pytest, "benchmarks/floor_test.py"])
-    loop = median_of(args.repeat, [*pytest, "exercises"])
+    # A student's Python writes bytecode caches (this machine's environment may turn that off): warm them once.
+    student_env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    for command in ([*pytest, "benchmarks/floor_test.py"], [*pytest, "exercises"]):
+        subprocess.run(command, cwd=KIT, env=student_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    floor = median_of(args.repeat, [*pytest, "benchmarks/floor_test.py"], env=student_env)
+    loop = median_of(args.repeat, [*pytest, "exercises"], env=student_env)
     rows.insert(0, ("student loop: pytest exercises", loop, "floor: same imports, one empty test", floor))
     student_peak_mib = max(peaks) / 1024 if peaks else float("nan")
 
@@ -114,7 +139,11 @@ def main() -> None:
     print(f"{'measurement':<48} {'seconds':>8}   {'baseline':<52} {'seconds':>8}   ratio")
     for name, value, baseline_name, baseline in rows:
         print(f"{name:<48} {value:>8.2f}   {baseline_name:<52} {baseline:>8.2f}   {value / baseline:.2f}x")
-    print(f"\npeak memory: grader's largest process {grader_peak_mib:.0f} MiB; "
+    added_ms = (graded - unsandboxed) / len(students) * 2 * 1000  # two jobs: each student's share of a worker
+    start_sandboxed, start_plain = server_start_seconds(args.repeat, True), server_start_seconds(args.repeat, False)
+    print(f"\nthe sandbox's added cost: {added_ms:.0f} ms per submission, per worker; starting a fork server "
+          f"takes {start_sandboxed:.2f} s in bubblewrap, {start_plain:.2f} s without (once per worker)")
+    print(f"peak memory: grader's largest process {grader_peak_mib:.0f} MiB; "
           f"one sandboxed submission process {student_peak_mib:.0f} MiB")
     shutil.rmtree(scratch, ignore_errors=True)
 

@@ -15,7 +15,8 @@ One module-scoped fixture grades:
   - for each `sequence: parallel` attack, the attack next to three honest students (`--jobs 2`).
 
 Per attack it then checks: no exercise above what its honest code earns; no `LEAK:` in what the attack
-reported; no test source in its feedback; reports of a sane size; nothing outside the sandbox changed (canary
+reported; no test source in its feedback; reports of a sane size, free of control characters, with its
+words kept inert (code, not rendered Markdown or HTML); nothing outside the sandbox changed (canary
 files, /etc/hostname, site-packages, the kit, the student users' kernel keyrings are emptied by the sandbox itself); no process of its sandbox
 survives the run; the honest students of its run score as when graded alone; a bounded run time.
 
@@ -46,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from alfred.cli import DEMO_CLASS, main
 from alfred.exercises import IDS
@@ -475,6 +477,27 @@ def _artifacts(run: Run, student: str) -> dict[str, int]:
     return {kind: path.stat().st_size for kind, path in paths.items() if path.exists()}
 
 
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _unsafe_in_reports(run: Run, student: str) -> list[str]:
+    """Student words in the reports that would act instead of being read: control characters (terminal
+    escapes, direction overrides), or Markdown/HTML outside code that a viewer would render."""
+    problems = []
+    reports = {"feedback": run.out / "feedback" / f"{student}.md", "summary": run.out / "summary.md",
+               "gradebook": run.out / "gradebook.csv"}
+    for kind, path in reports.items():
+        text = path.read_text(errors="replace") if path.exists() else ""
+        if found := CONTROL_CHARACTERS.findall(text):
+            problems.append(f"its {kind} holds control characters {sorted(set(found))!r}")
+        if path.suffix == ".md":
+            html = MarkdownIt("commonmark").enable("table").render(text)
+            outside_code = re.sub(r"<code[^>]*>.*?</code>", "", html, flags=re.DOTALL)
+            if MARKER in outside_code or "<script" in outside_code or "<img" in outside_code:
+                problems.append(f"its words render as Markdown/HTML in {path.name}")
+    return problems
+
+
 def judge(campaign: Campaign, attack: str) -> tuple[str, list[str]]:
     """(a one-line outcome, what the attack achieved that it must not)."""
     run = campaign.run_of(attack)
@@ -495,6 +518,7 @@ def judge(campaign: Campaign, attack: str) -> tuple[str, list[str]]:
         text = feedback.read_text(errors="replace") if feedback.exists() else ""
         if "tests/lesson_07/" in text or re.search(r"^\s+def test_", text, re.MULTILINE):
             problems.append(f"{student}: its feedback shows the suite's source (tests/lesson_07)")
+        problems += [f"{student}: {problem}" for problem in _unsafe_in_reports(run, student)]
         for kind, size in _artifacts(run, student).items():
             if size > MAX_ARTIFACT_BYTES:
                 problems.append(f"{student}: its {kind} file is {size:,} bytes")
@@ -558,7 +582,7 @@ def test_attack_gains_nothing_and_harms_no_one(campaign, attack):
 
 
 def test_every_attack_file_says_what_it_tries_and_what_its_honest_code_scores(campaign):
-    assert len(ATTACK_FILES) >= 28
+    assert len(ATTACK_FILES) >= 41
     for name, meta in META.items():
         assert meta["attack"] and META[name].get("honest") is not None, name
         assert float(meta["honest"]) == campaign.honest[name]["score"], (name, campaign.honest[name]["score"])

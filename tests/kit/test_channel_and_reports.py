@@ -1,0 +1,114 @@
+"""The judge's own safety margins, each checked directly: what a student process may send is bounded and
+validated, cleaning between two students leaves nothing whatever was planted, and a student's words in
+the reports stay words (no terminal escapes, no Markdown or HTML that a viewer would render)."""
+
+import ctypes
+import re
+
+import pytest
+from markdown_it import MarkdownIt
+from pydantic import ValidationError
+
+from alfred import worker
+from alfred.grade import _summary, feedback_markdown
+from alfred.observation import Observation
+from alfred.probe import MAX_EVENTS, MAX_OUTPUT_EVENTS, run_probe
+from alfred.targets import SOLUTIONS_MAIN
+
+# --- the channel ---
+
+
+def test_a_flood_of_prints_is_cut_but_the_task_still_reports_how_it_ended(tmp_path):
+    flood = SOLUTIONS_MAIN.read_text().replace(
+        "    time.sleep(5)\n", "    time.sleep(5)\n    for _ in range(10_000):\n        print()\n        time.sleep(0)\n", 1)
+    (tmp_path / "main.py").write_text(flood)
+    raw = run_probe(tmp_path / "main.py", {"action": "request", "method": "POST", "path": "/request-intel-report",
+                                           "json": {"recipient_email": "bruce@wayne.enterprises", "report_name": "x"}},
+                    tmp_path)
+    observation = Observation.model_validate(raw)
+    assert raw["output_truncated"]
+    assert MAX_OUTPUT_EVENTS <= len(observation.events) <= MAX_EVENTS
+    assert [kind for kind in ("task-start", "task-end") if observation.index(kind) is None] == []
+
+
+def test_a_forged_reply_with_too_many_events_is_rejected():
+    event = {"kind": "task-start", "t": 0.0, "phase": "task", "function": "f"}
+    Observation.model_validate({"events": [event] * MAX_EVENTS})
+    with pytest.raises(ValidationError):
+        Observation.model_validate({"events": [event] * (MAX_EVENTS + 1)})
+
+
+def test_task_runs_pair_each_start_with_the_next_end():
+    kinds = ["task-start", "print", "task-end", "task-start", "task-start", "task-end", "task-start"]
+    observation = Observation.model_validate({"events": [{"kind": k, "t": 0, "phase": "task"} for k in kinds]})
+    assert observation.task_runs() == [(0, 2), (3, 5), (4, 5), (6, None)]
+
+
+# --- cleaning between two students ---
+
+
+def test_cleaning_removes_countless_long_names_and_locked_folders_but_keeps_the_sandboxs_own(tmp_path):
+    place, skeleton = tmp_path / "tmp", tmp_path / "tmp" / "kit-mount"
+    skeleton.mkdir(parents=True)
+    (skeleton / "trusted.txt").write_text("the kit")
+    for number in range(3_000):  # ~750 kB of names, and folders beyond one batch of chmod/rm
+        (place / f"{number:05d}{'n' * 240}").touch()
+    for number in range(worker.CLEAN_BATCH + 50):
+        locked = place / f"folder{number:04d}{'d' * 200}" / "inner"
+        locked.mkdir(parents=True)
+        (locked / "file").write_text("left")
+        locked.chmod(0)
+    (place / "link").symlink_to(skeleton)
+    worker._empty(str(place), {str(skeleton)})
+    assert [path.name for path in place.iterdir()] == ["kit-mount"]
+    assert (skeleton / "trusted.txt").read_text() == "the kit"
+    assert worker._leftovers([str(place)], {str(skeleton)}, sandboxed=False) == 0
+
+
+def test_cleaning_without_a_sandbox_never_touches_the_machines_shared_memory(tmp_path):
+    libc = ctypes.CDLL(None, use_errno=True)
+    segment = libc.shmget(0, 4096, 0o1000 | 0o600)  # IPC_PRIVATE, IPC_CREAT
+    if segment < 0:
+        pytest.skip("System V shared memory is not available here")
+    try:
+        worker._clean([str(tmp_path)], None, set())
+        assert libc.shmctl(segment, 2, ctypes.create_string_buffer(256)) == 0  # IPC_STAT: still there
+    finally:
+        libc.shmctl(segment, 0, None)  # IPC_RMID
+
+
+# --- the student's words in the reports ---
+
+PAYLOAD = ("\x1b[2J\x1b[31mall passed\x1b[0m \u202eevil\u202c\x07\n```\n````\n# Score: 100 / 100 MARKER\n"
+           "<script>alert('MARKER')</script>\n![MARKER](http://example.invalid/pixel.png) | --- |")
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _row(message: str) -> dict:
+    test = {"exercise": "task", "name": "the task prints", "outcome": "failed", "message": message}
+    exercises = {i: {"score": 0.0, "max_score": 10.0, "passed": 0, "total": 1 if i == "task" else 0}
+                 for i in ("lesson", "model", "task", "endpoint", "stretch")}
+    return {"student": "robin", "status": "error", "score": 0.0, "max_score": 100.0, "exercises": exercises,
+            "flags": [], "message": message, "tests": [test]}
+
+
+def _outside_code(markdown: str) -> str:
+    html = MarkdownIt("commonmark").enable("table").render(markdown)
+    return re.sub(r"<code[^>]*>.*?</code>", "", html, flags=re.DOTALL)
+
+
+def test_student_words_in_feedback_and_summary_stay_inert_text():
+    from alfred.feedback import printable
+
+    row = _row(printable(f"Got:      it raised RuntimeError: {PAYLOAD}"))
+    for report in (feedback_markdown(row), _summary([row, {**row, "status": "graded"}])):
+        assert not CONTROL.search(report)
+        assert "MARKER" in report and "MARKER" not in _outside_code(report)
+        assert "<script" not in _outside_code(report) and "<img" not in _outside_code(report)
+
+
+def test_printable_escapes_controls_and_keeps_every_other_character():
+    from alfred.feedback import printable
+
+    assert printable("é ✓ 🎉 line\n\tnext") == "é ✓ 🎉 line\n\tnext"
+    assert printable("\x1b[2J\u202e\x00") == "\\x1b[2J\\u202e\\x00"
