@@ -24,6 +24,7 @@ runs around each request and call, as a server runs it around the app's life.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.util
 import io
 import itertools
@@ -549,6 +550,9 @@ def import_dependencies() -> None:
     except ImportError:
         pass
     _cache_email_validator_version_check()
+    # The libraries' objects live as long as the process: keep them out of every later garbage collection
+    # (pytest collects at the end of a session; a fork server's children then share these pages untouched).
+    gc.freeze()
 
 
 def warm_up() -> None:
