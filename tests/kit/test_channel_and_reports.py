@@ -47,6 +47,7 @@ def test_task_runs_pair_each_start_with_the_next_end():
 # --- cleaning between two students ---
 
 
+@pytest.mark.slow
 def test_cleaning_removes_countless_long_names_and_locked_folders_but_keeps_the_sandboxs_own(tmp_path):
     place, skeleton = tmp_path / "tmp", tmp_path / "tmp" / "kit-mount"
     skeleton.mkdir(parents=True)
