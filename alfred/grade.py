@@ -367,9 +367,15 @@ def _gradebook(rows: list[dict]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(["student", *IDS, "total", "max", "status", "flags"])
     for row in rows:
-        writer.writerow([row["student"], *(f"{row['exercises'][i]['score']:g}" for i in IDS),
+        writer.writerow([_inert_cell(row["student"]), *(f"{row['exercises'][i]['score']:g}" for i in IDS),
                          f"{row['score']:g}", f"{row['max_score']:g}", row["status"], "; ".join(row["flags"])])
     return buffer.getvalue()
+
+
+def _inert_cell(text: str) -> str:
+    """A spreadsheet cell that opens as text: a student id such as `=HYPERLINK(...)` is not a formula."""
+    text = printable(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _summary(rows: list[dict]) -> str:

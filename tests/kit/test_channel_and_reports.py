@@ -10,7 +10,7 @@ from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
 from alfred import worker
-from alfred.grade import _summary, feedback_markdown
+from alfred.grade import _gradebook, _summary, feedback_markdown
 from alfred.observation import Observation
 from alfred.probe import MAX_EVENTS, MAX_OUTPUT_EVENTS, run_probe
 from alfred.targets import SOLUTIONS_MAIN
@@ -113,3 +113,9 @@ def test_printable_escapes_controls_and_keeps_every_other_character():
 
     assert printable("é ✓ 🎉 line\n\tnext") == "é ✓ 🎉 line\n\tnext"
     assert printable("\x1b[2J\u202e\x00") == "\\x1b[2J\\u202e\\x00"
+
+
+def test_a_student_id_that_looks_like_a_formula_opens_as_text_in_the_gradebook():
+    row = {**_row("Got:      nothing"), "student": '=HYPERLINK("http://example.invalid","x")'}
+    cell = _gradebook([row]).splitlines()[1].split(",")[0]
+    assert cell.startswith("\"'=HYPERLINK")
