@@ -2,9 +2,9 @@
 
 `ForkServer(sandboxed=True)` runs the server under bubblewrap: new mount, PID, network, IPC and UTS
 namespaces; the interpreter, its libraries and the kit's `alfred` package read-only; submissions read-only
-under /submissions, copied there one at a time; size-capped tmpfs at /sandbox and /tmp as the only
-writable places; a cleared environment. The server keeps only CAP_SETUID and CAP_SETGID, to fork each
-submission process as uid 65534 with no capabilities at all. Tests, solutions and other students' files are
+under /submissions, copied there one at a time; size-capped tmpfs at /sandbox, /tmp and /dev/shm (and the
+sandbox's own /dev/mqueue) as the only writable places; a cleared environment. The server keeps only
+CAP_SETUID and CAP_SETGID, to fork each submission process as a student uid with no capabilities at all. Tests, solutions and other students' files are
 never mounted. bwrap reads its options from a pipe (`--args`), so they stay out of /proc/1/cmdline.
 
 One server serves many submissions in turn, so the interpreter start-up and the FastAPI imports are paid
@@ -226,6 +226,7 @@ def _sandbox_options(staging: Path) -> list[str]:
         "--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue",
         "--size", str(WORK_BYTES), "--perms", "0777", "--tmpfs", IN_SANDBOX["work"],
         "--size", str(WORK_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+        "--size", str(WORK_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm",  # else sized like bwrap's /dev
     ]
     for path in _trusted_paths():
         options += [*_parents(path), "--ro-bind", str(path), str(path)]
