@@ -4,8 +4,9 @@
 namespaces; the interpreter, its libraries and the kit's `alfred` package read-only; submissions read-only
 under /submissions, copied there one at a time; size-capped tmpfs at /sandbox, /tmp and /dev/shm (and the
 sandbox's own /dev/mqueue) as the only writable places; a cleared environment. The server keeps only
-CAP_SETUID and CAP_SETGID, to fork each submission process as a student uid with no capabilities at all. Tests, solutions and other students' files are
-never mounted. bwrap reads its options from a pipe (`--args`), so they stay out of /proc/1/cmdline.
+CAP_SETUID and CAP_SETGID, to fork each submission process as a student uid with no capabilities at all.
+Tests, solutions and other students' files are never mounted. bwrap reads its options from a pipe
+(`--args`), so they stay out of /proc/1/cmdline.
 
 One server serves many submissions in turn, so the interpreter start-up and the FastAPI imports are paid
 once per grading process rather than once per student. Between two submissions it kills every process of
