@@ -36,6 +36,7 @@ class Cgroup:
         wanted = {"memory", "pids"}
         if not wanted <= set((parent / "cgroup.controllers").read_text().split()):
             return None
+        _remove_stale(parent)
         folder = parent / name
         folder.mkdir()
         (folder / "memory.max").write_text(str(memory_bytes))
@@ -49,6 +50,7 @@ class Cgroup:
             base = ROOT / controller
             if not base.is_dir():
                 return None
+            _remove_stale(base / _own_path(controller).lstrip("/"))
             folder = base / _own_path(controller).lstrip("/") / name
             folder.mkdir()
             folders[controller] = folder
@@ -62,12 +64,14 @@ class Cgroup:
             (folder / "cgroup.procs").write_text(str(os.getpid()))
 
     def memory_events(self) -> int:
-        """How often the memory limit was hit so far (v1: failcnt; v2: the `max` and `oom` events)."""
+        """How many processes the kernel has killed for memory in this cgroup so far. Reaching the limit
+        alone is no sign: page cache, which outlives processes, fills a cgroup up to it and is reclaimed."""
         try:
             if self.version == 1:
-                return int((self.folders["memory"] / "memory.failcnt").read_text())
-            events = dict(line.split() for line in (self.folders["unified"] / "memory.events").read_text().splitlines())
-            return int(events.get("oom_kill", 0)) + int(events.get("max", 0))
+                text = (self.folders["memory"] / "memory.oom_control").read_text()
+            else:
+                text = (self.folders["unified"] / "memory.events").read_text()
+            return int(dict(line.split() for line in text.splitlines()).get("oom_kill", 0))
         except (OSError, ValueError):
             return 0
 
@@ -77,6 +81,20 @@ class Cgroup:
                 folder.rmdir()
             except OSError:
                 pass
+
+
+def _remove_stale(parent: Path) -> None:
+    """Removes the empty cgroups of grading processes that are gone (a run killed before its clean-up)."""
+    for folder in parent.glob("alfred-*-*"):
+        try:
+            os.kill(int(folder.name.split("-")[1]), 0)
+        except ProcessLookupError:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # still holds processes, or another grader's: leave it
+        except (ValueError, PermissionError):
+            continue
 
 
 def _own_path(controller: str) -> str:

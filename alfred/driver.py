@@ -55,6 +55,29 @@ _PROBLEMS = {
 _ANSWER_OF = {"request": "response", "validate": "model", "call": "events"}  # what each action must report
 
 
+def _write_before(fd: int, data: bytes, deadline: float) -> bool:
+    """Writes all of `data` to a non-blocking pipe; False when its reader did not take it before `deadline`."""
+    unsent = memoryview(data)
+    while unsent:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        _, writable, _ = select.select([], [fd], [], remaining)
+        if writable:
+            try:
+                unsent = unsent[os.write(fd, unsent):]
+            except BlockingIOError:
+                continue
+    return True
+
+
+def _validated(raw: Any) -> Observation | None:
+    try:
+        return Observation.model_validate(raw)
+    except (ValidationError, RecursionError):
+        return None
+
+
 def _stopped_early(observation: Observation) -> bool:
     """Observations that end before the action could answer: a problem, an import error, a missing name."""
     return bool(observation.problem or observation.load_error or observation.missing_name or observation.error)
@@ -97,18 +120,20 @@ class Submission:
     def validate(self, model: str, data: Any) -> Observation:
         return self._observe({"action": "validate", "model": model, "data": data}, {})
 
-    def _answer(self, probe: dict) -> dict:
+    def _answer(self, probe: dict) -> Observation | None:
+        """The probe's observation, validated (None when the reply was not a valid one). Only validated
+        observations are kept for later tests: whatever else a reply carried is dropped at once."""
         if not self._fresh:
             if self._unplayed is not None:
                 self.driver.run(self._unplayed, self.workdir)
                 self._unplayed = None
-            return self.driver.run(probe, self.workdir)
+            return _validated(self.driver.run(probe, self.workdir))
         self._fresh = False
         key = json.dumps(probe, sort_keys=True)
         if key in self.shared_answers:
             self._unplayed = probe
         else:
-            self.shared_answers[key] = self.driver.run(probe, self.workdir)
+            self.shared_answers[key] = _validated(self.driver.run(probe, self.workdir))
         return self.shared_answers[key]
 
     def _observe(self, probe: dict, setup: dict) -> Observation:
@@ -118,11 +143,7 @@ class Submission:
         if unknown:
             raise TypeError(f"unknown probe set-up {sorted(unknown)}")
         probe = {**probe, **{key: value for key, value in setup.items() if value}}
-        raw = self._answer(probe)
-        try:
-            observation = Observation.model_validate(raw)
-        except (ValidationError, RecursionError):
-            observation = None
+        observation = self._answer(probe)
         needed = _ANSWER_OF.get(probe["action"])
         if observation is None or (not _stopped_early(observation) and getattr(observation, needed) is None):
             fail(
@@ -208,14 +229,17 @@ class SubprocessDriver:
             return self._problem("timeout", f"the submission used up its {self.budget_seconds:g} s of grading time")
         if self._child is None:
             self._child = self.server.spawn(self.key)
+            os.set_blocking(self._child[1], False)  # a process that stops reading must not stall the judge
         pid, probes_fd, replies_fd = self._child
         self._next_id += 1
         request = {"id": self._next_id, "workdir": self._workdir_key(workdir), "probe": probe}
+        deadline = time.monotonic() + self.reply_seconds  # for sending the probe and reading the reply
         try:
-            os.write(probes_fd, (json.dumps(request) + "\n").encode())
+            if not _write_before(probes_fd, (json.dumps(request) + "\n").encode(), deadline):
+                return self._end_child("timeout", "it stopped reading what the grader sent")
         except OSError:
             return self._end_child("crashed")
-        loaded, reply = self._read_reply(replies_fd)
+        loaded, reply = self._read_reply(replies_fd, deadline)
         if not isinstance(reply, dict) or reply.get("id") != self._next_id:
             problem = reply if isinstance(reply, str) else "malformed"
             if problem == "timeout" and not loaded:
@@ -236,9 +260,9 @@ class SubprocessDriver:
         # Each test's tmp_path maps to its own folder in the submission's private work area.
         return self._workdirs.setdefault(str(workdir), f"test-{len(self._workdirs)}")
 
-    def _read_reply(self, replies_fd: int) -> tuple[bool, dict | str]:
+    def _read_reply(self, replies_fd: int, deadline: float) -> tuple[bool, dict | str]:
         """(whether main.py got imported, the reply or the name of what went wrong)."""
-        deadline, buffer, loaded = time.monotonic() + self.reply_seconds, b"", False
+        buffer, loaded = b"", False
         while True:
             if not loaded and buffer.startswith(b"L\n"):
                 buffer, loaded = buffer[2:], True

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -49,11 +51,12 @@ def check_bwrap() -> None:
             "bubblewrap is not installed, so student code cannot be sandboxed. Install it "
             "(Debian/Ubuntu: `sudo apt-get install bubblewrap`), or pass --no-sandbox for code you trust."
         )
-    command, options_fd = _bwrap_command(_sandbox_options(Path("/nonexistent")), [sys.executable, "-I", "-c", "pass"])
+    command, fds = _bwrap_command(_sandbox_options(Path("/nonexistent")), [sys.executable, "-I", "-c", "pass"])
     try:
-        trial = subprocess.run(command, capture_output=True, timeout=30, pass_fds=[options_fd])
+        trial = subprocess.run(command, capture_output=True, timeout=30, pass_fds=fds)
     finally:
-        os.close(options_fd)
+        for fd in fds:
+            os.close(fd)
     if trial.returncode != 0:
         raise SandboxUnavailable(
             "bubblewrap is installed but could not start a sandbox: "
@@ -83,8 +86,8 @@ class ForkServer:
         self._control, theirs = socket.socketpair()
         command, passed = [sys.executable, "-I", "-m", "alfred.worker", str(theirs.fileno())], [theirs.fileno()]
         if sandboxed:
-            command, options_fd = _bwrap_command(_sandbox_options(self.staging), command)
-            passed.append(options_fd)
+            command, fds = _bwrap_command(_sandbox_options(self.staging), command)
+            passed += fds
         try:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -206,12 +209,42 @@ class ForkServer:
 # --- bubblewrap ---
 
 
-def _bwrap_command(options: list[str], command: list[str]) -> tuple[list[str], int]:
-    """The bwrap command line, and the pipe it reads its options from (pass it on, then close it)."""
+def _bwrap_command(options: list[str], command: list[str]) -> tuple[list[str], list[int]]:
+    """The bwrap command line, and the pipes it reads its options and its seccomp filter from (pass them
+    on, then close them)."""
+    filter_fd = _pipe_holding(_seccomp_filter())
+    options_fd = _pipe_holding(b"".join(option.encode() + b"\0" for option in [*options, "--seccomp", str(filter_fd)]))
+    return ["bwrap", "--args", str(options_fd), *command], [options_fd, filter_fd]
+
+
+def _pipe_holding(data: bytes) -> int:
     read_end, write_end = os.pipe()
-    os.write(write_end, b"".join(option.encode() + b"\0" for option in options))
+    os.write(write_end, data)
     os.close(write_end)
-    return ["bwrap", "--args", str(read_end), *command], read_end
+    return read_end
+
+
+# Kernel keyrings belong to a uid, not to a sandbox: they outlive processes, and a student can lock its own
+# against the cleaning (KEYCTL_SETPERM). A seccomp filter keeps the whole sandbox away from them.
+_KEY_SYSCALLS = {"x86_64": (0xC000003E, (248, 249, 250)), "aarch64": (0xC00000B7, (217, 218, 219))}
+_X32_BIT = 0x40000000
+
+
+def _seccomp_filter() -> bytes:
+    """A classic BPF program for bwrap's --seccomp: add_key, request_key and keyctl fail with EPERM, and so
+    does every call of another ABI (i386 or x32 on x86_64: other ways in); everything else is allowed."""
+    arch, numbers = _KEY_SYSCALLS.get(platform.machine(), (None, ()))
+    load, jump_eq, jump_ge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    if arch is None:  # an architecture the kit does not know: no filter, the cleaning still clears keyrings
+        return struct.pack("<HBBI", ret, 0, 0, allow)
+    count = len(numbers)
+    to_deny = lambda index: 4 + count - index  # noqa: E731 - jump offset from instruction `index` to the last
+    program = [(load, 0, 0, 4), (jump_eq, 0, to_deny(1), arch),  # seccomp_data.arch
+               (load, 0, 0, 0), (jump_ge, to_deny(3), 0, _X32_BIT)]  # seccomp_data.nr
+    program += [(jump_eq, to_deny(4 + k), 0, number) for k, number in enumerate(numbers)]
+    program += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+    return b"".join(struct.pack("<HBBI", *instruction) for instruction in program)
 
 
 def _sandbox_options(staging: Path) -> list[str]:

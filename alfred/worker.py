@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import resource
 import signal
 import socket
@@ -121,6 +122,7 @@ def _close_all_but(keep: set[int]) -> None:
 
 def _become_student(work: Path, student_uid: int | None) -> None:
     os.setsid()
+    random.seed()  # not the server's state: no two submissions draw the same "random" numbers
     try:  # when memory runs out, the kernel should end the student's process, not the server
         Path("/proc/self/oom_score_adj").write_text("1000")
     except OSError:

