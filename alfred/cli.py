@@ -12,10 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
-from alfred.grade import GradeError, discover, grade_class
+from alfred.discovery import GradeError, discover
+from alfred.exercises import LESSON_FOLDER
+from alfred.grade import grade_class
 from alfred.sandbox import SandboxUnavailable, check_bwrap
 from alfred.targets import KIT_ROOT
 
@@ -52,6 +55,7 @@ def _positive(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # as `timeout`, CI and Kubernetes stop a run
     try:
         return _grade(args)
     except (GradeError, SandboxUnavailable) as exc:
@@ -60,17 +64,44 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("alfred: interrupted; finished results are kept, run the same command to resume.", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _check_out(out: Path) -> None:
+    """--out must be a folder the grader can make (in a folder that exists) and write: else one line,
+    before any grading."""
+    if out.exists() and not out.is_dir():
+        raise GradeError(f"--out {out} is a file; give a folder for the reports.")
+    parent = out.absolute().parent
+    if not parent.exists():
+        raise GradeError(f"--out {out}: the folder {parent} does not exist; create it or choose another --out.")
+    if not parent.is_dir():
+        raise GradeError(f"--out {out}: {parent} is not a folder; choose another --out.")
+    place = out if out.exists() else parent
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise GradeError(f"--out {out}: cannot write in {place}; choose a folder you can write to.")
 
 
 def _grade(args: argparse.Namespace) -> int:
-    entries = discover(args.paths or [DEMO_CLASS])
-    if args.student and not any(entry.student == args.student for entry in entries):
+    _check_out(args.out)
+    paths = args.paths or [DEMO_CLASS]
+    found = discover(paths, exclude=(args.out,), main_candidates=("main.py", f"{LESSON_FOLDER}/main.py"))
+    entries = found.entries
+    for line in found.skipped:
+        print(f"alfred: skipped {line}", file=sys.stderr)
+    if args.student and not any(args.student in (entry.student, entry.slug) for entry in entries):
         raise GradeError(f"No submission named {args.student!r} among the paths given.")
     if not args.no_sandbox:
         check_bwrap()
     progress = _Progress(1 if args.student else len(entries), args.json)
+    hidden = tuple(path.resolve() for path in paths)
     rows = grade_class(entries, args.out, args.jobs, sandboxed=not args.no_sandbox, force=args.force,
-                       on_result=progress.update, only=args.student)
+                       on_result=progress.update, only=args.student, hidden=hidden)
     progress.close()
     graded = sum(row["status"] == "graded" for row in rows)
     print(f"alfred: {len(rows)} submission{'s' * (len(rows) != 1)}, {graded} graded; gradebook in {args.out / 'gradebook.csv'}, "

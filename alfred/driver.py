@@ -191,10 +191,11 @@ class SubprocessDriver:
     instructor should look at.
     """
 
-    def __init__(self, server, key: str, reply_seconds: float = 5.0, max_reply_bytes: int = 2_000_000,
-                 budget_seconds: float = 60.0):
+    def __init__(self, server, key: str, main: str = "main.py", reply_seconds: float = 5.0,
+                 max_reply_bytes: int = 2_000_000, budget_seconds: float = 60.0):
         self.server = server  # alfred.sandbox.ForkServer, with this submission staged under `key`
         self.key = key
+        self.main = main  # the student's file, relative to its staged folder
         self.reply_seconds = reply_seconds  # wall clock per probe; simulated sleeps take no real time
         self.max_reply_bytes = max_reply_bytes
         self.budget_seconds = budget_seconds  # wall clock for the whole submission
@@ -228,7 +229,7 @@ class SubprocessDriver:
         if self._spent > self.budget_seconds:
             return self._problem("timeout", f"the submission used up its {self.budget_seconds:g} s of grading time")
         if self._child is None:
-            self._child = self.server.spawn(self.key)
+            self._child = self.server.spawn(self.key, self.main)
             os.set_blocking(self._child[1], False)  # a process that stops reading must not stall the judge
         pid, probes_fd, replies_fd = self._child
         self._next_id += 1

@@ -8,6 +8,7 @@ a submission whose content hash and kit hash are unchanged is not graded again u
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -22,82 +23,16 @@ from pathlib import Path
 
 import pytest
 
+from alfred.discovery import Entry, slug_of
 from alfred.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver
-from alfred.exercises import BY_ID, IDS, LESSON_FOLDER
+from alfred.exercises import BY_ID, IDS
 from alfred.feedback import fence, printable
-from alfred.sandbox import ForkServer, ServerError
+from alfred.sandbox import ForkServer, ServerError, die_with_parent
 from alfred.scoring import load_rubric, score
 from alfred.suite import SuiteError, run_suite
 from alfred.targets import KIT_ROOT, SUITE_DIR
 
-MAX_SOURCE_BYTES = 1_000_000
 SUBMISSION_SECONDS = 60.0
-
-
-class GradeError(Exception):
-    """Bad input for the whole run (no such PATH, an empty class): one line, exit code 2."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One student's submission as found on disk, before grading."""
-
-    student: str
-    main: Path | None  # None when nothing gradable was found; `problem` says why
-    problem: str = ""
-
-
-# --- finding submissions ---
-
-
-def discover(paths: list[Path]) -> list[Entry]:
-    entries: list[Entry] = []
-    for path in paths:
-        if not path.exists() and not path.is_symlink():
-            raise GradeError(f"{path} does not exist. Give a student's .py file or folder, or a class folder.")
-        if _is_single_submission(path):
-            entries.append(_entry(path.stem if path.is_file() else path.name, path, path.parent))
-            continue
-        children = sorted(child for child in path.iterdir() if not child.name.startswith("."))
-        students = [child for child in children if child.is_dir() or child.suffix == ".py" or child.is_symlink()]
-        if not students:
-            raise GradeError(f"No submissions found in {path}/. Put one folder or .py file per student there, "
-                             f"then run `alfred grade {path}` again.")
-        entries += [_entry(child.stem if child.suffix == ".py" else child.name, child, path) for child in students]
-    seen = Counter(entry.student for entry in entries)
-    duplicated = [name for name, count in seen.items() if count > 1]
-    if duplicated:
-        raise GradeError(f"Two submissions are named {duplicated[0]!r}; rename one and run again.")
-    return entries
-
-
-def _is_single_submission(path: Path) -> bool:
-    return path.is_file() or (path / "main.py").is_file() or (path / LESSON_FOLDER / "main.py").is_file()
-
-
-def _entry(student: str, path: Path, class_root: Path) -> Entry:
-    """Finds the main.py of one student, refusing what the grader must not follow or read."""
-    if path.is_symlink() and class_root.resolve() not in path.resolve().parents:
-        return Entry(student, None, f"{path.name} is a symbolic link to outside the class folder")
-    if path.is_file():
-        main = path
-    else:
-        candidates = [path / "main.py", path / LESSON_FOLDER / "main.py"]
-        main = next((candidate for candidate in candidates if candidate.is_file()), None)
-        if main is None:
-            return Entry(student, None, f"no main.py (or {LESSON_FOLDER}/main.py) in {path.name}/")
-    if class_root.resolve() not in main.resolve().parents:  # a link anywhere on the way out of the class
-        return Entry(student, None, f"{main.relative_to(class_root)} leads outside the class folder (a symbolic link)")
-    if main.suffix != ".py":
-        return Entry(student, None, f"{main.name} is not a Python file")
-    size = main.stat().st_size
-    if size > MAX_SOURCE_BYTES:
-        return Entry(student, None, f"main.py is {size:,} bytes; the grader reads at most {MAX_SOURCE_BYTES:,}")
-    try:
-        main.read_bytes().decode("utf-8")
-    except UnicodeDecodeError:
-        return Entry(student, None, "main.py is not UTF-8 text (a binary file, or another encoding)")
-    return Entry(student, main)
 
 
 # --- grading one student ---
@@ -114,8 +49,12 @@ def kit_hash() -> str:
 
 
 def content_hash(entry: Entry, kit: str) -> str:
-    source = entry.main.read_bytes() if entry.main else entry.problem.encode()
-    return hashlib.sha256(kit.encode() + b"\0" + source).hexdigest()
+    """Changes whenever what was read of the submission changes (its files, or why it could not be read)."""
+    digest = hashlib.sha256(kit.encode() + b"\0" + entry.main.encode() + b"\0" + entry.problem.encode())
+    for relative in sorted(entry.files):
+        data = entry.files[relative]
+        digest.update(b"\0" + relative.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return digest.hexdigest()
 
 
 class _DriverPlugin:
@@ -130,34 +69,43 @@ class _DriverPlugin:
 
 
 _servers: dict[bool, ForkServer] = {}  # per grading process: one fork server, reused for every student
+_hidden: tuple[Path, ...] = ()  # what no sandbox may show besides the kit: the class folders, the reports
+
+
+def _start_grading_process(grader: int, hidden: tuple[Path, ...]) -> None:
+    """Pool initializer: the process dies with the grader, whatever ends it, and knows what to hide."""
+    global _hidden
+    die_with_parent(grader)
+    _hidden = hidden
 
 
 def _server(sandboxed: bool) -> ForkServer:
     server = _servers.get(sandboxed)
     if server is None or server.process.poll() is not None:
-        server = _servers[sandboxed] = ForkServer(sandboxed)
+        server = _servers[sandboxed] = ForkServer(sandboxed, _hidden)
         # Pool workers leave through os._exit, which skips atexit; multiprocessing's finalizers still run.
         multiprocessing.util.Finalize(server, server.close, exitpriority=10)
     return server
 
 
-def grade_one(student: str, main: Path, sandboxed: bool = True) -> dict:
-    """Grades one submission and returns its row: status, score, per-exercise points, flags, tests."""
-    source = main.read_bytes()
-    key = "s-" + hashlib.sha256(student.encode() + source).hexdigest()[:16]
+def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
+    """Grades one submission from the files read at discovery, and returns its row: status, score,
+    per-exercise points, flags, tests."""
+    student = entry.student
+    key = "s-" + hashlib.sha256(student.encode() + content_hash(entry, "").encode()).hexdigest()[:16]
     try:
         server = _server(sandboxed)
-        server.stage(key, source)
+        server.stage(key, entry.files)
     except (ServerError, OSError) as exc:
         broken = _servers.pop(sandboxed, None)
         if broken is not None:
             broken.close()
         return _error_row(student, f"the grader could not start a sandbox: {exc}")
-    driver = SubprocessDriver(server, key, budget_seconds=SUBMISSION_SECONDS)
+    driver = SubprocessDriver(server, key, main=entry.main, budget_seconds=SUBMISSION_SECONDS)
     memory_events = server.memory_events()
     try:
         # The judge reads the staged copy's path only to name it; probes run in the submission process.
-        report = run_suite(server.staging / key / "main.py", plugins=(_DriverPlugin(driver, f"{student}/main.py"),))
+        report = run_suite(server.staging / key / entry.main, plugins=(_DriverPlugin(driver, entry.label),))
     except SuiteError as exc:
         return _error_row(student, f"the grader could not run the suite: {exc}")
     finally:
@@ -165,7 +113,7 @@ def grade_one(student: str, main: Path, sandboxed: bool = True) -> dict:
             driver.stop()
             if driver.server_broken:
                 raise ServerError("the submission broke its sandbox's channel")
-            if server.clean(key):
+            if server.finish(key):
                 driver.flags.add("wrote outside its folder")
         except ServerError:
             driver.flags.add("broke the sandbox")
@@ -228,10 +176,14 @@ def _error_row(student: str, message: str) -> dict:
 
 
 def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, force: bool = False,
-                on_result=None, only: str | None = None) -> list[dict]:
+                on_result=None, only: str | None = None, hidden: tuple[Path, ...] = ()) -> list[dict]:
     """Grades every entry (reusing unchanged results), writes all reports under `out`, returns the rows of
-    the students graded in this run. With `only`, grades that student alone; the gradebook and summary
-    still list every student of `entries` who has a result in `out`, from their last grading."""
+    the students graded in this run. With `only` (an id or a report name), grades that student alone; the
+    gradebook and summary still list every student of `entries` who has a result in `out`, from their
+    last grading. No sandbox shows `hidden` (the class folders) or `out`.
+
+    However the run ends (Ctrl-C, SIGTERM), the grading processes and their sandboxes end with it, every
+    finished student keeps its files, and the gradebook lists the students finished so far."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     kit = kit_hash()
@@ -240,35 +192,50 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
     rows: dict[str, dict] = {}
     pending = []
     for entry in entries:
-        if only is not None and entry.student != only:
-            last = _read_cache(out, entry.student, digest=None)
+        if only is not None and only not in (entry.student, entry.slug):
+            last = _read_cache(out, entry.slug, digest=None)
             if last:
                 rows[entry.student] = last
             continue
         digest = content_hash(entry, kit)
-        cached = _read_cache(out, entry.student, digest)
+        cached = _read_cache(out, entry.slug, digest)
         if cached and not force:
             rows[entry.student] = cached
             _notify(on_result, cached, cached=True)
-        elif entry.main is None:
-            rows[entry.student] = _finish(out, _error_row(entry.student, entry.problem), digest, on_result)
+        elif entry.problem:
+            rows[entry.student] = _finish(out, entry.slug, _error_row(entry.student, entry.problem), digest, on_result)
         else:
             pending.append((entry, digest))
-    if pending:
-        with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(grade_one, entry.student, entry.main, sandboxed): (entry, digest)
-                       for entry, digest in pending}
-            for future in as_completed(futures):
-                entry, digest = futures[future]
-                try:
-                    row = future.result()
-                except Exception as exc:  # a crash of the grader itself, never the student's fault
-                    row = _error_row(entry.student, f"the grader failed on this submission: {exc}")
-                rows[entry.student] = _finish(out, row, digest, on_result)
-    ordered = [rows[entry.student] for entry in entries if entry.student in rows]
-    _write_atomically(out / "gradebook.csv", _gradebook(ordered))
-    _write_atomically(out / "summary.md", _summary(ordered))
-    return [row for row in ordered if only is None or row["student"] == only]
+    try:
+        if pending:
+            pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_start_grading_process,
+                                       initargs=(os.getpid(), (*hidden, out.resolve())))
+            try:
+                futures = {pool.submit(grade_one, entry, sandboxed): (entry, digest) for entry, digest in pending}
+                for future in as_completed(futures):
+                    entry, digest = futures[future]
+                    try:
+                        row = future.result()
+                    except Exception as exc:  # a crash of the grader itself, never the student's fault
+                        row = _error_row(entry.student, f"the grader failed on this submission: {exc}")
+                    rows[entry.student] = _finish(out, entry.slug, row, digest, on_result)
+            except BaseException:
+                _stop_now(pool)
+                raise
+            pool.shutdown()
+    finally:
+        ordered = [rows[entry.student] for entry in entries if entry.student in rows]
+        _write_atomically(out / "gradebook.csv", _gradebook(ordered))
+        _write_atomically(out / "summary.md", _summary(ordered))
+    return [row for row in ordered if only is None or only in (row["student"], slug_of(row["student"]))]
+
+
+def _stop_now(pool) -> None:
+    """Ends the pool's processes at once (their sandboxes die with them), without waiting for their work."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(Exception):
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _notify(on_result, row: dict, cached: bool = False) -> None:
@@ -276,22 +243,23 @@ def _notify(on_result, row: dict, cached: bool = False) -> None:
         on_result(row, cached)
 
 
-def _finish(out: Path, row: dict, digest: str, on_result) -> dict:
-    student = row["student"]
-    _write_atomically(out / "results" / f"{student}.json", json.dumps(gradescope_results(row), indent=2))
-    _write_atomically(out / "feedback" / f"{student}.md", feedback_markdown(row))
-    _write_atomically(out / "cache" / f"{student}.json", json.dumps({"hash": digest, "row": row}))
+def _finish(out: Path, slug: str, row: dict, digest: str, on_result) -> dict:
+    _write_atomically(out / "results" / f"{slug}.json", json.dumps(gradescope_results(row), indent=2))
+    _write_atomically(out / "feedback" / f"{slug}.md", feedback_markdown(row))
+    _write_atomically(out / "cache" / f"{slug}.json", json.dumps({"hash": digest, "row": row}))
     _notify(on_result, row)
     return row
 
 
-def _read_cache(out: Path, student: str, digest: str | None) -> dict | None:
+def _read_cache(out: Path, slug: str, digest: str | None) -> dict | None:
     """The student's stored row if it was graded from this content and kit (any, with digest None)."""
     try:
-        cached = json.loads((out / "cache" / f"{student}.json").read_text())
+        cached = json.loads((out / "cache" / f"{slug}.json").read_text())
     except (OSError, ValueError):
         return None
-    results_present = (out / "results" / f"{student}.json").exists()
+    if not isinstance(cached, dict) or not isinstance(cached.get("row"), dict):
+        return None
+    results_present = (out / "results" / f"{slug}.json").exists()
     fresh = digest is None or cached.get("hash") == digest
     return cached.get("row") if fresh and results_present else None
 
@@ -332,7 +300,7 @@ def gradescope_results(row: dict) -> dict:
 
 
 def feedback_markdown(row: dict) -> str:
-    lines = [f"# Lesson 7 feedback for {printable(row['student'])}", "",
+    lines = [f"# Lesson 7 feedback for {_code_span(row['student'])}", "",
              f"Score: **{row['score']:g} / {row['max_score']:g}** ({row['status']})", ""]
     if row["status"] in ("error", "timeout"):
         lines += ["Your submission could not be tested:", "", *_code_block(row["message"], indent=""), "",
@@ -408,12 +376,19 @@ def _summary(rows: list[dict]) -> str:
     untested = [row for row in rows if row["status"] != "graded"]
     if untested:
         lines += ["## Not tested", "", "| student | status | why |", "|---|---|---|"]
-        lines += [f"| {_cell(row['student'])} | {row['status']} | {_code_cell(row['message'][:200])} |" for row in untested]
+        lines += [f"| {_code_cell(row['student'])} | {row['status']} | {_code_cell(row['message'][:200])} |" for row in untested]
     return "\n".join(lines) + "\n"
 
 
 def _cell(text: str) -> str:
     return printable(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _code_span(text: str) -> str:
+    """Student words inline, as a code span: Markdown and HTML in them stay text."""
+    text = printable(text).replace("\n", " ").strip() or " "
+    marks = fence(text, shortest=1)
+    return f"{marks} {text} {marks}"
 
 
 def _code_cell(text: str) -> str:

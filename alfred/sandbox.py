@@ -1,16 +1,19 @@
 """The grader's side of the student sandbox: start the fork server (`alfred.worker`) and give it orders.
 
 `ForkServer(sandboxed=True)` runs the server under bubblewrap: new mount, PID, network, IPC and UTS
-namespaces; the interpreter, its libraries and the kit's `alfred` package read-only; submissions read-only
-under /submissions, copied there one at a time; size-capped tmpfs at /sandbox, /tmp and /dev/shm (and the
-sandbox's own /dev/mqueue) as the only writable places; a cleared environment. The server keeps only
-CAP_SETUID and CAP_SETGID, to fork each submission process as a student uid with no capabilities at all.
-Tests, solutions and other students' files are never mounted. bwrap reads its options from a pipe
-(`--args`), so they stay out of /proc/1/cmdline.
+namespaces, a cleared environment, a seccomp filter, and only what student code needs to run, read-only:
+/usr, the interpreter and its environment, and a copy of the kit's student-side modules (`RUNTIME_MODULES`)
+at /run/alfred-runtime. The kit's folder, the class folders and the output folder are covered with an empty
+tmpfs wherever they lie under one of those (a kit under /usr/src/app, say), so solutions, tests, corpora,
+other students' work and reports are never visible, wherever things are installed (`SandboxView`).
+
+The server keeps CAP_SETUID and CAP_SETGID, to run each submission as a student uid with no capabilities at
+all, and CAP_SYS_ADMIN, to give each submission namespaces of its own and a new, empty tmpfs that is thrown
+away after it (see `alfred.worker`). bwrap reads its options from a pipe (`--args`), so they stay out of
+/proc/1/cmdline.
 
 One server serves many submissions in turn, so the interpreter start-up and the FastAPI imports are paid
-once per grading process rather than once per student. Between two submissions it kills every process of
-the student user and empties the writable places.
+once per grading process rather than once per student.
 """
 
 from __future__ import annotations
@@ -26,18 +29,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alfred.cgroups import Cgroup
 from alfred.targets import KIT_ROOT
 
-WORK_BYTES = 64 * 1024 * 1024
 SANDBOX_MEMORY_BYTES = 1024 * 1024 * 1024  # the fork server and the submission process it serves
 SANDBOX_PIDS = 128
 START_SECONDS = 60
-IN_SANDBOX = {"submissions": "/submissions", "work": "/sandbox"}
-SANDBOX_WRITABLE = ["/sandbox", "/tmp", "/dev/shm", "/dev/mqueue"]
+RUNTIME_MODULES = ("__init__.py", "worker.py", "probe.py")  # all of the kit that runs inside the sandbox
+RUNTIME_IN_SANDBOX = "/run/alfred-runtime"
+ENVIRONMENT_IN_SANDBOX = "/run/alfred-environment"  # the kit's virtual environment, wherever it is installed
+SUBMISSIONS_IN_SANDBOX, STUDENTS_IN_SANDBOX = "/submissions", "/students"
 STUDENT_UID_BASE, STUDENT_UID_SLOTS = 40000, 20000
+_BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_IN_SANDBOX!r}); from alfred.worker import main; "
+         "sys.exit(main(sys.argv[1:]))")
 
 
 class SandboxUnavailable(Exception):
@@ -51,7 +58,8 @@ def check_bwrap() -> None:
             "bubblewrap is not installed, so student code cannot be sandboxed. Install it "
             "(Debian/Ubuntu: `sudo apt-get install bubblewrap`), or pass --no-sandbox for code you trust."
         )
-    command, fds = _bwrap_command(_sandbox_options(Path("/nonexistent")), [sys.executable, "-I", "-c", "pass"])
+    view = SandboxView.of_this_kit(runtime=Path("/nonexistent"), staging=Path("/nonexistent"))
+    command, fds = _bwrap_command(view.options(), [view.python(), "-I", "-c", "pass"])
     try:
         trial = subprocess.run(command, capture_output=True, timeout=30, pass_fds=fds)
     finally:
@@ -64,6 +72,76 @@ def check_bwrap() -> None:
         )
 
 
+@dataclass(frozen=True)
+class SandboxView:
+    """What the sandbox's file system shows, read-only: /usr, the interpreter at its own place, its virtual
+    environment (if any) at ENVIRONMENT_IN_SANDBOX, the runtime copy and the staged submissions; and the
+    `hidden` paths covered wherever one of those holds them."""
+
+    runtime: Path
+    staging: Path
+    interpreter: Path  # sys.base_prefix
+    environment: Path | None = None  # sys.prefix when it is a virtual environment
+    hidden: tuple[Path, ...] = field(default=())
+
+    @classmethod
+    def of_this_kit(cls, runtime: Path, staging: Path, hidden: tuple[Path, ...] = ()) -> SandboxView:
+        """This interpreter and its environment; this kit's folder and `hidden` hidden."""
+        base, prefix = Path(sys.base_prefix).resolve(), Path(sys.prefix)
+        return cls(runtime, staging, base, prefix if prefix.resolve() != base else None,
+                   (KIT_ROOT.resolve(), *(path.resolve() for path in hidden)))
+
+    def python(self) -> str:
+        """The interpreter's path inside: the environment's, wherever it was installed (a venv finds its
+        site-packages from where it is run, through its pyvenv.cfg)."""
+        if self.environment is None:
+            return sys.executable
+        return f"{ENVIRONMENT_IN_SANDBOX}/bin/{Path(sys.executable).name}"
+
+    def bound(self) -> list[Path]:
+        """The host paths bound at their own place."""
+        return sorted({Path("/usr"), self.interpreter} - ({self.interpreter} if self.interpreter.is_relative_to("/usr") else set()))
+
+    def covered(self) -> list[tuple[Path, str]]:
+        """(hidden path, where it shows inside) for every hidden path that lies inside a bound path."""
+        places = [(path, str(path)) for path in self.bound()]
+        if self.environment is not None:
+            places.append((self.environment, ENVIRONMENT_IN_SANDBOX))
+        return sorted({(hidden, inside + str(hidden)[len(str(place)):]) for hidden in self.hidden
+                       for place, inside in places if hidden.is_relative_to(place) and hidden != place})
+
+    def options(self) -> list[str]:
+        if self.interpreter.is_relative_to("/tmp") or self.interpreter.is_relative_to("/dev"):
+            raise SandboxUnavailable(f"the Python interpreter lives in {self.interpreter}, where each student gets "
+                                     "a folder of its own; install Python elsewhere (a venv under /tmp is fine).")
+        options = [
+            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--clearenv",
+            "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/sandbox", "--setenv", "LANG", "C.UTF-8",
+            "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",  # to run submissions as the student uid
+            "--cap-add", "CAP_SYS_ADMIN",  # to give each submission its own namespaces and tmpfs
+            "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+            "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+            "--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue",
+            "--tmpfs", "/sandbox", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm",  # mount points; each student gets its own
+        ]
+        for path in self.bound():
+            options += [*_parents(path), "--ro-bind", str(path), str(path)]
+        options += ["--perms", "0755", "--dir", "/run"]  # bwrap would make it 0700: the student uid walks through it
+        if self.environment is not None:
+            options += ["--ro-bind", str(self.environment), ENVIRONMENT_IN_SANDBOX]
+        for _, inside in self.covered():
+            options += ["--perms", "0755", "--size", "4096", "--tmpfs", inside, "--remount-ro", inside]
+        for place in (RUNTIME_IN_SANDBOX, SUBMISSIONS_IN_SANDBOX, STUDENTS_IN_SANDBOX, "/submission"):
+            options += ["--perms", "0755", "--dir", place]
+        if self.runtime.is_dir():
+            options += ["--ro-bind", str(self.runtime), RUNTIME_IN_SANDBOX]
+        if self.staging.is_dir():
+            options += ["--ro-bind", str(self.staging), SUBMISSIONS_IN_SANDBOX]
+        return [*options, "--chdir", "/sandbox"]
+
+
 class ServerError(Exception):
     """The fork server stopped answering; the grader starts a new one."""
 
@@ -71,65 +149,74 @@ class ServerError(Exception):
 class ForkServer:
     """A started `alfred.worker` fork server, sandboxed or not, with a staging folder for submissions."""
 
-    def __init__(self, sandboxed: bool):
+    def __init__(self, sandboxed: bool, hidden: tuple[Path, ...] = ()):
         self.sandboxed = sandboxed
-        # A uid of its own for this sandbox's students: per-user limits and keyrings stay inside it.
+        # A uid of its own for this sandbox's students: per-user limits stay inside it.
         self.student_uid = STUDENT_UID_BASE + os.getpid() % STUDENT_UID_SLOTS if sandboxed else None
         self.scratch = Path(tempfile.mkdtemp(prefix="alfred-server-"))
         self.staging = self.scratch / "submissions"
-        self.plain_work = self.scratch / "work"
-        for folder in (self.scratch, self.staging, self.plain_work):
+        self.students = self.scratch / "students"  # without a sandbox: each submission's plain folder
+        self.runtime = self.scratch / "runtime"
+        for folder in (self.scratch, self.staging, self.students):
             folder.mkdir(exist_ok=True)
             folder.chmod(0o755)
+        _copy_runtime(self.runtime)
         self.cgroup = Cgroup.create(f"alfred-{os.getpid()}-{id(self):x}", SANDBOX_MEMORY_BYTES, SANDBOX_PIDS) \
             if sandboxed else None
         self._control, theirs = socket.socketpair()
-        command, passed = [sys.executable, "-I", "-m", "alfred.worker", str(theirs.fileno())], [theirs.fileno()]
         if sandboxed:
-            command, fds = _bwrap_command(_sandbox_options(self.staging), command)
-            passed += fds
+            layout = {"isolate": True, "submissions": SUBMISSIONS_IN_SANDBOX, "students": STUDENTS_IN_SANDBOX}
+            view = SandboxView.of_this_kit(self.runtime, self.staging, hidden)
+            command, fds = _bwrap_command(view.options(), [view.python(), "-I", "-c", _BOOT, str(theirs.fileno()),
+                                                           json.dumps(layout)])
+        else:
+            layout = {"isolate": False, "submissions": str(self.staging), "students": str(self.students)}
+            command, fds = [sys.executable, "-I", "-m", "alfred.worker", str(theirs.fileno()), json.dumps(layout)], []
+        passed = [theirs.fileno(), *fds]
         try:
             self.process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                pass_fds=passed, start_new_session=True,
-                preexec_fn=self.cgroup.join_in_child if self.cgroup else None,
+                pass_fds=passed, start_new_session=True, preexec_fn=self._in_child,
                 env={} if sandboxed else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
             )
         finally:
-            for fd in passed[1:]:
+            for fd in fds:
                 os.close(fd)
             theirs.close()
         self._control.settimeout(START_SECONDS)
         try:
             self._read_line("ready")
-            if sandboxed:  # a grading run stopped before its cleaning may have left keys under this uid
-                self.clean(None)
         except ServerError:
             self.close()
             raise
 
-    # --- where things are, seen from inside ---
-
-    def main_path(self, key: str) -> str:
-        base = IN_SANDBOX["submissions"] if self.sandboxed else str(self.staging)
-        return f"{base}/{key}/main.py"
-
-    def work_path(self, key: str) -> str:
-        return f"{IN_SANDBOX['work'] if self.sandboxed else self.plain_work}/{key}"
+    def _in_child(self) -> None:
+        """Between fork and exec: the server dies with this grading process, and is counted by its cgroup."""
+        die_with_parent()
+        if self.cgroup:
+            self.cgroup.join_in_child()
 
     # --- orders ---
 
-    def stage(self, key: str, source: bytes) -> None:
+    def stage(self, key: str, files: dict[str, bytes]) -> None:
+        """Copies one submission's files (relative path -> bytes) for the server, and gives it a new,
+        empty filesystem for its turn."""
         folder = self.staging / key
         folder.mkdir(mode=0o755)
         folder.chmod(0o755)
-        (folder / "main.py").write_bytes(source)
-        (folder / "main.py").chmod(0o644)
+        for relative, data in files.items():
+            target = folder / relative
+            for parent in reversed(target.relative_to(folder).parents[:-1]):
+                (folder / parent).mkdir(mode=0o755, exist_ok=True)
+                (folder / parent).chmod(0o755)
+            target.write_bytes(data)
+            target.chmod(0o644)
+        self._send({"op": "open", "key": key})
+        self._read_line("opened")
 
-    def spawn(self, key: str) -> tuple[int, int, int]:
+    def spawn(self, key: str, main: str = "main.py") -> tuple[int, int, int]:
         """A new submission process: (pid, fd to write probes to, fd to read replies from)."""
-        self._send({"op": "spawn", "main": self.main_path(key), "work": self.work_path(key),
-                    "student_uid": self.student_uid})
+        self._send({"op": "spawn", "key": key, "main": main, "student_uid": self.student_uid})
         try:
             message, fds, _, _ = socket.recv_fds(self._control, 4096, 2)
         except OSError as exc:
@@ -148,17 +235,14 @@ class ForkServer:
         self._send({"op": "end", "pid": pid})
         return str(self._read_line("ended")["ended"])
 
-    def clean(self, key: str | None) -> int:
-        """Ends the submission's processes, empties the writable places, and returns how many entries it
-        left outside its own work folder. Raises ServerError when something could not be removed."""
-        places = SANDBOX_WRITABLE if self.sandboxed else [str(self.plain_work)]
-        self._send({"op": "clean", "places": places, "keep": self.work_path(key) if key else "",
-                    "skeleton": _mount_skeleton() if self.sandboxed else [], "student_uid": self.student_uid})
-        answer = self._read_line("clean")
-        if key:
-            shutil.rmtree(self.staging / key, ignore_errors=True)
+    def finish(self, key: str) -> int:
+        """Ends what is left of the submission and throws its filesystem away; returns how many entries it
+        left outside its work folder. Raises ServerError when a process of the student outlived its turn."""
+        self._send({"op": "close", "key": key, "student_uid": self.student_uid})
+        answer = self._read_line("closed")
+        shutil.rmtree(self.staging / key, ignore_errors=True)
         if answer.get("left") != 0:  # whatever stayed would reach the next student: this sandbox is done
-            raise ServerError(f"the sandbox could not be emptied ({answer.get('left')} things left)")
+            raise ServerError(f"{answer.get('left')} processes of the submission outlived it")
         return int(answer.get("strays", 0))
 
     def close(self) -> None:
@@ -206,6 +290,27 @@ class ForkServer:
         return answer
 
 
+def die_with_parent(parent: int | None = None) -> None:
+    """Asks the kernel to kill the calling process when its parent ends, however the parent ends. With
+    `parent` (the pid the parent had before the fork), a parent already gone ends this process at once."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
+def _copy_runtime(runtime: Path) -> None:
+    """The student-side modules, and nothing else of the kit, for the sandbox to import."""
+    package = runtime / "alfred"
+    package.mkdir(parents=True)
+    for folder in (runtime, package):
+        folder.chmod(0o755)
+    for name in RUNTIME_MODULES:
+        shutil.copyfile(KIT_ROOT / "alfred" / name, package / name)
+        (package / name).chmod(0o644)
+
+
 # --- bubblewrap ---
 
 
@@ -224,8 +329,8 @@ def _pipe_holding(data: bytes) -> int:
     return read_end
 
 
-# Kernel keyrings belong to a uid, not to a sandbox: they outlive processes, and a student can lock its own
-# against the cleaning (KEYCTL_SETPERM). A seccomp filter keeps the whole sandbox away from them.
+# Kernel keyrings belong to a uid, not to a sandbox: they outlive processes and namespaces. A seccomp
+# filter keeps the whole sandbox away from them, so there is nothing to clean.
 _KEY_SYSCALLS = {"x86_64": (0xC000003E, (248, 249, 250)), "aarch64": (0xC00000B7, (217, 218, 219))}
 _X32_BIT = 0x40000000
 
@@ -236,7 +341,7 @@ def _seccomp_filter() -> bytes:
     arch, numbers = _KEY_SYSCALLS.get(platform.machine(), (None, ()))
     load, jump_eq, jump_ge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
     allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
-    if arch is None:  # an architecture the kit does not know: no filter, the cleaning still clears keyrings
+    if arch is None:  # an architecture the kit does not know: no filter
         return struct.pack("<HBBI", ret, 0, 0, allow)
     count = len(numbers)
     to_deny = lambda index: 4 + count - index  # noqa: E731 - jump offset from instruction `index` to the last
@@ -247,48 +352,8 @@ def _seccomp_filter() -> bytes:
     return b"".join(struct.pack("<HBBI", *instruction) for instruction in program)
 
 
-def _sandbox_options(staging: Path) -> list[str]:
-    options = [
-        "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-        "--die-with-parent", "--new-session", "--clearenv",
-        "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", IN_SANDBOX["work"], "--setenv", "LANG", "C.UTF-8",
-        "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-        "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",  # only to fork submissions as uid 65534
-        "--ro-bind", "/usr", "/usr",
-        "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-        "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-        "--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue",
-        "--size", str(WORK_BYTES), "--perms", "0777", "--tmpfs", IN_SANDBOX["work"],
-        "--size", str(WORK_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
-        "--size", str(WORK_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm",  # else sized like bwrap's /dev
-    ]
-    for path in _trusted_paths():
-        options += [*_parents(path), "--ro-bind", str(path), str(path)]
-    options += ["--perms", "0755", "--dir", IN_SANDBOX["submissions"]]
-    if staging.is_dir():
-        options += ["--ro-bind", str(staging), IN_SANDBOX["submissions"]]
-    return [*options, "--chdir", IN_SANDBOX["work"]]
-
-
-def _trusted_paths() -> list[Path]:
-    """The interpreter, the kit's environment and the `alfred` package: nothing else of the host."""
-    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix), KIT_ROOT / "alfred"}
-    return sorted(path for path in paths if not str(path).startswith("/usr/"))
-
-
-def _mount_skeleton() -> list[str]:
-    """Folders bwrap made inside the writable places to hold read-only mounts (a kit kept under /tmp, say):
-    they are the sandbox's, not the student's, so cleaning leaves them and counts them as no stray."""
-    skeleton = set()
-    for path in _trusted_paths():
-        for place in SANDBOX_WRITABLE:
-            if path.is_relative_to(place) and path != Path(place):
-                skeleton.add(str(Path(place) / path.relative_to(place).parts[0]))
-    return sorted(skeleton)
-
-
 def _parents(path: Path) -> list[str]:
-    """Creates each parent folder in the sandbox as world-readable, so uid 65534 can walk to `path`."""
+    """Creates each parent folder in the sandbox as world-readable, so the student uid can walk to `path`."""
     options = []
     for parent in reversed(path.parents[:-1]):
         options += ["--perms", "0755", "--dir", str(parent)]

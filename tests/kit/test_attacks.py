@@ -50,9 +50,10 @@ import pytest
 from markdown_it import MarkdownIt
 
 from alfred.cli import DEMO_CLASS, main
+from alfred.discovery import discover, slug_of
 from alfred.exercises import IDS
 from alfred.suite import run_suites
-from alfred.targets import KIT_ROOT, SOLUTIONS_MAIN
+from alfred.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
 
 pytestmark = [
     pytest.mark.slow,
@@ -72,6 +73,19 @@ CAMPAIGN_SECONDS = 300  # the whole module's grading
 RUN_SECONDS = 240  # one `alfred grade` call, after which the grading counts as stalled
 MAX_ARTIFACT_BYTES = 2_000_000  # results/, feedback/ or cache/ file of one student
 SYMLINK_ENTRY = "class_folder_symlink"
+# Attacks made of the class folder itself, built by the campaign: (name, what it tries). Each scores 0.
+CLASS_FOLDER_ATTACKS = {
+    SYMLINK_ENTRY: "a student folder whose lesson_07/ links to the solutions",
+    "class_folder_link_to_neighbour": "main.py is a relative link to another student's file",
+    "class_folder_link_chain_out": "main.py links to a link inside the folder that links out to the solutions",
+    "class_folder_link_loop": "main.py is a loop of links",
+    "class_folder_hard_link_out": "main.py is a hard link to a copy of the solution outside the folder",
+    "class_folder_swapped_after_discovery": "the stub, swapped for a link to the solutions once grading has begun",
+}
+# Honest students with names that try to act in a terminal, a report or a path: each must score 100.
+ODD_NAMES = [b"odd_new\nline", b"odd_esc\x1b[2J\x1b[31mred", b"odd_rtl\xe2\x80\xaeevil",
+             b"odd_<img src=x onerror=alert(1)>", b"odd_[x](javascript:alert(1))", b"odd_=HYPERLINK(1)",
+             b"odd_" + b"x" * 246, b"odd_latin1-\xe9t\xe9", b"odd_| --- | fake row"]
 # Graded first in the main class (names sort first), so their wall-clock limits overlap the rest of the class.
 SLOW_FIRST = ("stall_every_probe", "ignore_signals_and_hang", "countless_files_and_sparse", "output_flood",
               "probe_pipe_stall")
@@ -341,6 +355,7 @@ class Run:
     changes: list[str] = field(default_factory=list)
     unrelated: list[str] = field(default_factory=list)
     survivors: list[str] = field(default_factory=list)
+    racer: Path | None = None  # a student's file swapped while the class is graded
 
 
 @dataclass
@@ -363,16 +378,56 @@ def _add(run: Run, student: str, source: Path | None = None, text: str | None = 
         shutil.copy(source, target)
 
 
+def _plant_class_folder_attacks(run: Run, root: Path) -> None:
+    klass = run.klass
+    for name in CLASS_FOLDER_ATTACKS:
+        (klass / f"1_{name}").mkdir()
+        run.attacks[f"1_{name}"] = name
+    (klass / f"1_{SYMLINK_ENTRY}" / "lesson_07").symlink_to(SOLUTIONS_MAIN.parent, target_is_directory=True)
+    (klass / "1_class_folder_link_to_neighbour" / "main.py").symlink_to("../1_honest_reference_1.py")
+    chain = klass / "1_class_folder_link_chain_out"
+    (chain / "inner.py").symlink_to(SOLUTIONS_MAIN)
+    (chain / "main.py").symlink_to("inner.py")
+    loop = klass / "1_class_folder_link_loop"
+    (loop / "a").symlink_to("b")
+    (loop / "b").symlink_to("a")
+    (loop / "main.py").symlink_to("a")
+    outside = root / "solution_outside_the_class.py"
+    shutil.copy(SOLUTIONS_MAIN, outside)
+    os.link(outside, klass / "1_class_folder_hard_link_out" / "main.py")
+    shutil.copy(EXERCISES_MAIN, klass / "1_class_folder_swapped_after_discovery" / "main.py")
+    run.racer = klass / "1_class_folder_swapped_after_discovery" / "main.py"
+
+
+def _swap_once_grading_began(run: Run, stop: threading.Event) -> None:
+    """The race: as soon as the first result is written (discovery is long over), the racer's stub becomes a
+    link to the solutions, then a copy of them."""
+    while not stop.wait(0.01):
+        if run.racer is not None and any((run.out / "results").glob("*.json")):
+            run.racer.unlink()
+            run.racer.symlink_to(SOLUTIONS_MAIN)
+            time.sleep(0.2)
+            run.racer.unlink()
+            shutil.copy(SOLUTIONS_MAIN, run.racer)
+            return
+
+
 def _grade(run: Run, canaries: Canaries, watch: NamespaceWatch) -> None:
     before = canaries.snapshot()
     buffer = io.StringIO()
     watch.label = run.label
     started = time.monotonic()
+    stop = threading.Event()
+    racer = threading.Thread(target=_swap_once_grading_began, args=(run, stop), daemon=True)
+    racer.start()
     try:
         with contextlib.redirect_stdout(buffer), deadline(RUN_SECONDS):
             run.exit_code = main(["grade", str(run.klass), "--out", str(run.out), "--json", "--jobs", str(run.jobs)])
     except Stalled as exc:
         run.stalled = str(exc)
+    finally:
+        stop.set()
+        racer.join()
     run.seconds = time.monotonic() - started
     for line in buffer.getvalue().splitlines():
         if line.startswith("{"):
@@ -405,7 +460,8 @@ def campaign(tmp_path_factory):
     reports = run_suites([*solo_files.values(), *texts.values()], jobs=2)
     solo = {key: reports[path] for key, path in solo_files.items()}
     honest = {name: reports[path] for name, path in honest_of.items()}
-    honest[SYMLINK_ENTRY] = {"score": 0.0, "exercises": {i: {"score": 0.0} for i in IDS}}
+    for name in CLASS_FOLDER_ATTACKS:
+        honest[name] = {"score": 0.0, "exercises": {i: {"score": 0.0} for i in IDS}}
 
     canaries, watch = Canaries(), NamespaceWatch()
     runs: list[Run] = []
@@ -422,9 +478,15 @@ def campaign(tmp_path_factory):
                              ("1_honest_stephanie_brown", "stephanie")):
             _add(main_run, student, solo_files[key])
             main_run.honest[student] = key
-        (main_run.klass / f"1_{SYMLINK_ENTRY}").mkdir()
-        (main_run.klass / f"1_{SYMLINK_ENTRY}" / "lesson_07").symlink_to(SOLUTIONS_MAIN.parent, target_is_directory=True)
-        main_run.attacks[f"1_{SYMLINK_ENTRY}"] = SYMLINK_ENTRY
+        _plant_class_folder_attacks(main_run, root)
+        for name in ODD_NAMES:  # honest copies under names no report or terminal may take as they are
+            folder = os.path.join(os.fsencode(main_run.klass), b"1_" + name)
+            os.mkdir(folder)
+            shutil.copy(SOLUTIONS_MAIN, os.path.join(folder, b"main.py"))
+        odd = {Path(os.fsdecode(os.fsencode(main_run.klass) + b"/1_" + name)) for name in ODD_NAMES}
+        for entry in discover([main_run.klass], (), ("main.py",)).entries:
+            if entry.path in odd:
+                main_run.honest[entry.student] = "reference"
         runs.append(main_run)
 
         for name, meta in META.items():
@@ -473,8 +535,9 @@ def _scores(report: dict) -> dict[str, float]:
 
 
 def _artifacts(run: Run, student: str) -> dict[str, int]:
-    paths = {"results": run.out / "results" / f"{student}.json", "feedback": run.out / "feedback" / f"{student}.md",
-             "cache": run.out / "cache" / f"{student}.json"}
+    slug = slug_of(student)
+    paths = {"results": run.out / "results" / f"{slug}.json", "feedback": run.out / "feedback" / f"{slug}.md",
+             "cache": run.out / "cache" / f"{slug}.json"}
     return {kind: path.stat().st_size for kind, path in paths.items() if path.exists()}
 
 
@@ -485,7 +548,7 @@ def _unsafe_in_reports(run: Run, student: str) -> list[str]:
     """Student words in the reports that would act instead of being read: control characters (terminal
     escapes, direction overrides), or Markdown/HTML outside code that a viewer would render."""
     problems = []
-    reports = {"feedback": run.out / "feedback" / f"{student}.md", "summary": run.out / "summary.md",
+    reports = {"feedback": run.out / "feedback" / f"{slug_of(student)}.md", "summary": run.out / "summary.md",
                "gradebook": run.out / "gradebook.csv"}
     for kind, path in reports.items():
         text = path.read_text(errors="replace") if path.exists() else ""
@@ -515,7 +578,7 @@ def judge(campaign: Campaign, attack: str) -> tuple[str, list[str]]:
         problems += [f"{student}: {exercise} scored {got[exercise]:g} > honest {honest[exercise]:g}"
                      for exercise in IDS if got[exercise] > honest[exercise] + 1e-9]
         problems += [f"{student}: reported {leak}" for leak in re.findall(r"LEAK:[^\"',\]}]*", row["message"])]
-        feedback = run.out / "feedback" / f"{student}.md"
+        feedback = run.out / "feedback" / f"{slug_of(student)}.md"
         text = feedback.read_text(errors="replace") if feedback.exists() else ""
         if "tests/lesson_07/" in text or re.search(r"^\s+def test_", text, re.MULTILINE):
             problems.append(f"{student}: its feedback shows the suite's source (tests/lesson_07)")
@@ -564,7 +627,7 @@ def _uid(pid: str) -> int | None:
         return None
 
 
-NAMES = [*META, SYMLINK_ENTRY]
+NAMES = [*META, *CLASS_FOLDER_ATTACKS]
 
 
 @pytest.mark.parametrize(
@@ -574,7 +637,7 @@ NAMES = [*META, SYMLINK_ENTRY]
 )
 def test_attack_gains_nothing_and_harms_no_one(campaign, attack):
     outcome, problems = judge(campaign, attack)
-    print(f"\n[{attack}] {META.get(attack, {}).get('attack', 'a student folder whose lesson_07/ links to the solutions')}"
+    print(f"\n[{attack}] {META.get(attack, {}).get('attack') or CLASS_FOLDER_ATTACKS[attack]}"
           f"\n{outcome}\n" + ("\n".join(f"  WON: {p}" for p in problems) if problems else "  contained"))
     assert not problems, f"{attack}:\n{outcome}\n" + "\n".join(problems)
 
@@ -612,3 +675,19 @@ def test_the_campaign_ends_within_a_bounded_time(campaign):
     assert all(run.exit_code == 0 and not run.stalled for run in campaign.runs), \
         [(run.label, run.exit_code, run.stalled) for run in campaign.runs]
     assert campaign.seconds < CAMPAIGN_SECONDS, f"{campaign.seconds:.0f} s"
+
+
+def test_students_with_odd_names_are_graded_and_get_their_reports_under_safe_names(campaign):
+    import csv
+
+    run = campaign.runs[0]
+    odd = [student for student in run.honest if student.startswith("1_odd_")]
+    assert len(odd) == len(ODD_NAMES)
+    gradebook = list(csv.reader(io.StringIO((run.out / "gradebook.csv").read_text())))
+    assert len(gradebook) == 1 + len(run.rows)  # one line per student, whatever their names hold
+    for student in odd:
+        assert run.rows[student]["score"] == 100, run.rows[student]
+        assert student.isprintable() and len(slug_of(student)) <= 72
+        assert set(_artifacts(run, student)) == {"results", "feedback", "cache"}, student
+        assert not _unsafe_in_reports(run, student), (student, _unsafe_in_reports(run, student))
+        assert student in {row[0].lstrip("'") for row in gradebook[1:]}

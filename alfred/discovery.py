@@ -1,0 +1,326 @@
+"""Finds the students in the folders given to `alfred grade` and reads each one's work once, at discovery.
+
+A class folder holds one folder or `.py` file per student; its name is the student's id. Everything a
+student submitted is untrusted, names included, so this module:
+
+- reads each submission into memory once (`Entry.files`), through descriptors opened relative to the
+  student's own folder with O_NOFOLLOW, so nothing is read through a link that leaves that folder, and
+  nothing changed on disk afterwards (a file edited, swapped or replaced by a link) reaches the grade;
+- follows a symbolic link only while it stays inside the student's folder (like openat2's RESOLVE_BENEATH),
+  refuses a hard link whose other names lie outside it, and turns a loop into an error row;
+- turns each name into a printable id (`Entry.student`) and a short, safe file name for the reports
+  (`Entry.slug`), so no byte of a name reaches a terminal, a report or a path unescaped.
+
+A problem with one entry gives that entry an error row (`Entry.problem`); it never stops the class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import stat
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from alfred.feedback import printable
+
+MAX_SOURCE_BYTES = 1_000_000  # main.py
+MAX_FOLDER_BYTES = 5_000_000  # everything else a student's project holds (templates, static files, data)
+MAX_FOLDER_FILES = 300
+MAX_DEPTH = 12
+MAX_LINK_HOPS = 40  # as the kernel allows for one path
+SKIPPED_FOLDERS = {"__pycache__", "venv", "node_modules", "batcomputer_logs"}  # not the project, or its own output
+SLUG_CHARS = 60
+
+
+class GradeError(Exception):
+    """Bad input for the whole run (no such PATH, an empty class): one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One student's submission as read at discovery."""
+
+    student: str  # the id, printable
+    slug: str  # a file name for this student's reports: short, safe, unique, stable
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)  # relative path -> bytes, main file included
+    main: str = ""  # the student's file among `files` ("main.py"); "" with a problem
+    label: str = ""  # how learner messages name that file: as it lies in the class folder
+    problem: str = ""  # why nothing could be graded
+    path: Path | None = None  # where it was found: for the teacher's eyes and the kit's tests, never read again
+
+
+@dataclass(frozen=True)
+class Discovery:
+    entries: list[Entry]
+    skipped: list[str]  # one line per entry of a class folder that is not a submission
+
+
+def discover(paths: list[Path], exclude: tuple[Path, ...] = (), main_candidates: tuple[str, ...] = ()) -> Discovery:
+    """The submissions under `paths`, each a student's file or folder, or a class folder of them. Entries
+    that are the same folder as one in `exclude` (the output folder) are never taken for a student."""
+    candidates = main_candidates or ("main.py",)
+    excluded = {_identity(path) for path in exclude if path.exists()}
+    found: list[tuple[str, Path]] = []
+    skipped: list[str] = []
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            raise GradeError(f"{path} does not exist. Give a student's .py file or folder, or a class folder.")
+        if _is_single_submission(path, candidates):
+            found.append((path.name, path))
+            continue
+        children = sorted(os.scandir(path), key=lambda entry: entry.name)
+        for child in children:
+            name = child.name
+            if name.startswith("."):
+                continue
+            if _identity(Path(child.path)) in excluded:
+                skipped.append(f"{_shown(name)}: the output folder, not a student")
+            elif child.is_symlink() or child.is_dir(follow_symlinks=False) or name.endswith(".py"):
+                found.append((name, Path(child.path)))
+            else:
+                skipped.append(f"{_shown(name)}: not a .py file or a folder"
+                               + ("; unzip it into a folder named after the student" if name.endswith(".zip") else ""))
+        if not found:
+            raise GradeError(f"No submissions found in {path}/. Put one folder or .py file per student there, "
+                             f"then run `alfred grade {path}` again.")
+    ids = _unique_ids([(name, path) for name, path in found])
+    return Discovery([_read_entry(student, path, candidates) for student, (_, path) in zip(ids, found)], skipped)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _is_single_submission(path: Path, candidates: tuple[str, ...]) -> bool:
+    return path.is_file() or any((path / candidate).is_file() for candidate in candidates)
+
+
+def _shown(name: str) -> str:
+    """A file name as one printable line: bytes that are not UTF-8, controls and line breaks escaped."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return printable(text).replace("\n", "\\n").replace("\t", "\\t")
+
+
+def _unique_ids(found: list[tuple[str, Path]]) -> list[str]:
+    """Printable ids: the file's stem or the folder's name, the whole name where two stems meet, a number
+    where even those meet."""
+    stems = [_shown(name[:-3] if name.endswith(".py") else name) for name, _ in found]
+    counts = Counter(stems)
+    ids = [stem if counts[stem] == 1 else _shown(name) for stem, (name, _) in zip(stems, found)]
+    seen: Counter = Counter()
+    unique = []
+    for student in ids:
+        seen[student] += 1
+        unique.append(student if seen[student] == 1 and ids.count(student) == 1 else f"{student}~{seen[student]}")
+    return unique
+
+
+def slug_of(student: str) -> str:
+    """A file name for a student's reports: the id where it is plain and short, else its plain part
+    shortened, with a hash of the whole id so two ids never share one."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", student).strip("._")[:SLUG_CHARS] or "student"
+    if plain == student:
+        return plain
+    return f"{plain}-{hashlib.sha256(student.encode()).hexdigest()[:10]}"
+
+
+# --- reading one submission ---
+
+
+class _Refused(Exception):
+    """This submission cannot be graded; the message says why, to the student and the teacher."""
+
+
+def _read_entry(student: str, path: Path, candidates: tuple[str, ...]) -> Entry:
+    slug = slug_of(student)
+    try:
+        main, files, label = _read_submission(path, candidates)
+    except _Refused as refused:
+        return Entry(student, slug, problem=str(refused), path=path)
+    except OSError as exc:
+        return Entry(student, slug, problem=f"{_shown(path.name)} could not be read: {exc.strerror or exc}", path=path)
+    return Entry(student, slug, files, main, _shown(label), path=path)
+
+
+def _read_submission(path: Path, candidates: tuple[str, ...]) -> tuple[str, dict[str, bytes], str]:
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        raise _Refused(f"{_shown(path.name)} could not be read: {exc.strerror}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise _Refused(f"{_shown(path.name)} is a symbolic link; the grader reads only folders and files that are "
+                       "really in the class folder")
+    if stat.S_ISREG(info.st_mode):
+        if not path.name.endswith(".py"):
+            raise _Refused(f"{_shown(path.name)} is not a Python file")
+        parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fd = _open_beneath(parent, PurePosixPath(path.name))
+        finally:
+            os.close(parent)
+        return "main.py", {"main.py": _read_main(fd, Counter())}, path.name
+    if not stat.S_ISDIR(info.st_mode):
+        raise _Refused(f"{_shown(path.name)} is neither a file nor a folder")
+    root = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        main, files, candidate = _read_project(root, path.name, candidates)
+    finally:
+        os.close(root)
+    return main, files, f"{path.name}/{candidate}"
+
+
+def _read_project(root: int, name: str, candidates: tuple[str, ...]) -> tuple[str, dict[str, bytes], str]:
+    """The student's file and every other file of the folder holding it (its project), read beneath `root`."""
+    for candidate in candidates:
+        try:
+            fd = _open_beneath(root, PurePosixPath(candidate))
+        except FileNotFoundError:
+            continue
+        break
+    else:
+        raise _Refused(f"no {' or '.join(candidates)} in {_shown(name)}/")
+    names_of: Counter = Counter()
+    names_of[_inode(fd)] += 1
+    main_source = _read_main(fd, None)
+    project = PurePosixPath(candidates[candidates.index(candidate)]).parent
+    project_fd = _open_beneath(root, project, directory=True) if project.parts else os.dup(root)
+    try:
+        files = _read_tree(project_fd, names_of, main_name=PurePosixPath(candidate).name)
+    finally:
+        os.close(project_fd)
+    for inode, count in names_of.items():
+        if inode[2] > count:
+            raise _Refused("a file of the folder is a hard link shared with a file outside it")
+    main = PurePosixPath(candidate).name
+    return main, {main: main_source, **files}, candidate
+
+
+def _read_main(fd: int, names_of: Counter | None) -> bytes:
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _Refused("main.py is not a regular file")
+        if names_of is not None and info.st_nlink > 1:
+            raise _Refused("main.py is a hard link shared with a file outside the student's folder")
+        if info.st_size > MAX_SOURCE_BYTES:
+            raise _Refused(f"main.py is {info.st_size:,} bytes; the grader reads at most {MAX_SOURCE_BYTES:,}")
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            data = stream.read(MAX_SOURCE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SOURCE_BYTES:
+        raise _Refused(f"main.py is larger than the {MAX_SOURCE_BYTES:,} bytes the grader reads")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Refused("main.py is not UTF-8 text (a binary file, or another encoding)") from None
+    return data
+
+
+def _read_tree(folder: int, names_of: Counter, main_name: str, prefix: PurePosixPath = PurePosixPath(),
+               budget: list[int] | None = None, top: int | None = None) -> dict[str, bytes]:
+    """Every regular file under `folder` but the student's file itself, as relative path -> bytes."""
+    budget = budget if budget is not None else [MAX_FOLDER_BYTES, MAX_FOLDER_FILES]
+    top = folder if top is None else top
+    files: dict[str, bytes] = {}
+    if len(prefix.parts) > MAX_DEPTH:
+        raise _Refused(f"the folder is nested more than {MAX_DEPTH} levels deep")
+    with os.scandir(folder) as entries:
+        listing = sorted((entry.name, entry.is_symlink(), entry.is_dir(follow_symlinks=False),
+                          entry.is_file(follow_symlinks=False)) for entry in entries)
+    for name, is_link, is_dir, is_file in listing:
+        relative = prefix / name
+        if name.startswith(".") or (is_dir and name in SKIPPED_FOLDERS) or (not prefix.parts and name == main_name):
+            continue
+        if not (is_link or is_dir or is_file):  # a pipe, a socket, a device: not part of a project
+            continue
+        if is_dir:
+            child = _open_beneath(folder, PurePosixPath(name), directory=True)
+            try:
+                if _is_virtual_environment(child):
+                    continue
+                files.update(_read_tree(child, names_of, main_name, relative, budget, top))
+            finally:
+                os.close(child)
+            continue
+        fd = _open_beneath(top, relative)  # a link is followed only while it stays beneath the project
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):  # a link to a folder of the project: that folder is read under its own name
+            os.close(fd)
+            continue
+        names_of[_inode(fd)] += 0 if is_link else 1
+        budget[0] -= info.st_size
+        budget[1] -= 1
+        if budget[0] < 0 or budget[1] < 0:
+            os.close(fd)
+            raise _Refused(f"the folder holds more than {MAX_FOLDER_FILES} files or {MAX_FOLDER_BYTES // 1_000_000} MB; "
+                           "submit only your project (main.py, its templates, static files and data)")
+        with os.fdopen(fd, "rb") as stream:
+            files[str(relative)] = stream.read(info.st_size)
+    return files
+
+
+def _is_virtual_environment(folder: int) -> bool:
+    try:
+        os.stat("pyvenv.cfg", dir_fd=folder, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
+
+
+def _inode(fd: int) -> tuple[int, int, int]:
+    info = os.fstat(fd)
+    return info.st_dev, info.st_ino, info.st_nlink
+
+
+def _open_beneath(root: int, relative: PurePosixPath, directory: bool = False) -> int:
+    """Opens `relative` beneath the folder `root` for reading. Every component is looked at before it is
+    used (O_PATH, O_NOFOLLOW): a symbolic link is followed by hand, only while its target stays beneath
+    `root`; a link out, or a loop, is refused; anything but a folder or a regular file is refused."""
+    pending = list(relative.parts)
+    stack: list[int] = [os.dup(root)]
+    hops = 0
+    try:
+        while pending:
+            part = pending.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if len(stack) == 1:
+                    raise _Refused(f"{_shown(str(relative))} leads outside the student's folder")
+                os.close(stack.pop())
+                continue
+            fd = os.open(part, os.O_PATH | os.O_NOFOLLOW, dir_fd=stack[-1])
+            kind = stat.S_IFMT(os.fstat(fd).st_mode)
+            if kind == stat.S_IFLNK:
+                os.close(fd)
+                target = os.readlink(part, dir_fd=stack[-1])
+                hops += 1
+                if hops > MAX_LINK_HOPS:
+                    raise _Refused(f"{_shown(str(relative))} is a loop of symbolic links")
+                if target.startswith("/"):
+                    raise _Refused(f"{_shown(str(relative))} is a symbolic link to {_shown(target)}, "
+                                   "outside the student's folder")
+                pending = [*PurePosixPath(target).parts, *pending]
+                continue
+            stack.append(fd)
+            if kind != stat.S_IFDIR and (pending or directory):
+                raise _Refused(f"{_shown(str(relative))}: a file stands where a folder should be")
+            if kind not in (stat.S_IFDIR, stat.S_IFREG):
+                raise _Refused(f"{_shown(str(relative))} is not a regular file")
+        found = stack.pop()
+        try:
+            flags = os.O_RDONLY | (os.O_DIRECTORY if stat.S_ISDIR(os.fstat(found).st_mode) else 0)
+            return os.open(f"/proc/self/fd/{found}", flags)  # the very file looked at, now opened to read
+        finally:
+            os.close(found)
+    finally:
+        for fd in stack:
+            os.close(fd)
