@@ -1,27 +1,40 @@
 """Exercise 4 (stretch): log_batcomputer_activity announces the log file when, and only when, it creates it.
 
-The announcement is recognised by behaviour, not by its words: it is what the task prints when the log
-file is missing and does not print when the file exists.
+The announcement is recognised by behaviour, not by its words: it is a line the task prints when the log
+file is missing and that has no counterpart when the file exists. The task is called with the same
+arguments three times: with no log file, with one, and with one again whose surroundings differ (other
+earlier entries, another file in the log folder). A line of the first call has a counterpart when the
+file exists if the same line is printed in its place once digits are set aside (a time, a count), or if
+the line printed in its place changes between the two calls with the file there (a listing of the folder,
+an id): such lines are printed on every call, so they are not creation messages, however they change.
 """
 
 import re
-from collections import Counter
+from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 import pytest
 
 from alfred.feedback import check, lines
+from alfred.observation import Event, Observation
 
 pytestmark = pytest.mark.stretch
 
 TASK = "log_batcomputer_activity"
 LOG_DIR = "batcomputer_logs"
 LOG_FILE = f"{LOG_DIR}/activity_log.txt"
+BESIDE = f"{LOG_DIR}/patrol_notes.txt"
 EMAIL = "bruce@wayne.enterprises"
 LINE = f"User {EMAIL} activity: Checked the Bat-Signal\n"
 EARLIER = "User alfred@wayne.enterprises activity: Polished the Batmobile\n"
+LATER = "User lucius@wayne.enterprises activity: Tuned the Tumbler\n"
 MESSAGE = "--- BACKGROUND TASK: Creating log file ---"
 ABOUT_THE_FILE = re.compile(r"log|file|creat", re.IGNORECASE)
+NUMBER = re.compile(r"\d+(?:\.\d+)?")  # a whole number or a decimal one: 12, 44.069120
 HINT = f'check os.path.exists("{LOG_FILE}") before opening the file, and print the message only when it is False.'
+EVERY_CALL_HINT = (" A line printed on every call does not count, even when what it shows changes (a time, a count, "
+                   "the folder's contents): print a message of its own, only when the file is missing (and if you "
+                   "keep an `else` message, let it show nothing that changes from call to call).")
 
 
 def log(submission, **setup):
@@ -36,38 +49,122 @@ def log(submission, **setup):
     return seen
 
 
+@dataclass(frozen=True)
+class Calls:
+    """The same call three times: `missing` with no log file, `existing` with one, `again` with one whose
+    surroundings differ (two earlier entries, another file beside it), to see what changes from call to call."""
+
+    missing: Observation
+    existing: Observation
+    again: Observation
+
+
+def log_again(submission, missing, existing):
+    """Logs once more into a log file that exists, with other earlier entries and another file in its folder."""
+    again = log(submission, files={LOG_FILE: EARLIER + LATER, BESIDE: "Bat-Signal bulb replaced\n"})
+    return Calls(missing, existing, again)
+
+
 def with_and_without_the_file(submission, **setup):
-    """Logs once with no log file (after `setup`), then once more into a log that already holds an entry."""
+    """Logs once with no log file (after `setup`), then into a log that already holds an entry, then once more
+    into a log with other entries (the comparison call)."""
     missing = log(submission, **setup)
     existing = log(submission, files={LOG_FILE: EARLIER})
-    return missing, existing
+    return log_again(submission, missing, existing)
 
 
-def printed_only_when_missing(missing, existing):
-    """The print events of the run without a log file whose lines the run with one did not print."""
-    unmatched = Counter(existing.printed())
-    found = []
-    for event in (e for e in missing.events if e.kind == "print"):
-        if unmatched[event.text or ""]:
-            unmatched[event.text or ""] -= 1
-        else:
-            found.append(event)
+def shape(text: str | None) -> str:
+    """A printed line with its numbers set aside: times, counts and sizes change between calls."""
+    return NUMBER.sub("#", text or "")
+
+
+@dataclass(frozen=True)
+class Line:
+    """A line printed without the log file, and what stands in its place when the file exists."""
+
+    event: Event
+    kind: str  # "only": no counterpart; "same": printed with the file too; "every call": a changing line instead
+    there: str | None = None  # the line printed in its place with the file there
+    again: str | None = None  # and in the comparison call, for "every call"
+
+
+def paired_lines(calls: Calls) -> list[Line]:
+    """Each line printed without the log file, with its counterpart when the file exists. The two runs are
+    lined up by position (difflib), comparing lines with their digits set aside. A line printed in place of a
+    line of the run with the file is its counterpart when that line changes in the comparison call."""
+    missing = [e for e in calls.missing.events if e.kind == "print"]
+    there, again = calls.existing.printed(), calls.again.printed()
+    there_shapes, again_shapes = [shape(t) for t in there], [shape(t) for t in again]
+    changing: dict[int, str | None] = {}  # index in `there` -> what the comparison call printed instead
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, there_shapes, again_shapes, autojunk=False).get_opcodes():
+        if tag != "equal":
+            for offset in range(i2 - i1):
+                changing[i1 + offset] = again[j1 + offset] if j1 + offset < j2 else None
+    missing_shapes = [shape(e.text) for e in missing]
+    found = [Line(e, "only") for e in missing]
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, missing_shapes, there_shapes, autojunk=False).get_opcodes():
+        if tag == "equal":
+            for offset in range(i2 - i1):
+                found[i1 + offset] = Line(missing[i1 + offset], "same", there[j1 + offset])
+        elif tag == "replace":
+            unpaired = list(range(i1, i2))
+            for j in (j for j in range(j1, j2) if j in changing):
+                if not unpaired:
+                    break
+                # the changing line stands in place of the line most like it
+                i = max(unpaired, key=lambda i: (SequenceMatcher(None, missing_shapes[i], there_shapes[j]).ratio(), -i))
+                unpaired.remove(i)
+                found[i] = Line(missing[i], "every call", there[j], changing[j])
     return found
 
 
-def announcements(missing, existing):
+def announcements(calls: Calls) -> list[Event]:
     """The creation message, recognised by behaviour rather than by its words (the lesson asks for "a message
-    like" its own): a line printed when the log file was missing and not when it existed, that speaks of the
-    log, a file or creating."""
-    return [e for e in printed_only_when_missing(missing, existing) if ABOUT_THE_FILE.search(e.text or "")]
+    like" its own): a line printed when the log file was missing, with no counterpart when it existed, that
+    speaks of the log, a file or creating."""
+    return [line.event for line in paired_lines(calls)
+            if line.kind == "only" and ABOUT_THE_FILE.search(line.event.text or "")]
 
 
-def no_announcement(missing, existing):
+def printed_on_every_call(calls: Calls) -> Line | None:
+    """The first line about the file that looks like a creation message but is printed on every call, with
+    other details (a time, a count, a listing)."""
+    return next((line for line in paired_lines(calls) if ABOUT_THE_FILE.search(line.event.text or "")
+                 and (line.kind == "every call" or (line.kind == "same" and line.there != line.event.text))),
+                None)
+
+
+def every_call(line: Line) -> str:
+    """What `got` says about a line printed on every call."""
+    if line.kind == "same":
+        return (f"{line.event.text!r} was printed without the file and {line.there!r} with it: the same line with "
+                "other numbers, printed on every call")
+    after = f", and {line.again!r} on a third call, with other entries in the log" if line.again is not None else ""
+    return (f"{line.event.text!r} was printed without the file, but with the file there {line.there!r} was "
+            f"printed in its place{after}: so it is taken for one line printed on every call, whose details change")
+
+
+def no_announcement(calls: Calls) -> str:
     """What `got` says when there is no creation message."""
-    others = printed_only_when_missing(missing, existing)
+    changing = printed_on_every_call(calls)
+    if changing:
+        return every_call(changing)
+    others = [line.event.text for line in paired_lines(calls) if line.kind == "only"]
     if others:
-        return f"only {lines([e.text for e in others])} was printed just without the file, which does not speak of the log file"
-    return f"the same lines with and without the log file: {lines(missing.printed())}"
+        return f"only {lines(others)} was printed just without the file, which does not speak of the log file"
+    return f"the same lines with and without the log file: {lines(calls.missing.printed())}"
+
+
+def why_not(calls: Calls) -> str:
+    """For tests whose `got` shows other things: the reason there is no creation message, when it is a line
+    printed on every call."""
+    changing = None if announcements(calls) else printed_on_every_call(calls)
+    return f"; {every_call(changing)}" if changing else ""
+
+
+def hint(calls: Calls, text: str) -> str:
+    """`text`, plus a word on lines printed on every call when that is why there is no creation message."""
+    return text + (EVERY_CALL_HINT if not announcements(calls) and printed_on_every_call(calls) else "")
 
 
 def situation(setup):
@@ -80,59 +177,62 @@ def situation(setup):
     ids=["no-log-folder", "empty-log-folder"],
 )
 def test_creation_is_announced_when_the_log_file_is_missing(submission, setup):
-    missing, existing = with_and_without_the_file(submission, **setup)
+    calls = with_and_without_the_file(submission, **setup)
     check(
-        announcements(missing, existing),
-        tried=f"{TASK}(...) with {situation(setup)}, then again with {LOG_FILE} already there",
-        got=no_announcement(missing, existing),
+        announcements(calls),
+        tried=f"{TASK}(...) with {situation(setup)}, then again with {LOG_FILE} already there (twice)",
+        got=no_announcement(calls),
         expected=f"a message such as {MESSAGE} the first time only",
-        hint=HINT + (" Check the file, not the folder." if setup else ""),
+        hint=hint(calls, HINT + (" Check the file, not the folder." if setup else "")),
     )
 
 
 def test_creation_is_announced_before_the_file_is_opened(submission):
-    missing, existing = with_and_without_the_file(submission)
-    messages = announcements(missing, existing)
+    calls = with_and_without_the_file(submission)
+    messages = announcements(calls)
     check(
         messages and not messages[0].watched.get(LOG_FILE, True),
         tried=f"{TASK}(...) with no log file yet",
         got=(f"{messages[0].text!r} was printed after {LOG_FILE} was created" if messages
-             else no_announcement(missing, existing)),
+             else no_announcement(calls)),
         expected=f"the creation message printed while {LOG_FILE} does not exist yet",
-        hint="print the message before the `with open(...)` line, not after it.",
+        hint=hint(calls, "print the message before the `with open(...)` line, not after it."),
     )
 
 
 def test_an_existing_log_file_is_not_announced_and_gets_the_new_line(submission):
     first = log(submission)
     second = log(submission)
+    calls = log_again(submission, first, second)
     check(
-        announcements(first, second) and second.files.get(LOG_FILE) == LINE + LINE,
+        announcements(calls) and second.files.get(LOG_FILE) == LINE + LINE,
         tried=f"{TASK}(...) twice: once with no log file, then with the file it wrote",
         got=f"first call printed {lines(first.printed())}; second call printed {lines(second.printed())}; "
-        f"the log holds {second.files.get(LOG_FILE)!r}",
+        f"the log holds {second.files.get(LOG_FILE)!r}" + why_not(calls),
         expected="the creation message on the first call only, and two lines in the log",
-        hint=HINT + ' Keep opening the file in append mode ("a").',
+        hint=hint(calls, HINT + ' Keep opening the file in append mode ("a").'),
     )
 
 
 def test_an_announced_log_file_holds_the_logged_line(submission):
-    missing, existing = with_and_without_the_file(submission)
+    calls = with_and_without_the_file(submission)
+    missing = calls.missing
     check(
-        announcements(missing, existing) and missing.files.get(LOG_FILE) == LINE,
+        announcements(calls) and missing.files.get(LOG_FILE) == LINE,
         tried=f"{TASK}(...) with no log file yet",
-        got=f"it printed {lines(missing.printed())}; the log holds {missing.files.get(LOG_FILE)!r}",
+        got=f"it printed {lines(missing.printed())}; the log holds {missing.files.get(LOG_FILE)!r}" + why_not(calls),
         expected=f"the creation message, then {LINE!r} written to {LOG_FILE}",
-        hint='print the message, then open the file in append mode ("a") and write the line as before.',
+        hint=hint(calls, 'print the message, then open the file in append mode ("a") and write the line as before.'),
     )
 
 
 def test_a_log_file_with_earlier_entries_keeps_them(submission):
-    missing, existing = with_and_without_the_file(submission, dirs=["elsewhere"])
+    calls = with_and_without_the_file(submission, dirs=["elsewhere"])
+    existing = calls.existing
     check(
-        announcements(missing, existing) and existing.files.get(LOG_FILE) == EARLIER + LINE,
+        announcements(calls) and existing.files.get(LOG_FILE) == EARLIER + LINE,
         tried=f"{TASK}(...) when {LOG_FILE} already holds {EARLIER!r}",
-        got=f"it printed {lines(existing.printed())}; the log holds {existing.files.get(LOG_FILE)!r}",
+        got=f"it printed {lines(existing.printed())}; the log holds {existing.files.get(LOG_FILE)!r}" + why_not(calls),
         expected="no creation message, and the new line appended after the earlier one",
-        hint=HINT,
+        hint=hint(calls, HINT),
     )
