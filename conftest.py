@@ -26,6 +26,7 @@ TARGET = pytest.StashKey[Target]()
 COLLECTOR = pytest.StashKey[ResultCollector]()
 RUBRIC = pytest.StashKey[dict]()
 ANSWERS = pytest.StashKey[dict]()
+TABLE_LAST = pytest.StashKey[bool]()  # a student's run: the progress table comes after pytest's own summary
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -50,6 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
     elif folder_args:
         config.args[:] = [arg for arg in config.args if arg not in folder_args] or [str(SUITE_DIR)]
     config.stash[TARGET] = target
+    config.stash[TABLE_LAST] = bool(submission or folder_args)
     config.stash[COLLECTOR] = collector = ResultCollector(SUITE_DIR)
     config.pluginmanager.register(collector, "alfred-results")
     config.stash[RUBRIC] = rubric
@@ -96,6 +98,19 @@ def submission(request: pytest.FixtureRequest, tmp_path: Path) -> Submission:
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if not config.stash.get(TABLE_LAST, False):  # the kit's self-check: pytest's own line stays the last
+        _write_progress(terminalreporter, config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A student's run ends with the progress table, after pytest's failures and counts: what to do next is
+    the last thing they read."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if config.stash.get(TABLE_LAST, False) and reporter is not None:
+        _write_progress(reporter, config)
+
+
+def _write_progress(terminalreporter, config: pytest.Config) -> None:
     report = _score(config)
     if report is None:
         return

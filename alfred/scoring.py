@@ -108,20 +108,19 @@ def _message(report: pytest.TestReport, call: pytest.CallInfo) -> str:
 
 
 def score(results: list[TestResult], rubric: dict[str, float]) -> dict:
-    """The score report: totals, one entry per exercise id (all present), and every test's outcome."""
-    exercises = {}
+    """The score report: totals, one entry per exercise id (all present), and every test's outcome.
+    Every number is rounded once, from exact values: the total is the exact sum of the exercises' exact
+    points, so 13.333... + 8.333... + 35 totals 56.67, as a teacher adding fractions would."""
+    exercises, exact_total = {}, 0.0
     for exercise_id in IDS:
         mine = [result for result in results if result.exercise == exercise_id]
         passed = sum(result.outcome == "passed" for result in mine)
         points = rubric[exercise_id]
-        exercises[exercise_id] = {
-            "score": round(points * passed / len(mine), 2) if mine else 0.0,
-            "max_score": points,
-            "passed": passed,
-            "total": len(mine),
-        }
+        exact = points * passed / len(mine) if mine else 0.0
+        exact_total += exact
+        exercises[exercise_id] = {"score": round(exact, 2), "max_score": points, "passed": passed, "total": len(mine)}
     return {
-        "score": round(sum(entry["score"] for entry in exercises.values()), 2),
+        "score": round(exact_total, 2),
         "max_score": sum(entry["max_score"] for entry in exercises.values()),
         "exercises": exercises,
         "tests": [asdict(result) for result in results],

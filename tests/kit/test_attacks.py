@@ -69,8 +69,12 @@ SYNC_CORRECT = KIT_ROOT / "tests" / "corpus" / "correct" / "sync_def_endpoints_w
 START, END = "# >>> ATTACK", "# <<< ATTACK"
 MARKER = "ALFRED-ATTACK-MARKER"
 STUDENT_UIDS = range(40000, 60000)  # alfred.sandbox gives each sandbox's students one uid from this range
+# Time budgets, for this kit's 2-core machine when idle; they grow with the machine's pace, measured at the
+# start of the campaign (seconds per submission of the honest files graded in-process), so a loaded machine
+# gets more time instead of false alarms. An attack whose run was not reached is skipped as "not run".
 CAMPAIGN_SECONDS = 300  # the whole module's grading
 RUN_SECONDS = 240  # one `alfred grade` call, after which the grading counts as stalled
+IDLE_PACE = 1.0  # seconds per honest file in the campaign's first step, on that machine
 MAX_ARTIFACT_BYTES = 2_000_000  # results/, feedback/ or cache/ file of one student
 SYMLINK_ENTRY = "class_folder_symlink"
 # Attacks made of the class folder itself, built by the campaign: (name, what it tries). Each scores 0.
@@ -356,6 +360,7 @@ class Run:
     unrelated: list[str] = field(default_factory=list)
     survivors: list[str] = field(default_factory=list)
     racer: Path | None = None  # a student's file swapped while the class is graded
+    budget: float = RUN_SECONDS  # seconds before the run counts as stalled, scaled to the machine's pace
 
 
 @dataclass
@@ -365,6 +370,8 @@ class Campaign:
     honest: dict[str, dict]  # attack name -> score report of its code without the attack
     seconds: float
     escaped: list[str]
+    pace: float  # seconds per honest file in the first step: how fast this machine is today
+    budget: float  # seconds the whole campaign may take on it
 
     def run_of(self, attack: str) -> Run:
         return next(run for run in self.runs if attack in run.attacks.values())
@@ -421,7 +428,7 @@ def _grade(run: Run, canaries: Canaries, watch: NamespaceWatch) -> None:
     racer = threading.Thread(target=_swap_once_grading_began, args=(run, stop), daemon=True)
     racer.start()
     try:
-        with contextlib.redirect_stdout(buffer), deadline(RUN_SECONDS):
+        with contextlib.redirect_stdout(buffer), deadline(run.budget):
             run.exit_code = main(["grade", str(run.klass), "--out", str(run.out), "--json", "--jobs", str(run.jobs)])
     except Stalled as exc:
         run.stalled = str(exc)
@@ -457,7 +464,10 @@ def campaign(tmp_path_factory):
             texts[text].write_text(text)
         honest_of[path.stem] = texts[text]
     solo_files = {"reference": SOLUTIONS_MAIN, "stephanie": STEPHANIE, "sync": SYNC_CORRECT}
+    paced = time.monotonic()
     reports = run_suites([*solo_files.values(), *texts.values()], jobs=2)
+    pace = (time.monotonic() - paced) / len(reports)
+    slowdown = max(1.0, pace / IDLE_PACE)
     solo = {key: reports[path] for key, path in solo_files.items()}
     honest = {name: reports[path] for name, path in honest_of.items()}
     for name in CLASS_FOLDER_ATTACKS:
@@ -512,14 +522,16 @@ def campaign(tmp_path_factory):
             runs.append(run)
 
         for run in runs:
-            if time.monotonic() - started > CAMPAIGN_SECONDS:
+            run.budget = RUN_SECONDS * slowdown
+            if time.monotonic() - started > CAMPAIGN_SECONDS * slowdown:
                 run.stalled = "not run: the campaign was already over its time"
                 continue
             _grade(run, canaries, watch)
     finally:
         watch.stop()
         canaries.remove()
-    campaign = Campaign(runs, solo, honest, time.monotonic() - started, student_processes_started_after(began))
+    campaign = Campaign(runs, solo, honest, time.monotonic() - started, student_processes_started_after(began),
+                        pace, CAMPAIGN_SECONDS * slowdown)
     _print_table(campaign)
     yield campaign
     for path in root.rglob("*"):  # a bloating attack leaves ~120 MB of reports; pytest keeps old temp folders
@@ -563,8 +575,11 @@ def _unsafe_in_reports(run: Run, student: str) -> list[str]:
 
 
 def judge(campaign: Campaign, attack: str) -> tuple[str, list[str]]:
-    """(a one-line outcome, what the attack achieved that it must not)."""
+    """(a one-line outcome, what the attack achieved that it must not). An attack whose run was never
+    started is skipped as not run: it has neither won nor been contained."""
     run = campaign.run_of(attack)
+    if run.stalled.startswith("not run"):
+        pytest.skip(f"{attack}: {run.stalled}")
     honest = _scores(campaign.honest[attack])
     problems: list[str] = []
     outcome = []
@@ -599,7 +614,7 @@ def judge(campaign: Campaign, attack: str) -> tuple[str, list[str]]:
     problems += [f"survived the run: {process}" for process in run.survivors]
     if run.stalled:
         problems.append(f"run {run.label!r}: {run.stalled}")
-    if run.seconds > RUN_SECONDS:
+    if run.seconds > run.budget:
         problems.append(f"run {run.label!r} took {run.seconds:.0f} s")
     return "\n".join(outcome), problems
 
@@ -615,7 +630,8 @@ def _print_table(campaign: Campaign) -> None:
             print(f"   {tag:6} {student[:40]:40} {row['status']:8} {row['score']:6g} {','.join(row['flags'])[:45]:45} "
                   f"{row['message'][:110]}")
     anywhere = [pid for pid in os.listdir("/proc") if pid.isdigit() and _uid(pid) in STUDENT_UIDS]
-    print(f"campaign: {campaign.seconds:.1f} s; student-uid processes on the machine afterwards: {len(anywhere)} "
+    print(f"campaign: {campaign.seconds:.1f} s of a {campaign.budget:.0f} s budget (pace {campaign.pace:.2f} s per "
+          f"honest file); student-uid processes on the machine afterwards: {len(anywhere)} "
           f"(none in this campaign's sandboxes: {not any(run.survivors for run in campaign.runs)}; "
           f"outside any sandbox and started during it: {campaign.escaped or 'none'})")
 
@@ -637,8 +653,9 @@ NAMES = [*META, *CLASS_FOLDER_ATTACKS]
 )
 def test_attack_gains_nothing_and_harms_no_one(campaign, attack):
     outcome, problems = judge(campaign, attack)
+    verdict = "STALLED" if campaign.run_of(attack).stalled else "WON"  # a stall is the grader's failure, not a win
     print(f"\n[{attack}] {META.get(attack, {}).get('attack') or CLASS_FOLDER_ATTACKS[attack]}"
-          f"\n{outcome}\n" + ("\n".join(f"  WON: {p}" for p in problems) if problems else "  contained"))
+          f"\n{outcome}\n" + ("\n".join(f"  {verdict}: {p}" for p in problems) if problems else "  contained"))
     assert not problems, f"{attack}:\n{outcome}\n" + "\n".join(problems)
 
 
@@ -672,9 +689,10 @@ def test_no_process_of_the_main_class_survives_and_none_escaped_its_sandbox(camp
 
 
 def test_the_campaign_ends_within_a_bounded_time(campaign):
-    assert all(run.exit_code == 0 and not run.stalled for run in campaign.runs), \
+    started = [run for run in campaign.runs if not run.stalled.startswith("not run")]
+    assert all(run.exit_code == 0 and not run.stalled for run in started), \
         [(run.label, run.exit_code, run.stalled) for run in campaign.runs]
-    assert campaign.seconds < CAMPAIGN_SECONDS, f"{campaign.seconds:.0f} s"
+    assert campaign.seconds < campaign.budget, f"{campaign.seconds:.0f} s of {campaign.budget:.0f} s"
 
 
 def test_students_with_odd_names_are_graded_and_get_their_reports_under_safe_names(campaign):

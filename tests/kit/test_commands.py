@@ -35,6 +35,26 @@ def test_pytest_exercises_with_one_exercise_names_its_target_and_runs_only_that_
     assert {test["exercise"] for test in report["tests"]} == {"endpoint"}
 
 
+def test_a_students_run_ends_with_the_progress_table():
+    completed = run_pytest("exercises")
+    tail = [line for line in completed.stdout.splitlines() if line.strip()][-8:]
+    assert "Lesson 7 progress" in tail[0] and tail[-1] == "score: 0 / 100", completed.stdout[-2000:]
+    assert not any(re.search(r"\d+ (failed|passed)", line) for line in tail)  # pytest's counts come before it
+
+
+def test_scores_add_up_from_exact_points_rounded_once():
+    from alfred.scoring import TestResult, score
+
+    rubric = {"lesson": 0.0, "model": 20.0, "task": 25.0, "endpoint": 35.0, "stretch": 20.0}
+    outcomes = {"model": ["passed", "passed", "failed"], "task": ["passed", "failed", "failed"],
+                "endpoint": ["passed"], "stretch": ["failed"]}
+    results = [TestResult(f"{exercise}-{n}", f"t{n}", exercise, outcome)
+               for exercise, listed in outcomes.items() for n, outcome in enumerate(listed)]
+    report = score(results, rubric)
+    assert [report["exercises"][e]["score"] for e in ("model", "task", "endpoint")] == [13.33, 8.33, 35.0]
+    assert report["score"] == 56.67  # 13.333... + 8.333... + 35, not 13.33 + 8.33 + 35
+
+
 def test_submission_accepts_a_folder_holding_lesson_07_main_py(tmp_path):
     folder = tmp_path / "robin" / "lesson_07"
     folder.mkdir(parents=True)
