@@ -3,7 +3,7 @@
     alfred grade                      grade the bundled demo class (works on a fresh install)
     alfred grade class/               one subfolder or .py file per student; the name is the student id
     alfred grade alice/ bob.py        single submissions
-Options: --out DIR, --json, --jobs N, --student NAME, --force, --no-sandbox. Errors are one sentence on
+Options: --out DIR, --json, --jobs N, --student NAME, --force, --format exercism, --no-sandbox. Errors are one sentence on
 stderr and exit code 2; a finished run exits 0, whatever the students scored.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from alfred.discovery import GradeError, discover
 from alfred.exercises import LESSON_FOLDER
 from alfred.grade import grade_class
+from alfred.reports import DEFAULT_FORMATS, FORMATS
 from alfred.sandbox import SandboxUnavailable, check_bwrap
 from alfred.targets import KIT_ROOT
 
@@ -38,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="submissions graded in parallel (default: the number of cores)")
     grade.add_argument("--student", metavar="NAME", help="regrade only this student")
     grade.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    grade.add_argument("--format", action="append", default=[], choices=sorted(set(FORMATS) - set(DEFAULT_FORMATS)),
+                       dest="formats", help="also write this report format (exercism: results.json, interface 3)")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code without bubblewrap: only for code you trust; results are marked")
     return parser
@@ -101,7 +104,8 @@ def _grade(args: argparse.Namespace) -> int:
     progress = _Progress(1 if args.student else len(entries), args.json)
     hidden = tuple(path.resolve() for path in paths)
     rows = grade_class(entries, args.out, args.jobs, sandboxed=not args.no_sandbox, force=args.force,
-                       on_result=progress.update, only=args.student, hidden=hidden)
+                       on_result=progress.update, only=args.student, hidden=hidden,
+                       formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)))
     progress.close()
     graded = sum(row["status"] == "graded" for row in rows)
     print(f"alfred: {len(rows)} submission{'s' * (len(rows) != 1)}, {graded} graded; gradebook in {args.out / 'gradebook.csv'}, "

@@ -86,10 +86,12 @@ class SandboxView:
 
     @classmethod
     def of_this_kit(cls, runtime: Path, staging: Path, hidden: tuple[Path, ...] = ()) -> SandboxView:
-        """This interpreter and its environment; this kit's folder and `hidden` hidden."""
+        """This interpreter and its environment; this kit's folder, its installed `alfred` package (in
+        site-packages when the kit is not installed in place) and `hidden` hidden."""
         base, prefix = Path(sys.base_prefix).resolve(), Path(sys.prefix)
+        package = Path(__file__).resolve().parent
         return cls(runtime, staging, base, prefix if prefix.resolve() != base else None,
-                   (KIT_ROOT.resolve(), *(path.resolve() for path in hidden)))
+                   (KIT_ROOT.resolve(), package, *(path.resolve() for path in hidden)))
 
     def python(self) -> str:
         """The interpreter's path inside: the environment's, wherever it was installed (a venv finds its

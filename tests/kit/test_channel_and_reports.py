@@ -8,7 +8,9 @@ import pytest
 from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
-from alfred.grade import _gradebook, _summary, feedback_markdown
+from alfred.reports.feedback import markdown as feedback_markdown
+from alfred.reports.gradebook import csv_text as _gradebook
+from alfred.reports.summary import markdown as _summary
 from alfred.observation import Observation
 from alfred.probe import MAX_EVENTS, MAX_OUTPUT_EVENTS, run_probe
 from alfred.targets import SOLUTIONS_MAIN
@@ -99,3 +101,22 @@ def test_a_student_id_that_looks_like_a_formula_opens_as_text_in_the_gradebook()
     row = {**_row("Got:      nothing"), "student": '=HYPERLINK("http://example.invalid","x")'}
     cell = _gradebook([row]).splitlines()[1].split(",")[0]
     assert cell.startswith("\"'=HYPERLINK")
+
+
+def test_exercism_output_is_cut_at_500_characters_with_a_note_and_a_broken_file_is_an_error():
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    from alfred.reports import exercism
+
+    schema = json.loads((Path(__file__).parent / "schemas" / "exercism-results-v3.schema.json").read_text())
+    long = _row("Tried:    POST /x\nGot:      " + "y" * 2000 + "\nExpected: z\nHint:     h")
+    results = exercism.results({**long, "status": "graded"})
+    jsonschema.validate(results, schema)
+    output = results["tests"][0]["output"]
+    assert len(output) == 500 and output.endswith(exercism.CUT_NOTE) and results["tests"][0]["task_id"] == 2
+    broken = exercism.results(long)  # status error: nothing could be tested
+    jsonschema.validate(broken, schema)
+    assert broken["status"] == "error" and broken["message"] and "tests" not in broken

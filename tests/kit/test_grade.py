@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 # A copy of the published format (shared/specs), kept with the tests so the check runs anywhere.
 GRADESCOPE_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "gradescope-results.schema.json").read_text())
+EXERCISM_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "exercism-results-v3.schema.json").read_text())
 
 
 def grade(capsys, *args):
@@ -37,7 +38,8 @@ def json_rows(out):
 @pytest.fixture(scope="module")
 def demo_grades(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "grades"
-    completed = subprocess.run([sys.executable, "-m", "alfred", "grade", "--out", str(out), "--json"],
+    completed = subprocess.run([sys.executable, "-m", "alfred", "grade", "--out", str(out), "--json",
+                                "--format", "exercism"],
                                capture_output=True, text=True, timeout=300, cwd=tmp_path_factory.getbasetemp())
     return completed, out
 
@@ -66,6 +68,21 @@ def test_every_results_file_is_valid_gradescope_json(demo_grades):
     assert files
     for path in files:
         jsonschema.validate(json.loads(path.read_text()), GRADESCOPE_SCHEMA)
+
+
+def test_every_exercism_file_is_valid_interface_3_json_with_tests_in_order(demo_grades):
+    _, out = demo_grades
+    files = {path.stem: json.loads(path.read_text()) for path in (out / "exercism").glob("*.json")}
+    assert set(files) == {path.stem for path in DEMO_CLASS.iterdir()}
+    for results in files.values():
+        jsonschema.validate(results, EXERCISM_SCHEMA)
+    assert files["tim_drake"]["status"] == "error" and "line" in files["tim_drake"]["message"]
+    assert files["dick_grayson"]["status"] == "pass"
+    tests = files["jason_todd"]["tests"]
+    assert files["jason_todd"]["status"] == "fail" and any(test["status"] == "fail" for test in tests)
+    task_ids = [test.get("task_id", 0) for test in tests]
+    assert task_ids == sorted(task_ids) and set(task_ids) == {0, 1, 2, 3, 4}  # the worked example has none
+    assert not (out / "results.json").exists()  # a class: one file per student, no single results.json
 
 
 CLASS_SAMPLES = [

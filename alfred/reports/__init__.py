@@ -1,0 +1,34 @@
+"""Reports of a graded class: one module per format, each turning result rows into the text of its files.
+
+A format is a module with `NAME` and two functions; `alfred grade` writes what they return under `--out`:
+
+    for_student(row, name) -> {relative path: text}   as soon as that student is graded (name: safe file stem)
+    for_class(rows)        -> {relative path: text}   once the class is graded (or stopped)
+
+Every format reads the same result rows (`alfred.grade` makes them: student, status, score, max_score,
+exercises, flags, message, tests), and escapes student words for its own medium (`alfred.reports.text`).
+Add a format by adding a module here and naming it in `FORMATS`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from alfred.reports import exercism, feedback, gradebook, gradescope, summary
+
+FORMATS: dict[str, ModuleType] = {module.NAME: module for module in (gradebook, summary, feedback, gradescope, exercism)}
+DEFAULT_FORMATS = ("gradebook", "summary", "feedback", "gradescope")
+
+
+def student_files(row: dict, name: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for format_name in formats:
+        files.update(FORMATS[format_name].for_student(row, name))
+    return files
+
+
+def class_files(rows: list[dict], formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict[str, str]:
+    files: dict[str, str] = {}
+    for format_name in formats:
+        files.update(FORMATS[format_name].for_class(rows))
+    return files

@@ -1,0 +1,53 @@
+"""Exercism's test-runner `results.json`, interface version 3 (`exercism/<name>.json` per student, and
+`results.json` itself when one submission is graded, as Exercism's runner expects in its output folder).
+
+Tests keep the suite's order; each homework test carries its exercise's number as `task_id` (the worked
+example is not a task and carries none); `message` is the learner message; `output`, what the code did, is
+cut at 500 characters with a note. A file that cannot be tested is `status: error` with its message.
+"""
+
+from __future__ import annotations
+
+import json
+
+from alfred.exercises import BY_ID
+from alfred.reports.text import got
+
+NAME = "exercism"
+VERSION = 3
+MAX_OUTPUT = 500
+CUT_NOTE = " [cut: the whole message is in your feedback]"
+
+
+def for_student(row: dict, name: str) -> dict[str, str]:
+    return {f"exercism/{name}.json": json.dumps(results(row), indent=2)}
+
+
+def for_class(rows: list[dict]) -> dict[str, str]:
+    return {"results.json": json.dumps(results(rows[0]), indent=2)} if len(rows) == 1 else {}
+
+
+def results(row: dict) -> dict:
+    if row["status"] in ("error", "timeout"):
+        return {"version": VERSION, "status": "error", "message": row["message"]}
+    tests = [_test(test) for test in row["tests"]]
+    status = "pass" if all(test["status"] == "pass" for test in tests) else "fail"
+    return {"version": VERSION, "status": status, "message": None, "tests": tests}
+
+
+def _test(test: dict) -> dict:
+    entry: dict = {"name": test["name"], "status": _STATUS.get(test["outcome"], "error")}
+    number = BY_ID[test["exercise"]].number
+    if number:
+        entry["task_id"] = number
+    if entry["status"] != "pass":
+        entry["message"] = test["message"] or None
+        entry["output"] = _cut(got(test)) if test["message"] else None
+    return entry
+
+
+_STATUS = {"passed": "pass", "failed": "fail"}
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_OUTPUT else text[: MAX_OUTPUT - len(CUT_NOTE)] + CUT_NOTE

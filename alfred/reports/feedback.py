@@ -1,0 +1,42 @@
+"""The student's feedback, `feedback/<name>.md`: the score, then every exercise's tests, each failure with its
+learner message in a fence nothing in it can close."""
+
+from __future__ import annotations
+
+from alfred.exercises import BY_ID, IDS
+from alfred.reports.text import code_block, code_span
+
+NAME = "feedback"
+
+
+def for_student(row: dict, name: str) -> dict[str, str]:
+    return {f"feedback/{name}.md": markdown(row)}
+
+
+def for_class(rows: list[dict]) -> dict[str, str]:
+    return {}
+
+
+def markdown(row: dict) -> str:
+    lines = [f"# Lesson 7 feedback for {code_span(row['student'])}", "",
+             f"Score: **{row['score']:g} / {row['max_score']:g}** ({row['status']})", ""]
+    if row["status"] in ("error", "timeout"):
+        lines += ["Your submission could not be tested:", "", *code_block(row["message"], indent=""), "",
+                  "Fix that first; every test below failed because of it.", ""]
+    for exercise_id in IDS:
+        entry = row["exercises"][exercise_id]
+        mine = [test for test in row["tests"] if test["exercise"] == exercise_id]
+        if not mine:
+            continue
+        lines += [f"## {BY_ID[exercise_id].label}: {entry['passed']}/{entry['total']} tests, "
+                  f"{entry['score']:g}/{entry['max_score']:g} points", ""]
+        for test in mine:
+            mark = "passed" if test["outcome"] == "passed" else "**not yet**"
+            lines.append(f"- {mark}: {test['name']}")
+            if test["outcome"] != "passed":
+                lines += ["", *code_block(test["message"], indent="  "), ""]
+        lines.append("")
+    if row["flags"]:
+        lines += ["Notes for your instructor: " + ", ".join(row["flags"]), ""]
+    lines.append("Run `pytest exercises` to see the same tests on your machine.")
+    return "\n".join(lines) + "\n"

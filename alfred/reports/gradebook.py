@@ -1,0 +1,36 @@
+"""The teacher's `gradebook.csv`: one row per student, points per exercise, total, status and flags; a cell
+that starts like a spreadsheet formula opens as text."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from alfred.exercises import IDS
+from alfred.feedback import printable
+
+NAME = "gradebook"
+
+
+def for_student(row: dict, name: str) -> dict[str, str]:
+    return {}
+
+
+def for_class(rows: list[dict]) -> dict[str, str]:
+    return {"gradebook.csv": csv_text(rows)}
+
+
+def csv_text(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["student", *IDS, "total", "max", "status", "flags"])
+    for row in rows:
+        writer.writerow([inert_cell(row["student"]), *(f"{row['exercises'][i]['score']:g}" for i in IDS),
+                         f"{row['score']:g}", f"{row['max_score']:g}", row["status"], "; ".join(row["flags"])])
+    return buffer.getvalue()
+
+
+def inert_cell(text: str) -> str:
+    """A spreadsheet cell that opens as text: a student id such as `=HYPERLINK(...)` is not a formula."""
+    text = printable(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -1,0 +1,64 @@
+"""The class summary, `summary.md`: the score distribution, each test's pass rate, the most common failures
+shown whole, and the files that could not be tested."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+
+from alfred.exercises import BY_ID
+from alfred.reports.text import code_block, code_cell, got
+
+NAME = "summary"
+
+
+def for_student(row: dict, name: str) -> dict[str, str]:
+    return {}
+
+
+def for_class(rows: list[dict]) -> dict[str, str]:
+    return {"summary.md": markdown(rows)}
+
+
+def markdown(rows: list[dict]) -> str:
+    """The teacher's view of the class. Pass rates and common failures count only the students whose file
+    could be tested (status graded): a file that never imported fails everything for one reason, listed
+    apart. Numbers are rounded as the scores are."""
+    tested = [row for row in rows if row["status"] == "graded"]
+    scores = [row["score"] for row in rows if row["status"] != "error"]
+    statuses = Counter(row["status"] for row in rows)
+    lines = ["# Class summary", "", f"Submissions: {len(rows)}; " + "; ".join(
+        f"{status}: {statuses[status]}" for status in ("graded", "timeout", "error") if statuses[status]), ""]
+    if scores:
+        lines += [f"Scores: mean {round(statistics.mean(scores), 2):g}, median {round(statistics.median(scores), 2):g}, "
+                  f"min {min(scores):g}, max {max(scores):g}", "", "| score band | students |", "|---|---|"]
+        bands = Counter(min(int(value // 20), 4) for value in scores)
+        lines += [f"| {band * 20}-{band * 20 + 20 if band < 4 else 100} | {bands.get(band, 0)} |" for band in range(5)]
+        lines.append("")
+    outcomes: dict[str, list[bool]] = {}
+    failures: Counter = Counter()  # (test, what it saw) -> students, once per student
+    example: dict[tuple[str, str, str], str] = {}  # the first full learner message of each failure
+    for row in tested:
+        for test in row["tests"]:
+            outcomes.setdefault(f"{BY_ID[test['exercise']].label}: {test['name']}", []).append(test["outcome"] == "passed")
+        failed = {(test["exercise"], test["name"], got(test)): test["message"] for test in row["tests"]
+                  if test["outcome"] != "passed"}
+        failures.update(failed.keys())
+        for key, message in failed.items():
+            example.setdefault(key, message)
+    if outcomes:
+        lines += [f"## Pass rate per test ({len(tested)} students whose file could be tested)", "",
+                  "| test | passed |", "|---|---|"]
+        lines += [f"| {name} | {sum(done)}/{len(done)} |" for name, done in outcomes.items()]
+        lines.append("")
+    if failures:
+        lines += ["## Most common failures", ""]
+        for rank, (key, count) in enumerate(failures.most_common(10), start=1):
+            exercise, name, _ = key
+            lines += [f"### {rank}. {count} student{'s' * (count != 1)}: {BY_ID[exercise].label}, `{name}`", "",
+                      *code_block(example[key], indent=""), ""]
+    untested = [row for row in rows if row["status"] != "graded"]
+    if untested:
+        lines += ["## Not tested", "", "| student | status | why |", "|---|---|---|"]
+        lines += [f"| {code_cell(row['student'])} | {row['status']} | {code_cell(row['message'][:200])} |" for row in untested]
+    return "\n".join(lines) + "\n"
