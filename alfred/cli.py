@@ -3,6 +3,8 @@
     alfred grade                      grade the bundled demo class (works on a fresh install)
     alfred grade class/               one subfolder or .py file per student; the name is the student id
     alfred grade alice/ bob.py        single submissions
+    alfred grade class/ --shard I/N   one shard of a class (a Kubernetes Indexed Job's pod, say)
+    alfred merge OUT_0 OUT_1 ...      one class's reports from its shards' --out folders
 Options: --out DIR, --json, --jobs N, --student NAME, --force, --format exercism, --no-sandbox. Errors are one sentence on
 stderr and exit code 2; a finished run exits 0, whatever the students scored.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from alfred.discovery import GradeError, discover
 from alfred.exercises import LESSON_FOLDER
-from alfred.grade import grade_class
+from alfred.grade import grade_class, merge, shard_of
 from alfred.reports import DEFAULT_FORMATS, FORMATS
 from alfred.sandbox import SandboxUnavailable, check_bwrap
 from alfred.targets import KIT_ROOT
@@ -41,9 +43,27 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     grade.add_argument("--format", action="append", default=[], choices=sorted(set(FORMATS) - set(DEFAULT_FORMATS)),
                        dest="formats", help="also write this report format (exercism: results.json, interface 3)")
+    grade.add_argument("--shard", type=_shard, metavar="I/N",
+                       help="grade only shard I of N (I from 0 to N-1; each student always falls in the same shard)")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code without bubblewrap: only for code you trust; results are marked")
+    merge = commands.add_parser("merge", help="build one class's reports from the --out folders of its shards")
+    merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_OUT", help="the --out folder of each shard")
+    merge.add_argument("--out", type=Path, default=Path("grades"), help="where the class's reports go")
+    merge.add_argument("--format", action="append", default=[], choices=sorted(set(FORMATS) - set(DEFAULT_FORMATS)),
+                       dest="formats", help="also write this report format")
     return parser
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not I/N, such as 0/4") from None
+    if not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        raise argparse.ArgumentTypeError(f"'{text}': I must be from 0 to N-1") from None
+    return shard
 
 
 def _positive(text: str) -> int:
@@ -60,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # as `timeout`, CI and Kubernetes stop a run
     try:
-        return _grade(args)
+        return _merge(args) if args.command == "merge" else _grade(args)
     except (GradeError, SandboxUnavailable) as exc:
         print(f"alfred: {exc}", file=sys.stderr)
         return 2
@@ -90,11 +110,22 @@ def _check_out(out: Path) -> None:
         raise GradeError(f"--out {out}: cannot write in {place}; choose a folder you can write to.")
 
 
+def _merge(args: argparse.Namespace) -> int:
+    _check_out(args.out)
+    rows = merge(args.shards, args.out, formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)))
+    print(f"alfred: merged {len(rows)} students from {len(args.shards)} shards; gradebook in "
+          f"{args.out / 'gradebook.csv'}, summary in {args.out / 'summary.md'}", file=sys.stderr)
+    return 0
+
+
 def _grade(args: argparse.Namespace) -> int:
     _check_out(args.out)
     paths = args.paths or [DEMO_CLASS]
     found = discover(paths, exclude=(args.out,), main_candidates=("main.py", f"{LESSON_FOLDER}/main.py"))
     entries = found.entries
+    if args.shard:
+        index, count = args.shard
+        entries = [entry for entry in entries if shard_of(entry.student, count) == index]
     for line in found.skipped:
         print(f"alfred: skipped {line}", file=sys.stderr)
     if args.student and not any(args.student in (entry.student, entry.slug) for entry in entries):
