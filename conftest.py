@@ -20,7 +20,8 @@ import pytest
 from alfred.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submission
 from alfred.exercises import BY_ID, EXERCISES
 from alfred.scoring import ResultCollector, RubricError, load_rubric, score
-from alfred.targets import KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetError, is_kit_folder_arg, resolve
+from alfred.targets import (EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetError,
+                            is_kit_folder_arg, resolve)
 
 TARGET = pytest.StashKey[Target]()
 COLLECTOR = pytest.StashKey[ResultCollector]()
@@ -41,8 +42,10 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         if submission or folder_args:
             target = resolve(submission or folder_args[0], invocation_dir)
-        else:
+        elif SOLUTIONS_MAIN.exists():
             target = Target(SOLUTIONS_MAIN, "solutions/lesson_07/main.py")
+        else:  # a handed-out project holds no solutions: a bare `pytest` tests the student's file
+            target = Target(EXERCISES_MAIN, "exercises/lesson_07/main.py")
         rubric = load_rubric(KIT_ROOT / "pyproject.toml")
     except (TargetError, RubricError) as exc:
         raise pytest.UsageError(str(exc)) from None

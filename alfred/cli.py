@@ -5,6 +5,8 @@
     alfred grade alice/ bob.py        single submissions
     alfred grade class/ --shard I/N   one shard of a class (a Kubernetes Indexed Job's pod, say)
     alfred merge OUT_0 OUT_1 ...      one class's reports from its shards' --out folders
+    alfred handout DIR                the project students receive (no solutions, no grader)
+    alfred bundle gradescope          autograder.zip for Gradescope (setup.sh, run_autograder, the kit)
 Options: --out DIR, --json, --jobs N, --student NAME, --force, --format exercism, --no-sandbox. Errors are one sentence on
 stderr and exit code 2; a finished run exits 0, whatever the students scored.
 """
@@ -19,11 +21,11 @@ import sys
 from pathlib import Path
 
 from alfred.discovery import GradeError, discover
-from alfred.exercises import LESSON_FOLDER
 from alfred.grade import grade_class, merge, shard_of
+from alfred.handout import HandoutError, write_handout
 from alfred.reports import DEFAULT_FORMATS, FORMATS
 from alfred.sandbox import SandboxUnavailable, check_bwrap
-from alfred.targets import KIT_ROOT
+from alfred.targets import KIT_ROOT, MAIN_CANDIDATES
 
 DEMO_CLASS = KIT_ROOT / "demo_class"
 
@@ -47,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="grade only shard I of N (I from 0 to N-1; each student always falls in the same shard)")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code without bubblewrap: only for code you trust; results are marked")
+    handout = commands.add_parser("handout", help="write the project students receive: exercises, visible tests, "
+                                  "plugin, README, GitHub Classroom workflow; no solutions")
+    handout.add_argument("destination", type=Path, metavar="DIR", help="a new or empty folder")
+    bundle = commands.add_parser("bundle", help="build a grading platform's bundle: gradescope -> autograder.zip")
+    bundle.add_argument("platform", choices=["gradescope"])
+    bundle.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the file to write")
     merge = commands.add_parser("merge", help="build one class's reports from the --out folders of its shards")
     merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_OUT", help="the --out folder of each shard")
     merge.add_argument("--out", type=Path, default=Path("grades"), help="where the class's reports go")
@@ -80,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # as `timeout`, CI and Kubernetes stop a run
     try:
-        return _merge(args) if args.command == "merge" else _grade(args)
-    except (GradeError, SandboxUnavailable) as exc:
+        return COMMANDS[args.command](args)
+    except (GradeError, SandboxUnavailable, HandoutError) as exc:
         print(f"alfred: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -110,6 +118,21 @@ def _check_out(out: Path) -> None:
         raise GradeError(f"--out {out}: cannot write in {place}; choose a folder you can write to.")
 
 
+def _handout(args: argparse.Namespace) -> int:
+    written = write_handout(args.destination)
+    print(f"alfred: the handout is in {args.destination}/ ({len(written)} files); hand out that folder, for "
+          "example as a GitHub Classroom template repository.", file=sys.stderr)
+    return 0
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from alfred.gradescope import bundle
+
+    _check_out(args.out)
+    print(f"alfred: {bundle(args.out)}: upload it as the assignment's autograder (docs/gradescope.md).", file=sys.stderr)
+    return 0
+
+
 def _merge(args: argparse.Namespace) -> int:
     _check_out(args.out)
     rows = merge(args.shards, args.out, formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)))
@@ -121,7 +144,7 @@ def _merge(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     _check_out(args.out)
     paths = args.paths or [DEMO_CLASS]
-    found = discover(paths, exclude=(args.out,), main_candidates=("main.py", f"{LESSON_FOLDER}/main.py"))
+    found = discover(paths, exclude=(args.out,), main_candidates=MAIN_CANDIDATES)
     entries = found.entries
     if args.shard:
         index, count = args.shard
@@ -142,6 +165,9 @@ def _grade(args: argparse.Namespace) -> int:
     print(f"alfred: {len(rows)} submission{'s' * (len(rows) != 1)}, {graded} graded; gradebook in {args.out / 'gradebook.csv'}, "
           f"summary in {args.out / 'summary.md'}", file=sys.stderr)
     return 0
+
+
+COMMANDS = {"grade": _grade, "merge": _merge, "handout": _handout, "bundle": _bundle}
 
 
 class _Progress:

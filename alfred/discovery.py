@@ -71,22 +71,24 @@ def discover(paths: list[Path], exclude: tuple[Path, ...] = (), main_candidates:
         if _is_single_submission(path, candidates):
             found.append((path.name, path))
             continue
-        children = sorted(os.scandir(path), key=lambda entry: entry.name)
+        before = len(found)
+        with os.scandir(path) as listing:
+            children = sorted(listing, key=lambda entry: entry.name)
         for child in children:
             name = child.name
             if name.startswith("."):
-                continue
-            if _identity(Path(child.path)) in excluded:
+                skipped.append(f"{_shown(name)}: a hidden entry")
+            elif _identity(Path(child.path)) in excluded:
                 skipped.append(f"{_shown(name)}: the output folder, not a student")
             elif child.is_symlink() or child.is_dir(follow_symlinks=False) or name.endswith(".py"):
                 found.append((name, Path(child.path)))
             else:
                 skipped.append(f"{_shown(name)}: not a .py file or a folder"
                                + ("; unzip it into a folder named after the student" if name.endswith(".zip") else ""))
-        if not found:
+        if len(found) == before:
             raise GradeError(f"No submissions found in {path}/. Put one folder or .py file per student there, "
                              f"then run `alfred grade {path}` again.")
-    ids = _unique_ids([(name, path) for name, path in found])
+    ids = _unique_ids([name for name, _ in found])
     return Discovery([_read_entry(student, path, candidates) for student, (_, path) in zip(ids, found)], skipped)
 
 
@@ -99,7 +101,31 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def _is_single_submission(path: Path, candidates: tuple[str, ...]) -> bool:
-    return path.is_file() or any((path / candidate).is_file() for candidate in candidates)
+    """A .py file, or one student's project: a folder whose own main.py (a real file, not a link) is the only
+    thing in it that could be a submission. A folder that also holds other .py files or folders with a
+    main.py is a class folder, whatever its main.py says: a student named `main` cannot make the class one
+    project."""
+    if path.is_file() and not path.is_symlink():
+        return True
+    if not path.is_dir() or not any(_is_real_file(path / candidate) for candidate in candidates):
+        return False
+    containers = {candidate.split("/")[0] for candidate in candidates if "/" in candidate}
+    with os.scandir(path) as children:
+        for child in children:
+            if child.name.startswith(".") or child.name in containers or child.name == "main.py":
+                continue
+            if child.name.endswith(".py") or child.is_symlink():
+                return False
+            if child.is_dir(follow_symlinks=False) and any(_is_real_file(Path(child.path) / c) for c in candidates):
+                return False
+    return True
+
+
+def _is_real_file(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode) and all(not parent.is_symlink() for parent in path.parents[:1])
+    except OSError:
+        return False
 
 
 def _shown(name: str) -> str:
@@ -108,27 +134,37 @@ def _shown(name: str) -> str:
     return printable(text).replace("\n", "\\n").replace("\t", "\\t")
 
 
-def _unique_ids(found: list[tuple[str, Path]]) -> list[str]:
-    """Printable ids: the file's stem or the folder's name, the whole name where two stems meet, a number
-    where even those meet."""
-    stems = [_shown(name[:-3] if name.endswith(".py") else name) for name, _ in found]
+def _unique_ids(names: list[str]) -> list[str]:
+    """Printable ids, all different: the file's stem or the folder's name; the whole name where two stems
+    meet; a number where even those meet, never one that another entry already has."""
+    stems = [_shown(name[:-3] if name.endswith(".py") else name) for name in names]
     counts = Counter(stems)
-    ids = [stem if counts[stem] == 1 else _shown(name) for stem, (name, _) in zip(stems, found)]
-    seen: Counter = Counter()
+    ids = [stem if counts[stem] == 1 else _shown(name) for stem, name in zip(stems, names)]
+    counts = Counter(ids)
+    taken = set(ids)
     unique = []
     for student in ids:
-        seen[student] += 1
-        unique.append(student if seen[student] == 1 and ids.count(student) == 1 else f"{student}~{seen[student]}")
+        if counts[student] > 1:
+            number = 2
+            while f"{student}~{number}" in taken:
+                number += 1
+            student = f"{student}~{number}"
+            taken.add(student)
+        unique.append(student)
     return unique
+
+
+_HASHED = re.compile(r".*-[0-9a-f]{10}")
 
 
 def slug_of(student: str) -> str:
     """A file name for a student's reports: the id where it is plain and short, else its plain part
-    shortened, with a hash of the whole id so two ids never share one."""
+    shortened, with a hash of the whole id. Unique: a plain id that looks like a hashed name gets a hash too,
+    so no id can take another's name."""
     plain = re.sub(r"[^A-Za-z0-9._-]", "_", student).strip("._")[:SLUG_CHARS] or "student"
-    if plain == student:
+    if plain == student and not _HASHED.fullmatch(plain):
         return plain
-    return f"{plain}-{hashlib.sha256(student.encode()).hexdigest()[:10]}"
+    return f"{plain}-{hashlib.sha256(student.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}"
 
 
 # --- reading one submission ---
@@ -136,6 +172,12 @@ def slug_of(student: str) -> str:
 
 class _Refused(Exception):
     """This submission cannot be graded; the message says why, to the student and the teacher."""
+
+
+def read_submission(path: Path, student: str, main_candidates: tuple[str, ...]) -> Entry:
+    """One student's submission, a file or a folder known to be one project (an upload on a grading
+    platform), read as discovery reads each entry of a class."""
+    return _read_entry(_shown(student), path, main_candidates)
 
 
 def _read_entry(student: str, path: Path, candidates: tuple[str, ...]) -> Entry:
@@ -242,6 +284,10 @@ def _read_tree(folder: int, names_of: Counter, main_name: str, prefix: PurePosix
         if not (is_link or is_dir or is_file):  # a pipe, a socket, a device: not part of a project
             continue
         if is_dir:
+            budget[1] -= 1  # folders count too: countless empty ones are no project either
+            if budget[1] < 0:
+                raise _Refused(f"the folder holds more than {MAX_FOLDER_FILES} files and folders; submit only your "
+                               "project (main.py, its templates, static files and data)")
             child = _open_beneath(folder, PurePosixPath(name), directory=True)
             try:
                 if _is_virtual_environment(child):

@@ -51,7 +51,7 @@ def content_hash(entry: Entry, kit: str) -> str:
     digest = hashlib.sha256(kit.encode() + b"\0" + entry.main.encode() + b"\0" + entry.problem.encode())
     for relative in sorted(entry.files):
         data = entry.files[relative]
-        digest.update(b"\0" + relative.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+        digest.update(b"\0" + os.fsencode(relative) + b"\0" + str(len(data)).encode() + b"\0" + data)
     return digest.hexdigest()
 
 
@@ -178,23 +178,27 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
     (out / "cache").mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict] = {}
     pending = []
-    for entry in entries:
-        if only is not None and only not in (entry.student, entry.slug):
-            last = _read_cache(out, entry.slug, None, formats)
-            if last:
-                rows[entry.student] = last
-            continue
-        digest = content_hash(entry, kit)
-        cached = _read_cache(out, entry.slug, digest, formats)
-        if cached and not force:
-            rows[entry.student] = cached
-            _notify(on_result, cached, cached=True)
-        elif entry.problem:
-            rows[entry.student] = _finish(out, entry.slug, _error_row(entry.student, entry.problem), digest, on_result,
-                                           formats)
-        else:
-            pending.append((entry, digest))
     try:
+        for entry in entries:
+            try:
+                if only is not None and only not in (entry.student, entry.slug):
+                    last = _read_cache(out, entry.slug, None, formats)
+                    if last:
+                        rows[entry.student] = last
+                    continue
+                digest = content_hash(entry, kit)
+                cached = _read_cache(out, entry.slug, digest, formats)
+                if cached and not force:
+                    rows[entry.student] = cached
+                    _notify(on_result, cached, cached=True)
+                elif entry.problem:
+                    rows[entry.student] = _finish(out, entry.slug, _error_row(entry.student, entry.problem), digest,
+                                                  on_result, formats)
+                else:
+                    pending.append((entry, digest))
+            except Exception as exc:  # one odd entry never stops the class: it gets its row, the rest go on
+                row = _error_row(entry.student, f"the grader could not prepare this submission: {exc}")
+                rows[entry.student] = _finish(out, entry.slug, row, "", on_result, formats)
         if pending:
             pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_start_grading_process,
                                        initargs=(os.getpid(), (*hidden, out.resolve())))

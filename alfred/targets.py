@@ -26,18 +26,22 @@ class Target:
     label: str  # how messages name it, as the user would type it
 
 
+MAIN_CANDIDATES = ("main.py", f"{LESSON_FOLDER}/main.py", f"exercises/{LESSON_FOLDER}/main.py")  # a file, a folder, a handout
+
+
 def find_main(path: Path) -> Path:
-    """`path` itself if it is a .py file, else its main.py or lesson_07/main.py."""
+    """`path` itself if it is a .py file, else its main.py, lesson_07/main.py or (a handed-out project)
+    exercises/lesson_07/main.py."""
     if not path.exists():
         raise TargetError(f"{path} does not exist: give a .py file or a folder holding main.py.")
     if path.is_file():
         if path.suffix != ".py":
             raise TargetError(f"{path} is not a Python file: give a .py file or a folder holding main.py.")
         return path
-    for candidate in (path / "main.py", path / LESSON_FOLDER / "main.py"):
-        if candidate.is_file():
-            return candidate
-    raise TargetError(f"{path} holds no main.py or {LESSON_FOLDER}/main.py.")
+    for candidate in MAIN_CANDIDATES:
+        if (path / candidate).is_file():
+            return path / candidate
+    raise TargetError(f"{path} holds no {', '.join(MAIN_CANDIDATES[:-1])} or {MAIN_CANDIDATES[-1]}.")
 
 
 def resolve(path: str | Path, invocation_dir: Path) -> Target:

@@ -85,7 +85,12 @@ CLASS_FOLDER_ATTACKS = {
     "class_folder_link_loop": "main.py is a loop of links",
     "class_folder_hard_link_out": "main.py is a hard link to a copy of the solution outside the folder",
     "class_folder_swapped_after_discovery": "the stub, swapped for a link to the solutions once grading has begun",
+    "class_folder_student_named_main": "a student named main.py, so the class folder looks like one project",
+    "class_folder_takes_a_neighbours_report_name": "a folder named like the report file of an odd-named student",
+    "class_folder_non_utf8_file_name": "a file whose name is not UTF-8 beside the stub",
+    "class_folder_id_suffix_collision": "entries named so that the ids made unique would meet an honest one",
 }
+NAMED_ATTACKS = {"class_folder_student_named_main": "main"}  # attacks whose student id is not 1_<name>
 # Honest students with names that try to act in a terminal, a report or a path: each must score 100.
 ODD_NAMES = [b"odd_new\nline", b"odd_esc\x1b[2J\x1b[31mred", b"odd_rtl\xe2\x80\xaeevil",
              b"odd_<img src=x onerror=alert(1)>", b"odd_[x](javascript:alert(1))", b"odd_=HYPERLINK(1)",
@@ -388,8 +393,9 @@ def _add(run: Run, student: str, source: Path | None = None, text: str | None = 
 def _plant_class_folder_attacks(run: Run, root: Path) -> None:
     klass = run.klass
     for name in CLASS_FOLDER_ATTACKS:
-        (klass / f"1_{name}").mkdir()
-        run.attacks[f"1_{name}"] = name
+        if name not in NAMED_ATTACKS:
+            (klass / f"1_{name}").mkdir()
+            run.attacks[f"1_{name}"] = name
     (klass / f"1_{SYMLINK_ENTRY}" / "lesson_07").symlink_to(SOLUTIONS_MAIN.parent, target_is_directory=True)
     (klass / "1_class_folder_link_to_neighbour" / "main.py").symlink_to("../1_honest_reference_1.py")
     chain = klass / "1_class_folder_link_chain_out"
@@ -404,6 +410,51 @@ def _plant_class_folder_attacks(run: Run, root: Path) -> None:
     os.link(outside, klass / "1_class_folder_hard_link_out" / "main.py")
     shutil.copy(EXERCISES_MAIN, klass / "1_class_folder_swapped_after_discovery" / "main.py")
     run.racer = klass / "1_class_folder_swapped_after_discovery" / "main.py"
+    # A student named main: the class folder now holds a main.py. Its code looks for other students' files.
+    (klass / "main.py").write_text(EXERCISES_MAIN.read_text() + LOOK_FOR_NEIGHBOURS)
+    run.attacks["main.py"] = "class_folder_student_named_main"
+    # A plain name spelling the report name of an odd-named honest student (the id 1_odd_new\\nline).
+    forged = slug_of("1_odd_new\\nline")
+    (klass / "1_class_folder_takes_a_neighbours_report_name").rename(klass / forged)
+    shutil.copy(EXERCISES_MAIN, klass / forged / "main.py")
+    del run.attacks["1_class_folder_takes_a_neighbours_report_name"]
+    run.attacks[forged] = "class_folder_takes_a_neighbours_report_name"
+    odd_file = klass / "1_class_folder_non_utf8_file_name"
+    shutil.copy(EXERCISES_MAIN, odd_file / "main.py")
+    with open(os.path.join(os.fsencode(odd_file), b"notes-\xff.txt"), "wb") as handle:
+        handle.write(b"not UTF-8, in name only")
+    # Beside the honest 1_honest_reference_1.py: a folder with its stem, a file whose stem is its full name, and
+    # a folder already named as a made-unique id would be. Every id must stay different.
+    (klass / "1_class_folder_id_suffix_collision").rmdir()
+    del run.attacks["1_class_folder_id_suffix_collision"]
+    for name in ("1_honest_reference_1", "1_honest_reference_1.py~2", "1_honest_reference_1.py~3"):
+        (klass / name).mkdir()
+        shutil.copy(EXERCISES_MAIN, klass / name / "main.py")
+        run.attacks[name] = "class_folder_id_suffix_collision"
+    shutil.copy(EXERCISES_MAIN, klass / "1_honest_reference_1.py.py")
+    run.attacks["1_honest_reference_1.py.py"] = "class_folder_id_suffix_collision"
+
+
+def _ids_as_the_grader_gives_them(run: Run) -> None:
+    """run.attacks and run.honest are keyed by entry names until here; the grader's ids are what discovery
+    makes of those names (escaped, made unique), so the rows can be found."""
+    by_name = {entry.path.name: entry.student for entry in discover([run.klass], (), ("main.py",)).entries}
+    for table in (run.attacks, run.honest):
+        named = dict(table)
+        table.clear()
+        for name, value in named.items():
+            table[by_name[name]] = value
+
+
+LOOK_FOR_NEIGHBOURS = """
+
+import os as _os
+
+_seen = [name for root, _, names in _os.walk("/submission") for name in names if name != "main.py"]
+_seen += [name for name in ("/submissions", "/students") for _ in [0] if _os.listdir(name)]
+if _seen:
+    raise RuntimeError("LEAK: files of other students: " + ", ".join(sorted(_seen))[:300])
+"""
 
 
 def _swap_once_grading_began(run: Run, stop: threading.Event) -> None:
@@ -483,20 +534,18 @@ def campaign(tmp_path_factory):
             if not meta["sequence"]:
                 student = f"{0 if name in SLOW_FIRST else 1}_{name}"
                 _add(main_run, student, ATTACKS_DIR / f"{name}.py")
-                main_run.attacks[student] = name
+                main_run.attacks[f"{student}.py"] = name  # keyed by entry name until the ids are known
         for student, key in (("1_honest_reference_1", "reference"), ("1_honest_reference_2", "reference"),
                              ("1_honest_stephanie_brown", "stephanie")):
             _add(main_run, student, solo_files[key])
-            main_run.honest[student] = key
+            main_run.honest[f"{student}.py"] = key
         _plant_class_folder_attacks(main_run, root)
         for name in ODD_NAMES:  # honest copies under names no report or terminal may take as they are
             folder = os.path.join(os.fsencode(main_run.klass), b"1_" + name)
             os.mkdir(folder)
             shutil.copy(SOLUTIONS_MAIN, os.path.join(folder, b"main.py"))
-        odd = {Path(os.fsdecode(os.fsencode(main_run.klass) + b"/1_" + name)) for name in ODD_NAMES}
-        for entry in discover([main_run.klass], (), ("main.py",)).entries:
-            if entry.path in odd:
-                main_run.honest[entry.student] = "reference"
+            main_run.honest[os.fsdecode(b"1_" + name)] = "reference"
+        _ids_as_the_grader_gives_them(main_run)
         runs.append(main_run)
 
         for name, meta in META.items():
@@ -707,5 +756,7 @@ def test_students_with_odd_names_are_graded_and_get_their_reports_under_safe_nam
         assert run.rows[student]["score"] == 100, run.rows[student]
         assert student.isprintable() and len(slug_of(student)) <= 72
         assert set(_artifacts(run, student)) == {"results", "feedback", "cache"}, student
+        results = json.loads((run.out / "results" / f"{slug_of(student)}.json").read_text())
+        assert results["score"] == 100, student  # its own report: no other entry's name reaches its file
         assert not _unsafe_in_reports(run, student), (student, _unsafe_in_reports(run, student))
         assert student in {row[0].lstrip("'") for row in gradebook[1:]}

@@ -160,3 +160,47 @@ def test_two_submissions_with_one_name_both_get_graded(tmp_path):
 def test_a_class_folder_with_nothing_to_grade_is_a_one_line_error(tmp_path):
     with pytest.raises(GradeError, match="No submissions found"):
         discover([tmp_path], (), CANDIDATES)
+
+
+def test_a_class_folder_holding_a_student_named_main_stays_a_class(klass):
+    (klass / "main.py").write_bytes(SOURCE)  # the student "main"
+    (klass / "bob.py").write_bytes(SOURCE)
+    found = entries(klass)
+    assert set(found) == {"honest", "main", "bob"}
+    assert set(found["main"].files) == {"main.py"}  # nobody else's files
+
+
+def test_one_students_folder_is_one_submission_with_its_project(tmp_path):
+    project = tmp_path / "alice"
+    (project / "templates").mkdir(parents=True)
+    (project / "main.py").write_bytes(SOURCE)
+    (project / "templates" / "page.html").write_text("<p/>")
+    found = entries(project)
+    assert set(found) == {"alice"} and set(found["alice"].files) == {"main.py", "templates/page.html"}
+
+
+def test_no_id_can_take_another_ids_report_name(klass):
+    (klass / "alice smith").mkdir()
+    (klass / "alice smith" / "main.py").write_bytes(SOURCE)
+    (klass / slug_of("alice smith")).mkdir()  # a plain name spelling the other's report name
+    (klass / slug_of("alice smith") / "main.py").write_bytes(SOURCE)
+    slugs = [entry.slug for entry in entries(klass).values()]
+    assert len(slugs) == len(set(slugs)) == 3
+
+
+def test_ids_made_unique_never_meet_an_existing_one(tmp_path):
+    first, second = tmp_path / "one", tmp_path / "two"
+    for folder, names in ((first, ["bob", "bob~2"]), (second, ["bob"])):
+        for name in names:
+            (folder / name).mkdir(parents=True)
+            (folder / name / "main.py").write_bytes(SOURCE)
+    students = [entry.student for entry in discover([first, second], (), CANDIDATES).entries]
+    assert len(students) == len(set(students)) == 3
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_hashed(klass):
+    with open(os.path.join(os.fsencode(klass / "honest"), b"notes-\xff.txt"), "wb") as handle:
+        handle.write(b"x")
+    entry = entries(klass)["honest"]
+    assert entry.problem == "" and len(entry.files) == 2
+    assert content_hash(entry, "kit")

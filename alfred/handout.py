@@ -1,0 +1,205 @@
+"""`alfred handout DIR`: the project a student receives, and nothing a student should not have.
+
+It holds the exercises, the visible suite, the pytest plugin (conftest.py and the modules of `alfred` it
+imports, found by reading their imports), a `pyproject.toml` with the student's dependencies only, a README
+written for students, and a GitHub Classroom workflow that grades with the same suite. It holds no
+solutions, no corpora, no attack files, no grader (`alfred grade`, the sandbox, the reports) and no teacher
+commands.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+from alfred.exercises import EXERCISES, LESSON_FOLDER
+from alfred.scoring import load_rubric
+from alfred.targets import KIT_ROOT, SUITE_DIR
+
+PLUGIN_ENTRY = "alfred.pytest_options"  # loaded through the pytest11 entry point, so it comes along too
+CLASSROOM_WORKFLOW = ".github/workflows/classroom.yml"
+
+
+class HandoutError(Exception):
+    """The handout cannot be written there; the message says why, in one line."""
+
+
+def write_handout(destination: Path) -> list[Path]:
+    """Writes the student's project into `destination` (new or empty) and returns the files written."""
+    if destination.exists() and any(destination.iterdir()):
+        raise HandoutError(f"{destination} is not empty; give a new folder for the handout.")
+    files = {
+        f"exercises/{LESSON_FOLDER}/main.py": (KIT_ROOT / "exercises" / LESSON_FOLDER / "main.py").read_text(),
+        "conftest.py": (KIT_ROOT / "conftest.py").read_text(),
+        "pyproject.toml": pyproject(),
+        "README.md": readme(),
+        ".gitignore": ".venv/\n__pycache__/\nbatcomputer_logs/\n*.egg-info/\n",
+        CLASSROOM_WORKFLOW: classroom_workflow(),
+    }
+    for test in sorted(SUITE_DIR.glob("*.py")):
+        files[f"tests/{LESSON_FOLDER}/{test.name}"] = test.read_text()
+    for module in plugin_modules():
+        files[f"alfred/{module}.py"] = (KIT_ROOT / "alfred" / f"{module}.py").read_text()
+    written = []
+    for relative, text in files.items():
+        path = destination / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+def plugin_modules() -> list[str]:
+    """The modules of `alfred` that conftest.py, the suite and the plugin's entry point import, and theirs."""
+    sources = [KIT_ROOT / "conftest.py", *sorted(SUITE_DIR.glob("*.py"))]
+    wanted = {"__init__", PLUGIN_ENTRY.split(".")[1]}
+    for source in sources:
+        wanted |= _alfred_imports(source)
+    todo = list(wanted)
+    while todo:
+        for module in _alfred_imports(KIT_ROOT / "alfred" / f"{todo.pop()}.py") - wanted:
+            wanted.add(module)
+            todo.append(module)
+    return sorted(wanted)
+
+
+def _alfred_imports(path: Path) -> set[str]:
+    """The kit modules `path` imports when it loads (imports inside functions serve the grader only, such as
+    the sandbox's error that the subprocess driver names: they are not the student's)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("alfred."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.ImportFrom) and node.module == "alfred":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("alfred.")}
+    return found
+
+
+def pyproject() -> str:
+    """The kit's own project settings, less the grader: the student's dependencies, the plugin's entry
+    point, the rubric and pytest's settings."""
+    kit = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text())
+    dependencies = [dependency for dependency in kit["project"]["dependencies"] if not dependency.startswith("tqdm")]
+    rubric = load_rubric(KIT_ROOT / "pyproject.toml")
+    points = "\n".join(f"{exercise} = {value:g}" for exercise, value in rubric.items())
+    listed = ",\n".join(f'    "{dependency}"' for dependency in dependencies)
+    return f'''[build-system]
+requires = ["setuptools>=77"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "alfred-lesson-7"
+version = "{kit["project"]["version"]}"
+description = "Lesson 7, Alfred's Assistance: your FastAPI background-task exercises and their tests"
+requires-python = "{kit["project"]["requires-python"]}"
+dependencies = [
+{listed},
+]
+
+[project.entry-points.pytest11]
+alfred = "{PLUGIN_ENTRY}"
+
+[tool.setuptools]
+packages = ["alfred"]
+
+[tool.alfred.points]
+{points}
+
+[tool.pytest.ini_options]
+minversion = "8.2"
+testpaths = ["tests"]
+addopts = ["--strict-markers", "--strict-config"]
+filterwarnings = ["error"]
+'''
+
+
+def classroom_workflow() -> str:
+    """GitHub Classroom's autograding: one step per exercise, worth that exercise's points (the command
+    grader gives a step's points when its command succeeds), and the reporter that sends them."""
+    rubric = load_rubric(KIT_ROOT / "pyproject.toml")
+    homework = [exercise for exercise in EXERCISES if exercise.number and rubric[exercise.id] > 0]
+    steps, runners, environment = [], [], []
+    for exercise in homework:
+        step = f"exercise-{exercise.number}-{exercise.id}"
+        steps.append(f'''      - name: {exercise.label}
+        id: {step}
+        uses: classroom-resources/autograding-command-grader@v1
+        with:
+          test-name: "{exercise.label}: {exercise.title}"
+          setup-command: "pip install -e ."
+          command: "pytest exercises -m {exercise.id} -p no:cacheprovider"
+          timeout: 10
+          max-score: {rubric[exercise.id]:g}''')
+        runners.append(step)
+        environment.append(f'          {step.upper()}_RESULTS: "${{{{steps.{step}.outputs.result}}}}"')
+    return f'''name: Autograding Tests
+on:
+  - push
+  - workflow_dispatch
+  - repository_dispatch
+permissions:
+  checks: write
+  actions: read
+  contents: read
+jobs:
+  run-autograding-tests:
+    runs-on: ubuntu-latest
+    if: github.actor != 'github-classroom[bot]'
+    steps:
+      - name: Checkout code
+        uses: actions/checkout@v4
+      - name: Set up Python
+        uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+{chr(10).join(steps)}
+      - name: Autograding Reporter
+        uses: classroom-resources/autograding-grading-reporter@v1
+        env:
+{chr(10).join(environment)}
+        with:
+          runners: {",".join(runners)}
+'''
+
+
+def readme() -> str:
+    homework = [exercise for exercise in EXERCISES if exercise.number]
+    listing = "\n".join(f"- `TODO Exercise {e.number} ({e.id})`: {e.title} (`pytest exercises -m {e.id}`)"
+                        for e in homework)
+    return f'''# Lesson 7, "Alfred's Assistance": background tasks with FastAPI
+
+Your file is `exercises/{LESSON_FOLDER}/main.py`. The lesson's worked example is already done in it; your
+exercises are marked with TODO comments:
+
+{listing}
+
+## Set up once
+
+Python 3.11 or newer:
+
+```sh
+python3 -m venv .venv && . .venv/bin/activate && pip install -e .
+```
+
+## The loop
+
+1. Run `pytest exercises`. Every failure says what was tried, what happened, what was expected, and a
+   hint. The run ends with your progress per exercise and your score.
+2. Fix `exercises/{LESSON_FOLDER}/main.py` and run the tests again, until every row says `yes`. One exercise
+   at a time: `pytest exercises -m model` (or `task`, `endpoint`, `stretch`).
+3. Try it by hand: `uvicorn exercises.{LESSON_FOLDER}.main:app --reload`, open http://127.0.0.1:8000/docs and
+   send a request. The background task prints in the uvicorn terminal after the response has arrived.
+
+The tests never wait for real: a five-second sleep returns at once in them, and each test runs in an
+empty folder of its own, so your `batcomputer_logs/` is left alone.
+
+## Submitting
+
+Commit and push: if your class uses GitHub Classroom, the Actions tab grades every push with these same
+tests, exercise by exercise. If your teacher collects files (Gradescope, a shared folder), hand in
+`exercises/{LESSON_FOLDER}/main.py`, or this whole folder if your app uses templates or static files.
+Your teacher grades with the same tests, and may add checks of their own.
+'''

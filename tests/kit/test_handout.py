@@ -1,0 +1,70 @@
+"""`alfred handout`: the students' project works on its own, in a fresh virtual environment, and holds nothing
+a student should not have (no line of the solutions, no corpus, no attack, no grader, no teacher command);
+its GitHub Classroom workflow is valid against the GitHub workflow schema.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from alfred.handout import CLASSROOM_WORKFLOW, write_handout
+from alfred.targets import EXERCISES_MAIN, SOLUTIONS_MAIN
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("handout") / "lesson-7"
+    write_handout(folder)
+    return folder
+
+
+def test_the_handout_holds_no_line_of_the_solutions_and_no_grader(handout):
+    stub_lines = {line.strip() for line in EXERCISES_MAIN.read_text().splitlines()}
+    solution_only = {line.strip() for line in SOLUTIONS_MAIN.read_text().splitlines()
+                     if len(line.strip()) > 12 and line.strip() not in stub_lines and not line.strip().startswith("#")}
+    files = [path for path in handout.rglob("*") if path.is_file()]
+    for path in files:  # a line of code the solution adds to the stub appears nowhere, as a line
+        lines = {line.strip() for line in path.read_text().splitlines()}
+        assert not solution_only & lines, (path, solution_only & lines)
+    names = {path.relative_to(handout).as_posix() for path in files}
+    assert not any(name.startswith(("solutions/", "tests/corpus", "tests/attacks", "tests/kit", "demo_class",
+                                    "benchmarks")) for name in names), names
+    assert not {"alfred/grade.py", "alfred/sandbox.py", "alfred/worker.py", "alfred/cli.py"} & names
+    assert "project" in tomllib.loads((handout / "pyproject.toml").read_text())
+    assert "scripts" not in tomllib.loads((handout / "pyproject.toml").read_text())["project"]  # no `alfred grade`
+
+
+def test_the_classroom_workflow_is_a_valid_github_workflow(handout):
+    checked = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+                              str(handout / CLASSROOM_WORKFLOW)], capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_handout_works_on_its_own_in_a_fresh_virtual_environment(handout, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    installed = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "-e", str(handout)],
+                               capture_output=True, text=True, timeout=600)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    python = str(venv / "bin" / "python")
+
+    stubs = subprocess.run([python, "-m", "pytest", "exercises", "-p", "no:cacheprovider"], cwd=handout,
+                           capture_output=True, text=True, timeout=300)
+    assert stubs.returncode == 1 and stubs.stdout.rstrip().endswith("score: 0 / 100"), stubs.stdout[-3000:]
+    assert "The lesson's worked example" in stubs.stdout and "Traceback" not in stubs.stdout
+
+    solved = tmp_path / "solved"
+    shutil.copytree(handout, solved)
+    shutil.copy(SOLUTIONS_MAIN, solved / "exercises" / "lesson_07" / "main.py")
+    for command in (["exercises"], ["--submission", "."]):  # the handout's layout is found from its root
+        run = subprocess.run([python, "-m", "pytest", *command, "-p", "no:cacheprovider"], cwd=solved,
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0 and run.stdout.rstrip().endswith("score: 100 / 100"), run.stdout[-3000:]
