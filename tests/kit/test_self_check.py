@@ -1,7 +1,10 @@
 """The kit checks itself: the reference passes, the stubs fail where they should, every corpus sample
-scores as its annotation says. Each check runs the real graded suite in-process (alfred.suite.run_suite),
-exactly as `pytest --submission PATH --score-json FILE` would.
+scores as its annotation says, and every behaviour is graded once. Each check runs the real graded suite
+in-process (alfred.suite.run_suite), exactly as `pytest --submission PATH --score-json FILE` would.
 """
+
+import itertools
+from collections import defaultdict
 
 import pytest
 
@@ -24,8 +27,14 @@ def test_reference_solution_passes_every_test_of_every_exercise():
     assert all(report["exercises"][exercise_id]["total"] >= 3 for exercise_id in IDS), report["exercises"]
 
 
-def test_stubs_pass_the_lesson_and_fail_every_homework_test_as_a_failure():
-    report = run_suite(EXERCISES_MAIN)
+@pytest.fixture(scope="module")
+def stub_report():
+    """The stubs graded once, for every check about them."""
+    return run_suite(EXERCISES_MAIN)
+
+
+def test_stubs_pass_the_lesson_and_fail_every_homework_test_as_a_failure(stub_report):
+    report = stub_report
     assert set(outcomes(report, "lesson")) == {"passed"}
     for exercise_id in IDS[1:]:
         assert set(outcomes(report, exercise_id)) == {"failed"}, (exercise_id, outcomes(report, exercise_id))
@@ -39,13 +48,23 @@ def test_every_stub_carries_its_numbered_todo():
             assert f"TODO Exercise {exercise.number} ({exercise.id})" in stub, exercise.label
 
 
-def test_stub_failures_speak_to_the_student_without_kit_tracebacks():
-    report = run_suite(EXERCISES_MAIN)
-    for test in report["tests"]:
+def test_stub_failures_speak_to_the_student_without_kit_tracebacks(stub_report):
+    for test in stub_report["tests"]:
         if test["outcome"] == "failed":
             message = test["message"]
             assert all(part in message for part in ("Tried:", "Got:", "Expected:", "Hint:")), message
             assert "alfred/" not in message and "Traceback" not in message, message
+
+
+def test_no_test_passes_on_an_empty_app(tmp_path):
+    """An app with no routes and no names: no worked-example test may pass on it (the lesson's checks are
+    of what the lesson builds, not of what FastAPI answers anyway), nor, of course, any homework test."""
+    empty = tmp_path / "main.py"
+    empty.write_text("from fastapi import FastAPI\napp = FastAPI()\n")
+    report = run_suite(empty)
+    passed = [test["nodeid"] for test in report["tests"] if test["outcome"] == "passed"]
+    assert not passed, passed
+    assert {test["exercise"] for test in report["tests"]} == set(IDS)
 
 
 CORRECT, WRONG, BROKEN = corpus.load("correct"), corpus.load("wrong"), corpus.load("broken")
@@ -92,3 +111,54 @@ def test_broken_submission_loses_points_with_clear_failures_and_the_run_goes_on(
             assert test["outcome"] == "failed", (test["name"], test["outcome"], test["message"])
             assert all(part in test["message"] for part in ("Tried:", "Got:", "Expected:", "Hint:")), test["message"]
             assert "Traceback" not in test["message"], test["message"]
+
+
+# --- Every behaviour graded once ---
+#
+# Two tests of one exercise that pass and fail on exactly the same submissions, over every corpus sample and
+# the stubs, grade one mistake twice: they are merged, or sharpened until some realistic submission (a wrong
+# sample of its own) tells them apart. Parametrized cases of one test are exempt: they check one behaviour on
+# several inputs, each case worth its share of the exercise, which is the kit's partial credit. A pair that
+# must stay goes below with its reason, written as {"test_a", "test_b"} (test names without parameters).
+SAME_VERDICTS_ALLOWED: dict[frozenset[str], str] = {}
+
+
+def name_without_parameters(nodeid):
+    """A test's name without its parameters: what its parametrized cases share."""
+    return nodeid.split("::")[-1].split("[")[0]
+
+
+def verdict_groups(reports):
+    """Groups of suite tests (node ids) that pass and fail on exactly the same submissions in `reports`,
+    and each test's exercise."""
+    verdicts, exercise_of = defaultdict(list), {}
+    for report in reports:
+        for test in report["tests"]:
+            verdicts[test["nodeid"]].append(test["outcome"] == "passed")
+            exercise_of[test["nodeid"]] = test["exercise"]
+    assert {len(vector) for vector in verdicts.values()} == {len(reports)}, "every report grades every test"
+    groups = defaultdict(list)
+    for nodeid, vector in verdicts.items():
+        groups[tuple(vector)].append(nodeid)
+    return [group for group in groups.values() if len(group) > 1], exercise_of
+
+
+@pytest.mark.slow
+def test_no_two_tests_of_an_exercise_fail_on_exactly_the_same_submissions(corpus_reports, stub_report):
+    reports = [corpus_reports[sample.path] for sample in CORRECT + WRONG + BROKEN] + [stub_report]
+    groups, exercise_of = verdict_groups(reports)
+    pairs = [pair for group in groups for pair in itertools.combinations(group, 2)]
+    print(f"{len(pairs)} pairs of tests with the same verdicts on {len(reports)} submissions:")
+    for first, second in pairs:
+        print(f"  {exercise_of[first]}/{exercise_of[second]}: {first.split('::')[-1]}, {second.split('::')[-1]}")
+    same_mistake = {}  # pairs of different tests of one exercise, by their names
+    for first, second in pairs:
+        names = frozenset({name_without_parameters(first), name_without_parameters(second)})
+        if exercise_of[first] == exercise_of[second] and len(names) == 2:
+            same_mistake[names] = (first, second)
+    unexplained = [pair for names, pair in same_mistake.items() if names not in SAME_VERDICTS_ALLOWED]
+    assert not unexplained, (
+        "these tests of one exercise pass and fail on exactly the same submissions: merge them, or sharpen one "
+        f"and add the wrong sample that tells them apart: {unexplained}")
+    stale = [sorted(names) for names in SAME_VERDICTS_ALLOWED if names not in same_mistake]
+    assert not stale, f"SAME_VERDICTS_ALLOWED lists pairs that no longer fail together: {stale}"

@@ -30,8 +30,12 @@ EARLIER = "User alfred@wayne.enterprises activity: Polished the Batmobile\n"
 LATER = "User lucius@wayne.enterprises activity: Tuned the Tumbler\n"
 MESSAGE = "--- BACKGROUND TASK: Creating log file ---"
 ABOUT_THE_FILE = re.compile(r"log|file|creat", re.IGNORECASE)
+CREATING = re.compile(r"creat|initiali[sz]", re.IGNORECASE)  # a creation message in the lesson's sense
 NUMBER = re.compile(r"\d+(?:\.\d+)?")  # a whole number or a decimal one: 12, 44.069120
 HINT = f'check os.path.exists("{LOG_FILE}") before opening the file, and print the message only when it is False.'
+ALWAYS_HINT = (f"The message is printed even when the log file exists: print it only when "
+               f"os.path.exists(\"{LOG_FILE}\") is False, testing the very path you open. A check of another "
+               "path (the file name without its folder, a misspelt name) is False every time, and so is no check.")
 EVERY_CALL_HINT = (" A line printed on every call does not count, even when what it shows changes (a time, a count, "
                    "the folder's contents): print a message of its own, only when the file is missing (and if you "
                    "keep an `else` message, let it show nothing that changes from call to call).")
@@ -144,8 +148,17 @@ def every_call(line: Line) -> str:
             f"printed in its place{after}: so it is taken for one line printed on every call, whose details change")
 
 
+def always_printed(calls: Calls) -> Line | None:
+    """A creation message printed, word for word, on every call: with the log file there as without it."""
+    return next((line for line in paired_lines(calls) if line.kind == "same" and line.there == line.event.text
+                 and CREATING.search(line.event.text or "")), None)
+
+
 def no_announcement(calls: Calls) -> str:
     """What `got` says when there is no creation message."""
+    always = always_printed(calls)
+    if always:
+        return f"{always.event.text!r} was printed on every call, also when {LOG_FILE} was already there"
     changing = printed_on_every_call(calls)
     if changing:
         return every_call(changing)
@@ -155,16 +168,21 @@ def no_announcement(calls: Calls) -> str:
     return f"the same lines with and without the log file: {lines(calls.missing.printed())}"
 
 
-def why_not(calls: Calls) -> str:
-    """For tests whose `got` shows other things: the reason there is no creation message, when it is a line
-    printed on every call."""
-    changing = None if announcements(calls) else printed_on_every_call(calls)
-    return f"; {every_call(changing)}" if changing else ""
+def hint(calls: Calls, text: str, when_missing: str = HINT) -> str:
+    """`text` when there is a creation message. Without one, the tests that need it say how to add it
+    (`when_missing`), not how to fix what they go on to check, plus a word on lines printed on every call
+    when that is why there is none."""
+    if announcements(calls):
+        return text
+    if always_printed(calls):
+        return ALWAYS_HINT
+    return when_missing + (EVERY_CALL_HINT if printed_on_every_call(calls) else "")
 
 
-def hint(calls: Calls, text: str) -> str:
-    """`text`, plus a word on lines printed on every call when that is why there is no creation message."""
-    return text + (EVERY_CALL_HINT if not announcements(calls) and printed_on_every_call(calls) else "")
+def without_a_creation_message(calls: Calls) -> str:
+    """`got` for a test that checks what comes with the creation message, when there is no creation message:
+    that is what differs from what it expects, whatever the log holds."""
+    return f"no message printed only when the log file was missing: {no_announcement(calls)}"
 
 
 def situation(setup):
@@ -178,12 +196,13 @@ def situation(setup):
 )
 def test_creation_is_announced_when_the_log_file_is_missing(submission, setup):
     calls = with_and_without_the_file(submission, **setup)
+    text = HINT + (" Check the file, not the folder." if setup else "")
     check(
         announcements(calls),
         tried=f"{TASK}(...) with {situation(setup)}, then again with {LOG_FILE} already there (twice)",
         got=no_announcement(calls),
         expected=f"a message such as {MESSAGE} the first time only",
-        hint=hint(calls, HINT + (" Check the file, not the folder." if setup else "")),
+        hint=hint(calls, text, text),
     )
 
 
@@ -194,45 +213,40 @@ def test_creation_is_announced_before_the_file_is_opened(submission):
         messages and not messages[0].watched.get(LOG_FILE, True),
         tried=f"{TASK}(...) with no log file yet",
         got=(f"{messages[0].text!r} was printed after {LOG_FILE} was created" if messages
-             else no_announcement(calls)),
+             else without_a_creation_message(calls)),
         expected=f"the creation message printed while {LOG_FILE} does not exist yet",
         hint=hint(calls, "print the message before the `with open(...)` line, not after it."),
     )
 
 
-def test_an_existing_log_file_is_not_announced_and_gets_the_new_line(submission):
-    first = log(submission)
-    second = log(submission)
-    calls = log_again(submission, first, second)
-    check(
-        announcements(calls) and second.files.get(LOG_FILE) == LINE + LINE,
-        tried=f"{TASK}(...) twice: once with no log file, then with the file it wrote",
-        got=f"first call printed {lines(first.printed())}; second call printed {lines(second.printed())}; "
-        f"the log holds {second.files.get(LOG_FILE)!r}" + why_not(calls),
-        expected="the creation message on the first call only, and two lines in the log",
-        hint=hint(calls, HINT + ' Keep opening the file in append mode ("a").'),
-    )
-
-
 def test_an_announced_log_file_holds_the_logged_line(submission):
     calls = with_and_without_the_file(submission)
-    missing = calls.missing
+    written = calls.missing.files.get(LOG_FILE)
+    messages = announcements(calls)
     check(
-        announcements(calls) and missing.files.get(LOG_FILE) == LINE,
+        messages and written == LINE,
         tried=f"{TASK}(...) with no log file yet",
-        got=f"it printed {lines(missing.printed())}; the log holds {missing.files.get(LOG_FILE)!r}" + why_not(calls),
+        got=(without_a_creation_message(calls) if not messages
+             else f"it printed {messages[0].text!r}, then wrote no {LOG_FILE}" if written is None
+             else f"it printed {messages[0].text!r}, then the new log held {written!r}"),
         expected=f"the creation message, then {LINE!r} written to {LOG_FILE}",
-        hint=hint(calls, 'print the message, then open the file in append mode ("a") and write the line as before.'),
+        hint=hint(calls, "the log line is written on every call, whether the file was there or not: keep the "
+                  '`with open(..., mode="a")` block outside the `if`, after it.' if written is None
+                  else "write the log line into the new file as before, and nothing else."),
     )
 
 
 def test_a_log_file_with_earlier_entries_keeps_them(submission):
     calls = with_and_without_the_file(submission, dirs=["elsewhere"])
-    existing = calls.existing
+    held = calls.existing.files.get(LOG_FILE)
+    gone = [entry for entry in (EARLIER, LINE) if entry not in (held or "")]
     check(
-        announcements(calls) and existing.files.get(LOG_FILE) == EARLIER + LINE,
+        announcements(calls) and held == EARLIER + LINE,
         tried=f"{TASK}(...) when {LOG_FILE} already holds {EARLIER!r}",
-        got=f"it printed {lines(existing.printed())}; the log holds {existing.files.get(LOG_FILE)!r}" + why_not(calls),
-        expected="no creation message, and the new line appended after the earlier one",
-        hint=hint(calls, HINT),
+        got=(without_a_creation_message(calls) if not announcements(calls)
+             else f"the log holds {held!r}: " + (f"{' and '.join(repr(entry) for entry in gone)} missing" if gone
+                                                  else "not the earlier entry followed by the new line")),
+        expected=f"the creation message only when the log file is missing; here none, and the log holding "
+        f"{EARLIER + LINE!r}: the earlier entry, then the new line",
+        hint=hint(calls, 'open the log in append mode ("a"), which keeps what the file holds; "w" empties it first.'),
     )

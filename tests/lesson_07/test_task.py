@@ -29,8 +29,16 @@ def raised(seen):
 
 
 def hint_or_error(seen, hint):
-    return (f"fix the error first: read report_request.report_name and report_request.recipient_email from the "
-            f"object you get." if seen.error else hint)
+    """`hint`, or what to do about the error the task raised, by its kind."""
+    if seen.error is None:
+        return hint
+    if seen.error.type == "NotImplementedError":
+        return "write the task's body in place of its `raise NotImplementedError(...)` line."
+    if seen.error.type == "TypeError" and "argument" in seen.error.message:
+        return (f"{TASK} takes one parameter, the report request object: def {TASK}(report_request: "
+                "IntelReportRequest).")
+    return ("fix the error first: read report_request.report_name and report_request.recipient_email from the "
+            "object you get.")
 
 
 def tried(name, email):
@@ -38,7 +46,8 @@ def tried(name, email):
 
 
 def split_at_work(seen):
-    """The lines printed before the first simulated sleep, and after the last one."""
+    """The lines printed before the first simulated sleep, and after the last one. With no sleep at all, the
+    first line stands for the start message and the others for the end message."""
     timeline = [e for e in seen.events if e.phase == "call" and e.kind in ("print", "sleep")]
     sleeps = [i for i, e in enumerate(timeline) if e.kind == "sleep"]
     printed = [e.text for e in timeline if e.kind == "print"]
@@ -47,6 +56,20 @@ def split_at_work(seen):
     before = [e.text for e in timeline[: sleeps[0]] if e.kind == "print"]
     after = [e.text for e in timeline[sleeps[-1] + 1 :] if e.kind == "print"]
     return before, after
+
+
+def around_the_work(seen, side, texts):
+    """What `got` says the task printed `side` ("before" or "after") its simulated work; when there was no
+    work to be before or after, it says so rather than speak of it."""
+    if seen.sleeps("call"):
+        return f"{side} the simulated work it printed {lines(texts)}{raised(seen)}"
+    printed = seen.printed("call")
+    if seen.error:
+        return (f"no simulated work was done (no sleep ran): it printed {lines(printed)}, "
+                f"then raised {seen.error.sentence()}")
+    part = {"before": "its first line, which stands for the start message",
+            "after": "the lines after its first"}[side]
+    return f"it did no simulated work (no sleep ran); it printed {lines(printed)}, so {part}: {lines(texts)}"
 
 
 def mentions_both(texts, name, email):
@@ -62,7 +85,7 @@ def test_task_announces_the_report_and_recipient_before_the_work(submission, nam
     check(
         mentions_both(before, name, email),
         tried=tried(name, email),
-        got=f"before the simulated work it printed {lines(before)}{raised(seen)}",
+        got=around_the_work(seen, "before", before),
         expected=f"a start message naming {name!r} and {email!r}, printed before time.sleep(5)",
         hint=hint_or_error(seen, "print something like "
                            "f\"Compiling {report_request.report_name} for {report_request.recipient_email}\" first."),
@@ -76,7 +99,7 @@ def test_task_announces_the_report_and_recipient_after_the_work(submission, name
     check(
         mentions_both(after, name, email),
         tried=tried(name, email),
-        got=f"after the simulated work it printed {lines(after)}{raised(seen)}",
+        got=around_the_work(seen, "after", after),
         expected=f"an end message naming {name!r} and {email!r}, printed after time.sleep(5)",
         hint=hint_or_error(seen, "print the end message after the sleep, and name the report and the recipient in it too."),
     )

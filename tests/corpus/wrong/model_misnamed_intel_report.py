@@ -1,11 +1,9 @@
 """Wrong: the model is called IntelReport instead of IntelReportRequest (used consistently in the task and endpoint).
 
-loses: model, endpoint
+loses: model
 
-spills: the homework names the model IntelReportRequest and the endpoint must hand the task "the received
-IntelReportRequest"; with no class of that name the endpoint's checks that read the model by name
-(the scheduled argument's class, what the model rejects) cannot pass. The task is called with the kit's
-own report object, so it keeps full marks.
+The endpoint is graded on the model it declares for its body, whatever its name, and the task is called
+with the kit's own report object: only exercise 1, which asks for the name, loses points.
 
 Otherwise a copy of the reference solution (solutions/lesson_07/main.py).
 """
