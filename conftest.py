@@ -126,6 +126,13 @@ def _write_progress(terminalreporter, config: pytest.Config) -> None:
         done = "yes" if entry["passed"] == entry["total"] else "not yet"
         write(f"{BY_ID[exercise_id].label:<28} {entry['passed']:>5} / {entry['total']:<4}   {done}")
     write(f"score: {report['score']:g} / {report['max_score']:g}")
+    unfinished = [exercise_id for exercise_id, entry in report["exercises"].items()
+                  if entry["total"] and entry["passed"] < entry["total"]]
+    target = config.stash[TARGET].label
+    if unfinished:
+        write(f"next: {BY_ID[unfinished[0]].label} in {target}; then run `pytest exercises -m {unfinished[0]}`")
+    else:
+        write("next: every exercise tested here is done; try it by hand with uvicorn and /docs")
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

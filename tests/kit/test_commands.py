@@ -37,8 +37,10 @@ def test_pytest_exercises_with_one_exercise_names_its_target_and_runs_only_that_
 
 def test_a_students_run_ends_with_the_progress_table():
     completed = run_pytest("exercises")
-    tail = [line for line in completed.stdout.splitlines() if line.strip()][-8:]
-    assert "Lesson 7 progress" in tail[0] and tail[-1] == "score: 0 / 100", completed.stdout[-2000:]
+    tail = [line for line in completed.stdout.splitlines() if line.strip()][-9:]
+    assert "Lesson 7 progress" in tail[0] and tail[-2] == "score: 0 / 100", completed.stdout[-2000:]
+    assert tail[-1] == ("next: Exercise 1 (model) in exercises/lesson_07/main.py; "
+                        "then run `pytest exercises -m model`")  # the command to run next
     assert not any(re.search(r"\d+ (failed|passed)", line) for line in tail)  # pytest's counts come before it
 
 
