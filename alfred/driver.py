@@ -1,9 +1,10 @@
 """Drivers run probes against a submission; `Submission` is the one door the tests go through.
 
-A driver takes a probe (plain data) and returns what `alfred.probe.run_probe` observed (plain data).
+A driver takes a probe (plain data) and returns what `alfred.probe.run_probe` observed (plain data), as
+the judge reads it from the reply line a student process sends (`alfred.observation.parse_reply`).
 `InProcessDriver` runs the probe in the test's own process, for a student's quick loop and the
-instructor's `pytest solutions`. A driver that runs the same probe in another process returns the same
-dict, so tests never know which one they were given.
+instructor's `pytest solutions`, and reads its own reply line the same way; a driver that runs the same
+probe in another process returns the same data, so tests never know which one they were given.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from pydantic import ValidationError
 
 from alfred.exercises import exercise_asking_for
 from alfred.feedback import fail
-from alfred.observation import Observation
-from alfred.probe import run_probe
+from alfred.observation import ErrorInfo, Observation, Reply, parse_reply
+from alfred.probe import MAX_REPLY_BYTES, encode_reply, run_probe
 
 
 class Driver(Protocol):
@@ -40,8 +41,13 @@ class InProcessDriver:
         self.main_path = main_path
 
     def run(self, probe: dict, workdir: Path) -> dict:
-        # The JSON round trip gives exactly the data another process would have sent.
-        return json.loads(json.dumps(run_probe(self.main_path, probe, workdir)))
+        # The reply line another process would have sent, read as the judge reads it: exactly the same data.
+        reply = parse_reply(encode_reply({"id": 0, "observation": run_probe(self.main_path, probe, workdir)}))
+        if not isinstance(reply, Reply):
+            return {"problem": reply}
+        if "observation" not in reply.model_fields_set:
+            return {"problem": reply.problem or "crashed", "problem_detail": reply.detail[:300]}
+        return reply.observation
 
 
 _PROBLEMS = {
@@ -76,6 +82,16 @@ def _validated(raw: Any) -> Observation | None:
         return Observation.model_validate(raw)
     except (ValidationError, RecursionError):
         return None
+
+
+def _kept(observation: Observation | None) -> str | None:
+    """An observation as kept for later tests: its JSON text, a few bytes per value where the validated
+    objects take a hundred (a reply of 4,000 events: 0.4 MB of text against 6 MB of objects)."""
+    return None if observation is None else json.dumps(observation.model_dump(), separators=(",", ":"))
+
+
+def _revived(kept: str | None) -> Observation | None:
+    return None if kept is None else Observation.model_validate(json.loads(kept))
 
 
 def _stopped_early(observation: Observation) -> bool:
@@ -122,7 +138,8 @@ class Submission:
 
     def _answer(self, probe: dict) -> Observation | None:
         """The probe's observation, validated (None when the reply was not a valid one). Only validated
-        observations are kept for later tests: whatever else a reply carried is dropped at once."""
+        observations are kept for later tests, as compact JSON text: whatever else a reply carried is dropped
+        at once, and what a submission's kept answers cost the judge is bounded by the reply's cap in bytes."""
         if not self._fresh:
             if self._unplayed is not None:
                 self.driver.run(self._unplayed, self.workdir)
@@ -132,9 +149,10 @@ class Submission:
         key = json.dumps(probe, sort_keys=True)
         if key in self.shared_answers:
             self._unplayed = probe
-        else:
-            self.shared_answers[key] = _validated(self.driver.run(probe, self.workdir))
-        return self.shared_answers[key]
+            return _revived(self.shared_answers[key])
+        observation = _validated(self.driver.run(probe, self.workdir))
+        self.shared_answers[key] = _kept(observation)
+        return observation
 
     def _observe(self, probe: dict, setup: dict) -> Observation:
         """Runs the probe; a submission that cannot be imported or lacks a name fails the test right here."""
@@ -192,7 +210,7 @@ class SubprocessDriver:
     """
 
     def __init__(self, server, key: str, main: str = "main.py", reply_seconds: float = 5.0,
-                 max_reply_bytes: int = 2_000_000, budget_seconds: float = 60.0):
+                 max_reply_bytes: int = MAX_REPLY_BYTES, budget_seconds: float = 60.0):
         self.server = server  # alfred.sandbox.ForkServer, with this submission staged under `key`
         self.key = key
         self.main = main  # the student's file, relative to its staged folder
@@ -241,28 +259,31 @@ class SubprocessDriver:
         except OSError:
             return self._end_child("crashed")
         loaded, reply = self._read_reply(replies_fd, deadline)
-        if not isinstance(reply, dict) or reply.get("id") != self._next_id:
+        if not isinstance(reply, Reply) or reply.id != self._next_id:
             problem = reply if isinstance(reply, str) else "malformed"
             if problem == "timeout" and not loaded:
                 self.import_hangs = True
                 return self._end_child("timeout", "importing main.py did not finish")
             return self._end_child(problem)
-        if "observation" not in reply:
-            return self._end_child(str(reply.get("problem", "crashed")), str(reply.get("detail", ""))[:300])
-        observation = reply["observation"]
+        if "observation" not in reply.model_fields_set:
+            return self._end_child(reply.problem or "crashed", reply.detail[:300])
+        observation = reply.observation
         if isinstance(observation, dict):
             if observation.get("output_truncated"):
                 self.flags.add("output cut")
-            if isinstance(observation.get("load_error"), dict):
-                self.load_error = observation["load_error"]
+            try:
+                self.load_error = ErrorInfo.model_validate(observation.get("load_error")).model_dump()
+            except ValidationError:
+                pass
         return observation
 
     def _workdir_key(self, workdir: Path) -> str:
         # Each test's tmp_path maps to its own folder in the submission's private work area.
         return self._workdirs.setdefault(str(workdir), f"test-{len(self._workdirs)}")
 
-    def _read_reply(self, replies_fd: int, deadline: float) -> tuple[bool, dict | str]:
-        """(whether main.py got imported, the reply or the name of what went wrong)."""
+    def _read_reply(self, replies_fd: int, deadline: float) -> tuple[bool, Reply | str]:
+        """(whether main.py got imported, the reply or the name of what went wrong). The judge's memory for a
+        reply is bounded whatever it holds: see `parse_reply`."""
         buffer, loaded = b"", False
         while True:
             if not loaded and buffer.startswith(b"L\n"):
@@ -280,10 +301,7 @@ class SubprocessDriver:
                 buffer += chunk
                 if len(buffer) > self.max_reply_bytes:
                     return loaded, "oversized"
-        try:
-            return loaded, json.loads(buffer)
-        except (ValueError, RecursionError):
-            return loaded, "malformed"
+        return loaded, parse_reply(buffer)
 
     def _end_child(self, problem: str, detail: str = "") -> dict:
         """Ends the submission process after a failed probe; the next probe starts a fresh one."""

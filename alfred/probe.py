@@ -19,26 +19,60 @@ never reads a clock cannot tell, and is spared freezegun's few milliseconds of s
 
 The app's lifespan (a `lifespan` function, startup and shutdown handlers), when main.py gives it one,
 runs around each request and call, as a server runs it around the app's life.
+
+What the student's code produced in free form (a response's JSON body, a value handed to a task, a model's
+values) travels as JSON text of bounded length, which the judge decodes only when a test asks: a reply's
+count of JSON values is bounded by its schema. `encode_reply` writes the reply line; one that would not fit
+what the judge reads (`reply_problem`) becomes an "oversized" problem here, in or out of process alike.
 """
+
+# --- Trusted after load ---
+#
+# Student code runs in this very process, and in a submission process every probe after the first runs
+# after it too; it may have replaced anything it can reach by name: `json.dumps`, `builtins.len`, a global
+# of this module (`import alfred.probe` is one line), a method of a class defined here. So the code that
+# turns what was observed into the reply (recording events and printed lines, describing values, functions
+# and errors, collecting files, building the report, encoding it to JSON, writing it) and the code that runs
+# a probe around it look nothing up at call time in a module's globals, in `builtins` or in a kit class:
+#   - every builtin, module function, constant and kit function it uses is bound when this module is
+#     imported, before any student code, as a keyword-only default (`_len=len`), or in a closure made from
+#     those; libraries imported later (httpx, Starlette, uvicorn, freezegun) are bound once by
+#     `import_dependencies`, which runs before any student code, into a table only those defaults hold;
+#   - the observer's state is a plain dict; the tables it reads are immutable, or held by those defaults alone;
+#   - JSON is written by the C encoder of `_json` made at import with its C string encoder, and read by its C
+#     scanner, so no code of the `json` module runs after load (not even in httpx: a response's body is
+#     decoded here).
+# What stays open is reaching the kit's objects themselves (gc, frames, `__defaults__`, `sys.stdout` and the
+# sleep functions the probe installs) and the libraries the probe drives: the known limit of observing from
+# inside the student's process (SECURITY.md). `alfred.worker._serve` follows the same rule.
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import gc
 import importlib.util
 import io
 import itertools
 import json
+import operator
 import os
+import re
 import sys
 import time
 import traceback
+import types
 import warnings
+from _json import encode_basestring_ascii as _c_encode_string
+from _json import make_encoder as _c_make_encoder
+from _json import make_scanner as _c_make_scanner
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 # What one observation may hold, so that an honest reply stays far below the driver's size cap and the
 # judge's work on it stays small. `alfred.observation` rejects a (forged) reply beyond these.
@@ -50,46 +84,184 @@ MAX_OUTPUT_EVENTS = 2_000  # prints and sleeps
 MAX_EVENTS = 2 * MAX_OUTPUT_EVENTS  # and the requests' and tasks' own events
 MAX_SCHEDULED = 100  # background tasks described
 MAX_ARGUMENTS = 20  # arguments described, per task
-_module_counter = itertools.count()
+MAX_ITEMS = 100  # any other list or mapping: a model's fields and errors, a location's parts, watched paths...
+MAX_BODY_CHARS = 64_000  # a response's JSON body, as JSON text (the largest honest one, /openapi.json: 3.6 kB)
+MAX_VALUE_CHARS = 16_000  # a described value or a model's values, as JSON text (the largest honest one: 126)
+MAX_VALUE_DEPTH = 64  # nesting of a free-form JSON text the judge agrees to decode
+# One reply line, as the judge reads it. The largest honest reply, measured on every probe of the suite
+# against the reference, the stubs, the demo class, every corpus and the attacks' honest code (8,570 replies),
+# is 6.7 kB with 115 JSON values, 7 levels deep (/openapi.json, its body as text). A flood of prints that
+# fills MAX_OUTPUT_EVENTS while a file is watched takes 245 kB and 16,000 values (515 kB if every character
+# printed is a control character, which JSON writes in 6 bytes); beyond the caps a reply becomes an
+# "oversized" problem, in or out of process alike. The caps are 78 times the largest honest reply's bytes,
+# 4 times the flood's values, and the schema's depth plus room.
+MAX_REPLY_BYTES = 512 * 1024
+MAX_REPLY_NODES = 64_000  # JSON values: what a parser allocates one object for
+MAX_REPLY_DEPTH = 10
 
 
-def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathLike, on_loaded=None) -> dict:
-    """Loads `main_path` afresh inside `workdir`, runs `probe`, and returns the observation.
+# --- JSON, by the C code of `_json` only ---
 
-    `on_loaded` is called once the module has been imported (the worker tells its parent, so a hang at
-    import time is told apart from a hang in a request).
+
+def _unencodable(value, *, _TypeError=TypeError, _type=type):
+    raise _TypeError(f"{_type(value).__name__} is not JSON data")
+
+
+# Compact, ASCII (every other character escaped, lone surrogates included), NaN written as json.dumps does.
+_C_ENCODE = _c_make_encoder(None, _unencodable, _c_encode_string, None, ":", ",", False, False, True)
+_C_SCAN = _c_make_scanner(json.JSONDecoder())  # what json.loads uses, with the same settings
+_WHITESPACE = re.compile(r"[ \t\n\r]*").match  # what json.loads skips around a document
+_NOT_STRUCTURE = bytes(byte for byte in range(256) if byte not in b'"[]{},')  # what json_shape drops
+_IS_QUOTE = tuple(1 if byte == ord('"') else 0 for byte in range(256))
+_SQUARE = bytes.maketrans(b"{}", b"[]")  # nesting is nesting, whichever the brackets
+
+
+def _to_json(value, *, _encode=_C_ENCODE, _join="".join) -> str:
+    """The JSON text of plain data."""
+    return _join(_encode(value, 0))
+
+
+def _from_json(text: str, *, _scan=_C_SCAN, _skip=_WHITESPACE, _len=len, _ValueError=ValueError,
+               _StopIteration=StopIteration) -> Any:
+    """The value of one JSON document, as json.loads reads it; ValueError when `text` is not one."""
+    try:
+        value, end = _scan(text, _skip(text, 0).end())
+    except _StopIteration:
+        raise _ValueError("not a JSON document") from None
+    if _skip(text, end).end() != _len(text):
+        raise _ValueError("more than one JSON document")
+    return value
+
+
+def _detect_encoding(data: bytes, *, _len=len, _utf32=(codecs.BOM_UTF32_BE, codecs.BOM_UTF32_LE),
+                     _utf16=(codecs.BOM_UTF16_BE, codecs.BOM_UTF16_LE), _utf8=codecs.BOM_UTF8) -> str:
+    """The encoding json.loads reads bytes in: json.detect_encoding, with its constants bound."""
+    if data.startswith(_utf32):
+        return "utf-32"
+    if data.startswith(_utf16):
+        return "utf-16"
+    if data.startswith(_utf8):
+        return "utf-8-sig"
+    if _len(data) >= 4:
+        if not data[0]:
+            return "utf-16-be" if data[1] else "utf-32-be"
+        if not data[1]:
+            return "utf-16-le" if data[2] or data[3] else "utf-32-le"
+    elif _len(data) == 2:
+        if not data[0]:
+            return "utf-16-be"
+        if not data[1]:
+            return "utf-16-le"
+    return "utf-8"
+
+
+def _from_json_bytes(data: bytes, *, _detect=_detect_encoding, _from_json=_from_json) -> Any:
+    """json.loads of bytes (what httpx's Response.json() does), without looking up json.loads."""
+    return _from_json(data.decode(_detect(data), "surrogatepass"))
+
+
+def json_shape(data: bytes, depth_limit: int, *, _bytes=bytes, _compress=itertools.compress, _map=map,
+               _accumulate=itertools.accumulate, _not=operator.not_, _xor=operator.xor, _range=range,
+               _bool=bool, _is_quote=_IS_QUOTE.__getitem__, _not_structure=_NOT_STRUCTURE,
+               _square=_SQUARE) -> tuple[int, bool]:
+    """(an upper bound on the JSON values in `data`, whether it nests deeper than `depth_limit` or its brackets
+    do not pair up), counted on the bytes without parsing them: escaped backslashes and quotes go, then every
+    byte but quotes, brackets and commas, then what lies inside strings (a quote opens what the next one
+    closes); each round then removes the innermost pairs of brackets, and valid JSON is left with none after
+    as many rounds as it is deep. Linear time (times the depth limit), and no more memory than a few copies
+    of `data`, whatever the bytes. For bytes that are not valid JSON, the bound on values holds for the part
+    a parser reads before it stops."""
+    structure = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _not_structure)
+    if b'"' in structure:
+        inside = _accumulate(_map(_is_quote, structure), _xor)  # 1 from an opening quote to its closing one
+        structure = _bytes(_compress(structure, _map(_not, inside)))
+    nodes = structure.count(b",") + structure.count(b"[") + structure.count(b"{") + 1
+    nesting = structure.translate(_square, b'",')
+    for _ in _range(depth_limit):
+        if not nesting:
+            break
+        nesting = nesting.replace(b"[]", b"")
+    return nodes, _bool(nesting)
+
+
+def reply_problem(data: bytes, *, _len=len, _shape=json_shape, _max_bytes=MAX_REPLY_BYTES,
+                  _max_nodes=MAX_REPLY_NODES, _max_depth=MAX_REPLY_DEPTH) -> tuple[str, str]:
+    """("oversized" or "malformed", why, in a student's words) for a reply line beyond what the judge reads
+    (too many bytes or values; nested deeper than any reply's schema); ("", "") for one it reads."""
+    if _len(data) > _max_bytes:
+        return "oversized", f"a report of {_len(data):,} bytes, where the grader reads {_max_bytes:,}"
+    nodes, deeper = _shape(data, _max_depth)
+    if nodes > _max_nodes:
+        return "oversized", f"a report of {nodes:,} values, where the grader reads {_max_nodes:,}"
+    if deeper:
+        return "malformed", f"a report nested more than {_max_depth} deep, or not JSON"
+    return "", ""
+
+
+def encode_reply(reply: dict, *, _to_json=_to_json, _problem=reply_problem) -> bytes:
+    """The reply line for `reply` ({"id", "observation"} or {"id", "problem", "detail"}); a reply beyond what
+    the judge reads becomes a problem ("oversized") here, so an honest reply is never cut on the way."""
+    data = (_to_json(reply) + "\n").encode("ascii")
+    problem, detail = _problem(data)
+    if problem:
+        data = (_to_json({"id": reply.get("id"), "problem": problem, "detail": detail}) + "\n").encode("ascii")
+    return data
+
+
+def decode_request(line: bytes, *, _from_json=_from_json, _type=type, _dict=dict, _ValueError=ValueError) -> dict:
+    """One line from the judge: {"id", "workdir", "probe"}."""
+    request = _from_json(line.decode("utf-8"))
+    if _type(request) is not _dict:
+        raise _ValueError("a request is a JSON object")
+    return request
+
+
+# --- what a probe needs from libraries imported later (filled before any student code runs) ---
+
+_LIBRARIES: dict[str, Any] = {}
+
+
+def import_dependencies(*, _libraries=_LIBRARIES) -> None:
+    """Imports what probes use, FastAPI's lazy imports included, before any clock is frozen.
+
+    freezegun swaps `datetime.date` for its own class while frozen, and a module that subclasses `date` at
+    import time (pydantic.v1, imported lazily by FastAPI) would then fail to import. The probe's own
+    references to these libraries are taken here, once, before any student code has run.
     """
-    observer = _Observer(Path(main_path).resolve(), Path(workdir).resolve(), probe.get("watch", []))
-    with observer.session():
-        _prepare_workdir(observer.workdir, probe)
-        module = observer.load_module()
-        if on_loaded is not None:
-            on_loaded()
-        if module is not None:
-            action = _ACTIONS.get(probe.get("action"))
-            if action is None:
-                raise ValueError(f"unknown probe action {probe.get('action')!r}")
-            action(observer, module, probe)
-    return observer.report()
+    if _libraries:
+        return
+    import email_validator  # noqa: F401
+    import fastapi  # noqa: F401
+    import freezegun
+    import httpx
+    import pydantic  # noqa: F401
+    import starlette.background
+    import uvicorn
+
+    try:
+        import pydantic.v1  # noqa: F401
+    except ImportError:
+        pass
+    _cache_email_validator_version_check()
+    _libraries.update(ASGITransport=httpx.ASGITransport, AsyncClient=httpx.AsyncClient, uvicorn=uvicorn,
+                      BackgroundTask=starlette.background.BackgroundTask, freeze_time=freezegun.freeze_time)
+    # The libraries' objects live as long as the process: keep them out of every later garbage collection
+    # (pytest collects at the end of a session; a fork server's children then share these pages untouched).
+    gc.freeze()
 
 
-def _prepare_workdir(workdir: Path, probe: dict) -> None:
-    for folder in probe.get("dirs", []):
-        (workdir / folder).mkdir(parents=True, exist_ok=True)
-    for relative, text in probe.get("files", {}).items():
-        target = workdir / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
+# --- the observer: a plain dict, and the functions that record into it ---
+
+# What student code may raise and the probe reports: everything but Ctrl-C (the person at the keyboard).
+_STUDENT_ERRORS = (Exception, SystemExit, GeneratorExit)
 
 
-class _Observer:
-    """Collects events on a virtual clock while student code runs."""
-
-    def __init__(self, main_path: Path, workdir: Path, watch: list[str]):
-        self.main_path = main_path
-        self.workdir = workdir
-        self.watch = watch
-        self.result: dict[str, Any] = {
+def _new_observer(main_path, workdir, watch, *, _realpath=os.path.realpath, _list=list, _max_items=MAX_ITEMS) -> dict:
+    return {
+        "main_path": _realpath(main_path),
+        "workdir": _realpath(workdir),
+        "watch": _list(watch)[:_max_items],
+        "result": {
             "load_error": None,
             "missing_name": None,
             "error": None,
@@ -101,266 +273,459 @@ class _Observer:
             "files": {},
             "warnings": [],
             "output_truncated": False,
-        }
-        self.module = None
-        self.module_name = ""
-        self._output_chars = 0
-        self._virtual_seconds = 0.0
-        self._clock = None  # freezegun's clock, when main.py reads a clock
-        self._phase = "import"
+        },
+        "module": None,
+        "module_name": "",
+        "output_chars": 0,
+        "virtual_seconds": 0.0,
+        "clock": None,  # freezegun's clock, when main.py reads a clock
+        "stack": None,
+        "flushes": (),
+        "phase": "import",
+    }
 
-    # --- recording ---
 
-    def now(self) -> float:
-        return round(self._virtual_seconds, 6)
+def _event(observer: dict, kind: str, fields: dict, *, _len=len, _round=round, _exists=os.path.exists,
+           _max_events=MAX_EVENTS, _max_output=MAX_OUTPUT_EVENTS) -> None:
+    result = observer["result"]
+    recorded = _len(result["events"])
+    if recorded >= _max_events or (kind in ("print", "sleep") and recorded >= _max_output):
+        result["output_truncated"] = True
+        return
+    entry = {"kind": kind, "t": _round(observer["virtual_seconds"], 6), "phase": observer["phase"], **fields}
+    if observer["watch"]:
+        workdir = observer["workdir"]
+        entry["watched"] = {path: _exists(workdir + "/" + path) for path in observer["watch"]}
+    result["events"].append(entry)
 
-    def event(self, kind: str, **fields: Any) -> None:
-        recorded = len(self.result["events"])
-        if recorded >= MAX_EVENTS or (kind in ("print", "sleep") and recorded >= MAX_OUTPUT_EVENTS):
-            self.result["output_truncated"] = True
-            return
-        entry = {"kind": kind, "t": self.now(), "phase": self._phase, **fields}
-        if self.watch:
-            entry["watched"] = {path: (self.workdir / path).exists() for path in self.watch}
-        self.result["events"].append(entry)
 
-    def printed(self, stream: str, line: str) -> None:
-        if self._output_chars >= MAX_OUTPUT_CHARS:
-            self.result["output_truncated"] = True
-            return
-        self._output_chars += len(line)
-        self.event("print", stream=stream, text=line[:MAX_TEXT_CHARS])
+def _printed(observer: dict, stream: str, line: str, *, _len=len, _event=_event, _max_output=MAX_OUTPUT_CHARS,
+             _max_text=MAX_TEXT_CHARS) -> None:
+    if observer["output_chars"] >= _max_output:
+        observer["result"]["output_truncated"] = True
+        return
+    observer["output_chars"] += _len(line)
+    _event(observer, "print", {"stream": stream, "text": line[:_max_text]})
 
-    def error_info(self, exc: BaseException) -> dict:
-        """Describes an exception in the student's terms: type, message and the line of main.py."""
-        line = None
-        if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve() == self.main_path:
-            line = exc.lineno
-        for frame, lineno in traceback.walk_tb(exc.__traceback__):
-            if Path(frame.f_code.co_filename).resolve() == self.main_path:
-                line = lineno
-        own_syntax_error = isinstance(exc, SyntaxError) and line is not None and exc.msg
-        message = exc.msg if own_syntax_error else str(exc)  # str() would repeat "(main.py, line N)"
-        if self.module_name:  # the kit's private name for main.py means nothing to a student
-            message = message.replace(self.module_name, "main")
-        return {"type": type(exc).__name__, "message": message[:MAX_TEXT_CHARS], "line": line}
 
-    # --- the patched world ---
+def _error_info(observer: dict, exc: BaseException, *, _isinstance=isinstance, _type=type, _str=str,
+                _realpath=os.path.realpath, _walk_tb=traceback.walk_tb, _SyntaxError=SyntaxError,
+                _max_text=MAX_TEXT_CHARS) -> dict:
+    """Describes an exception in the student's terms: type, message and the line of main.py."""
+    main_path, line = observer["main_path"], None
+    if _isinstance(exc, _SyntaxError) and exc.filename and _realpath(exc.filename) == main_path:
+        line = exc.lineno
+    for frame, lineno in _walk_tb(exc.__traceback__):
+        if _realpath(frame.f_code.co_filename) == main_path:
+            line = lineno
+    own_syntax_error = _isinstance(exc, _SyntaxError) and line is not None and exc.msg
+    message = exc.msg if own_syntax_error else _str(exc)  # str() would repeat "(main.py, line N)"
+    if observer["module_name"]:  # the kit's private name for main.py means nothing to a student
+        message = message.replace(observer["module_name"], "main")
+    return {"type": _type(exc).__name__[:_max_text], "message": message[:_max_text], "line": line}
 
-    @contextmanager
-    def session(self):
-        import_dependencies()
-        previous_cwd = os.getcwd()
-        with ExitStack() as stack:
-            self._stack = stack
-            # Warnings from student code (a coroutine never awaited...) are observations, never judge errors.
-            caught = stack.enter_context(warnings.catch_warnings(record=True))
-            warnings.simplefilter("always")
-            stack.callback(self._note_warnings, caught)
-            stack.enter_context(_swapped(time, "sleep", self._fake_sleep))
-            stack.enter_context(_swapped(asyncio, "sleep", self._fake_async_sleep))
-            stack.enter_context(_swapped(anyio, "sleep", self._fake_anyio_sleep))
-            stack.enter_context(_swapped(sys, "stdout", _LineRecorder(self, "stdout")))
-            stack.enter_context(_swapped(sys, "stderr", _LineRecorder(self, "stderr")))
-            self._patch_background_tasks(stack)
-            self._keep_servers_from_starting(stack)
-            os.chdir(self.workdir)
-            stack.callback(os.chdir, previous_cwd)
-            stack.callback(self._forget_module)
-            try:
-                yield
-            except _STUDENT_ERRORS as exc:  # a bug in student code that escaped an action
-                self.result["error"] = self.error_info(exc)
-            finally:
-                for stream in (sys.stdout, sys.stderr):
-                    stream.flush()
-                self._collect_files()
 
-    def freeze_clock(self) -> None:
-        if self._clock is None:
-            from freezegun import freeze_time
+def _note_warnings(observer: dict, caught: list, *, _str=str, _len=len, _max_text=MAX_TEXT_CHARS,
+                   _max_items=MAX_ITEMS) -> None:
+    noted = observer["result"]["warnings"]
+    for warning in caught[:20]:
+        if _len(noted) < _max_items:
+            noted.append(f"{warning.category.__name__}: {_str(warning.message)}"[:_max_text])
 
-            self._clock = self._stack.enter_context(freeze_time(tick=False, real_asyncio=True))
 
-    def _note_warnings(self, caught: list) -> None:
-        for warning in caught[:20]:
-            self.result["warnings"].append(f"{warning.category.__name__}: {warning.message}"[:MAX_TEXT_CHARS])
+def _fake_sleep(observer: dict, seconds: float, *, _float=float, _ValueError=ValueError, _event=_event) -> None:
+    seconds = _float(seconds)
+    if seconds < 0:
+        raise _ValueError("sleep length must be non-negative")
+    if seconds == 0:  # anyio and Starlette yield to the event loop with sleep(0): not the student's work
+        return
+    _event(observer, "sleep", {"seconds": seconds})
+    if observer["clock"] is not None:
+        observer["clock"].tick(seconds)
+    observer["virtual_seconds"] += seconds
 
-    def _fake_sleep(self, seconds: float) -> None:
-        seconds = float(seconds)
-        if seconds < 0:
-            raise ValueError("sleep length must be non-negative")
-        if seconds == 0:  # anyio and Starlette yield to the event loop with sleep(0): not the student's work
-            return
-        self.event("sleep", seconds=seconds)
-        if self._clock is not None:
-            self._clock.tick(seconds)
-        self._virtual_seconds += seconds
 
-    async def _fake_async_sleep(self, seconds: float, result: Any = None) -> Any:
-        self._fake_sleep(seconds)
-        await _REAL_ASYNC_SLEEP(0)
-        return result
+def _describe_function(observer: dict, func, *, _callable=callable, _type=type, _getattr=getattr, _vars=vars,
+                       _next=next, _str=str, _max_text=MAX_TEXT_CHARS) -> dict:
+    """Names what add_task was given; something not callable (None, a coroutine object) by its type,
+    as that is what a task called instead of passed leaves behind."""
+    if not _callable(func):
+        return {"name": _type(func).__name__[:_max_text], "module_attr": None, "callable": False}
+    name = _getattr(func, "__name__", _type(func).__name__)
+    module = observer["module"]
+    module_name = _next((key for key, value in (_vars(module) if module is not None else {}).items()
+                         if value is func), None)
+    return {"name": _str(name)[:_max_text], "module_attr": module_name, "callable": True}
 
-    async def _fake_anyio_sleep(self, delay: float) -> None:
-        await self._fake_async_sleep(delay)
 
-    def _patch_background_tasks(self, stack: ExitStack) -> None:
-        from starlette.background import BackgroundTask
+def _describe_value(observer: dict, value: Any, *, _type=type, _vars=vars, _isinstance=isinstance, _getattr=getattr,
+                    _sorted=sorted, _repr=repr, _len=len, _to_jsonable=to_jsonable_python, _to_json=_to_json,
+                    _BaseModel=BaseModel, _failures=(TypeError, ValueError, PydanticSerializationError),
+                    _max_items=MAX_ITEMS, _max_chars=MAX_VALUE_CHARS, _max_text=MAX_TEXT_CHARS) -> dict:
+    """A value as the judge sees it: its type, the student's classes it belongs to, and its data as JSON
+    text (its repr, as a JSON string, when it is not JSON data or too long)."""
+    module = observer["module"]
+    own_module = _getattr(module, "__name__", None)
+    own_classes = {
+        key: cls for key, cls in (_vars(module) if module is not None else {}).items()
+        if _isinstance(cls, _type) and cls.__module__ == own_module
+    }
+    try:
+        text = _to_json(_to_jsonable(value))
+    except _failures:
+        text = None
+    if text is None or _len(text) > _max_chars:
+        text = _to_json(_repr(value)[:_max_text])
+    return {
+        "type": _type(value).__name__[:_max_text],
+        "instance_of": _sorted(key for key, cls in own_classes.items() if _isinstance(value, cls))[:_max_items],
+        "pydantic": _isinstance(value, _BaseModel),
+        "value_json": text,
+    }
 
-        observer = self
-        original_init, original_call = BackgroundTask.__init__, BackgroundTask.__call__
 
-        def recording_init(task, func, *args, **kwargs):
-            original_init(task, func, *args, **kwargs)
-            if len(observer.result["scheduled"]) >= MAX_SCHEDULED:
-                observer.result["output_truncated"] = True
-                return
-            observer.result["scheduled"].append(
-                {
-                    "function": observer.describe_function(func),
-                    "args": [observer.describe_value(value) for value in args[:MAX_ARGUMENTS]],
-                    "kwargs": {name: observer.describe_value(value)
-                               for name, value in list(kwargs.items())[:MAX_ARGUMENTS]},
-                }
-            )
-
-        async def recording_call(task):
-            name = observer.describe_function(task.func)["name"]
-            previous_phase, observer._phase = observer._phase, "task"
-            observer.event("task-start", function=name)
-            try:
-                await original_call(task)
-            except _STUDENT_ERRORS as exc:
-                observer.event("task-end", function=name, error=observer.error_info(exc))
-            else:
-                observer.event("task-end", function=name, error=None)
-            finally:
-                observer._phase = previous_phase
-
-        stack.enter_context(_swapped(BackgroundTask, "__init__", recording_init))
-        stack.enter_context(_swapped(BackgroundTask, "__call__", recording_call))
-
-    def _keep_servers_from_starting(self, stack: ExitStack) -> None:
-        """`uvicorn.run(app)` at the top level of main.py would serve forever: note it, serve nothing."""
-        import uvicorn
-
-        def refuse_to_serve(*args, **kwargs):
-            warning = "uvicorn.run() was called while main.py was being tested: put it under if __name__ == '__main__':"
-            self.result["warnings"].append(warning)
-
-        stack.enter_context(_swapped(uvicorn, "run", refuse_to_serve))
-
-    # --- the student's module ---
-
-    def load_module(self):
-        """Imports main.py under a fresh name, so `from time import sleep` picks up the virtual sleep."""
-        name = self.module_name = f"alfred_submission_{next(_module_counter)}"
+def _collect_files(observer: dict, *, _scandir=os.scandir, _open=open, _len=len, _sorted=sorted, _join="/".join,
+                   _OSError=OSError, _max_files=MAX_FILES, _max_chars=MAX_FILE_CHARS) -> None:
+    """The regular files under the work folder (symbolic links neither followed nor read), in path order,
+    as `sorted(Path(workdir).rglob("*"))[:80]` lists them: the first 20, cut to MAX_FILE_CHARS each. A
+    folder that cannot be listed is skipped."""
+    root, found, folders = observer["workdir"], [], [()]
+    while folders:
+        parts = folders.pop()
         try:
-            code, reads_a_clock = _compiled(self.main_path)
-            if reads_a_clock:
-                self.freeze_clock()
-            spec = importlib.util.spec_from_file_location(name, self.main_path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            exec(code, module.__dict__)
-        except BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student's bug too
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            self.result["load_error"] = self.error_info(exc)
-            return None
-        self.module = module
-        self._phase = "probe"
-        return module
+            with _scandir(root + "".join(["/" + part for part in parts])) as entries:
+                for entry in entries:
+                    path = (*parts, entry.name)
+                    try:
+                        regular = entry.is_file() and not entry.is_symlink()
+                        if entry.is_dir(follow_symlinks=False):
+                            folders.append(path)
+                    except _OSError:
+                        regular = False
+                    found.append((path, regular))
+        except _OSError:
+            continue
+    result = observer["result"]
+    for parts, regular in _sorted(found)[: _max_files * 4]:
+        if _len(result["files"]) >= _max_files:
+            result["output_truncated"] = True
+            break
+        if regular:
+            try:
+                with _open(root + "/" + _join(parts), errors="replace") as handle:
+                    text = handle.read()
+            except _OSError:
+                continue
+            result["files"][_join(parts)] = text[:_max_chars]
 
-    def _forget_module(self) -> None:
-        if self.module is not None:
-            sys.modules.pop(self.module.__name__, None)
 
-    def lookup(self, module, name: str):
-        if not hasattr(module, name):
-            self.result["missing_name"] = name
-            return None
-        return getattr(module, name)
+def _report(observer: dict) -> dict:
+    return observer["result"]
 
-    def describe_function(self, func) -> dict:
-        """Names what add_task was given; something not callable (None, a coroutine object) by its type,
-        as that is what a task called instead of passed leaves behind."""
-        if not callable(func):
-            return {"name": type(func).__name__, "module_attr": None, "callable": False}
-        name = getattr(func, "__name__", type(func).__name__)
-        module_name = next((key for key, value in vars(self.module or object()).items() if value is func), None)
-        return {"name": name, "module_attr": module_name, "callable": True}
 
-    def describe_value(self, value: Any) -> dict:
-        from pydantic import BaseModel
-        from pydantic_core import PydanticSerializationError, to_jsonable_python
+def _lookup(observer: dict, module, name: str, *, _hasattr=hasattr, _getattr=getattr):
+    if not _hasattr(module, name):
+        observer["result"]["missing_name"] = name
+        return None
+    return _getattr(module, name)
 
-        own_classes = {
-            key: cls for key, cls in vars(self.module or object()).items()
-            if isinstance(cls, type) and cls.__module__ == getattr(self.module, "__name__", None)
-        }
-        described = {
-            "type": type(value).__name__,
-            "instance_of": sorted(key for key, cls in own_classes.items() if isinstance(value, cls)),
-            "pydantic": isinstance(value, BaseModel),
-            "value": None,
-        }
+
+# --- the patched world ---
+
+
+@contextmanager
+def _swapped(owner: Any, name: str, replacement: Any, *, _getattr=getattr, _setattr=setattr):
+    original = _getattr(owner, name)
+    _setattr(owner, name, replacement)
+    try:
+        yield replacement
+    finally:
+        _setattr(owner, name, original)
+
+
+class _LineRecorder(io.TextIOBase):
+    """A stand-in for sys.stdout/sys.stderr that turns each printed line into an event. Its `write` and
+    `flush` are closures over plain data, set on the instance itself (print looks them up there)."""
+
+    def writable(self) -> bool:
+        return True
+
+
+def _line_recorder(observer: dict, stream: str, *, _LineRecorder=_LineRecorder, _printed=_printed,
+                   _isinstance=isinstance, _str=str, _type=type, _len=len, _TypeError=TypeError,
+                   _max_output=MAX_OUTPUT_CHARS) -> tuple[_LineRecorder, Any]:
+    """(a recorder for `stream`, its flush: the session flushes its own recorders, whatever sys.stdout is by then)."""
+    pending = [""]
+
+    def write(text: str) -> int:
+        if not _isinstance(text, _str):
+            raise _TypeError(f"write() argument must be str, not {_type(text).__name__}")
+        pending[0] += text
+        if _len(pending[0]) > _max_output:  # a flood without newlines
+            pending[0] = pending[0][-_max_output:]
+            observer["result"]["output_truncated"] = True
+        while "\n" in pending[0]:
+            line, pending[0] = pending[0].split("\n", 1)
+            _printed(observer, stream, line)
+        return _len(text)
+
+    def flush() -> None:
+        if pending[0]:
+            line, pending[0] = pending[0], ""
+            _printed(observer, stream, line)
+
+    recorder = _LineRecorder()
+    recorder.write, recorder.flush = write, flush
+    return recorder, flush
+
+
+_REAL_ASYNC_SLEEP = asyncio.sleep
+
+
+def _patch_background_tasks(observer: dict, stack: ExitStack, *, _libraries=_LIBRARIES, _swapped=_swapped, _len=len,
+                            _describe_function=_describe_function, _describe_value=_describe_value,
+                            _event=_event, _error_info=_error_info, _errors=_STUDENT_ERRORS, _list=list,
+                            _max_scheduled=MAX_SCHEDULED, _max_arguments=MAX_ARGUMENTS) -> None:
+    BackgroundTask = _libraries["BackgroundTask"]
+    original_init, original_call = BackgroundTask.__init__, BackgroundTask.__call__
+    result = observer["result"]
+
+    def recording_init(task, func, *args, **kwargs):
+        original_init(task, func, *args, **kwargs)
+        if _len(result["scheduled"]) >= _max_scheduled:
+            result["output_truncated"] = True
+            return
+        result["scheduled"].append(
+            {
+                "function": _describe_function(observer, func),
+                "args": [_describe_value(observer, value) for value in args[:_max_arguments]],
+                "kwargs": {name: _describe_value(observer, value)
+                           for name, value in _list(kwargs.items())[:_max_arguments]},
+            }
+        )
+
+    async def recording_call(task):
+        name = _describe_function(observer, task.func)["name"]
+        previous_phase, observer["phase"] = observer["phase"], "task"
+        _event(observer, "task-start", {"function": name})
         try:
-            described["value"] = json.loads(json.dumps(to_jsonable_python(value)))
-        except (TypeError, ValueError, PydanticSerializationError):
-            described["value"] = repr(value)[:MAX_TEXT_CHARS]
-        return described
+            await original_call(task)
+        except _errors as exc:
+            _event(observer, "task-end", {"function": name, "error": _error_info(observer, exc)})
+        else:
+            _event(observer, "task-end", {"function": name, "error": None})
+        finally:
+            observer["phase"] = previous_phase
 
-    # --- the report ---
+    stack.enter_context(_swapped(BackgroundTask, "__init__", recording_init))
+    stack.enter_context(_swapped(BackgroundTask, "__call__", recording_call))
 
-    def _collect_files(self) -> None:
-        for path in sorted(self.workdir.rglob("*"))[: MAX_FILES * 4]:
-            if len(self.result["files"]) >= MAX_FILES:
-                self.result["output_truncated"] = True
-                break
-            if path.is_file() and not path.is_symlink():
-                try:
-                    text = path.read_text(errors="replace")
-                except OSError:
-                    continue
-                self.result["files"][path.relative_to(self.workdir).as_posix()] = text[:MAX_FILE_CHARS]
 
-    def report(self) -> dict:
-        return self.result
+def _keep_servers_from_starting(observer: dict, stack: ExitStack, *, _libraries=_LIBRARIES, _swapped=_swapped,
+                                _len=len, _max_items=MAX_ITEMS) -> None:
+    """`uvicorn.run(app)` at the top level of main.py would serve forever: note it, serve nothing."""
+    noted = observer["result"]["warnings"]
+
+    def refuse_to_serve(*args, **kwargs):
+        if _len(noted) < _max_items:
+            noted.append("uvicorn.run() was called while main.py was being tested: "
+                         "put it under if __name__ == '__main__':")
+
+    stack.enter_context(_swapped(_libraries["uvicorn"], "run", refuse_to_serve))
+
+
+def _forget_module(observer: dict, *, _modules=sys.modules) -> None:
+    if observer["module"] is not None:
+        _modules.pop(observer["module_name"], None)
+
+
+def _open_session(observer: dict, *, _import_dependencies=import_dependencies, _ExitStack=ExitStack,
+                  _catch_warnings=warnings.catch_warnings, _simplefilter=warnings.simplefilter, _getcwd=os.getcwd,
+                  _chdir=os.chdir, _time=time, _asyncio=asyncio, _anyio=anyio, _sys=sys, _swapped=_swapped,
+                  _line_recorder=_line_recorder, _fake_sleep=_fake_sleep, _real_async_sleep=_REAL_ASYNC_SLEEP,
+                  _note_warnings=_note_warnings, _patch_background_tasks=_patch_background_tasks,
+                  _keep_servers_from_starting=_keep_servers_from_starting, _forget_module=_forget_module,
+                  _BaseException=BaseException) -> ExitStack:
+    """Sets up the world main.py runs in (virtual sleeps, captured output, instrumented background tasks,
+    the work folder as current directory); closing the returned stack undoes it all."""
+    _import_dependencies()
+    previous_cwd = _getcwd()
+    stack = observer["stack"] = _ExitStack()
+    try:
+        # Warnings from student code (a coroutine never awaited...) are observations, never judge errors.
+        caught = stack.enter_context(_catch_warnings(record=True))
+        _simplefilter("always")
+        stack.callback(_note_warnings, observer, caught)
+
+        def sleep(seconds: float) -> None:
+            _fake_sleep(observer, seconds)
+
+        async def async_sleep(seconds: float, result: Any = None) -> Any:
+            _fake_sleep(observer, seconds)
+            await _real_async_sleep(0)
+            return result
+
+        async def anyio_sleep(delay: float) -> None:
+            await async_sleep(delay)
+
+        stack.enter_context(_swapped(_time, "sleep", sleep))
+        stack.enter_context(_swapped(_asyncio, "sleep", async_sleep))
+        stack.enter_context(_swapped(_anyio, "sleep", anyio_sleep))
+        stdout, flush_stdout = _line_recorder(observer, "stdout")
+        stderr, flush_stderr = _line_recorder(observer, "stderr")
+        observer["flushes"] = (flush_stdout, flush_stderr)
+        stack.enter_context(_swapped(_sys, "stdout", stdout))
+        stack.enter_context(_swapped(_sys, "stderr", stderr))
+        _patch_background_tasks(observer, stack)
+        _keep_servers_from_starting(observer, stack)
+        _chdir(observer["workdir"])
+        stack.callback(_chdir, previous_cwd)
+        stack.callback(_forget_module, observer)
+    except _BaseException:
+        stack.close()
+        raise
+    return stack
+
+
+def _close_session(observer: dict, stack: ExitStack, *, _collect_files=_collect_files) -> None:
+    """Ends the session: what is still pending in the captured output, then the files, then the patched
+    world undone."""
+    try:
+        for flush in observer["flushes"]:
+            flush()
+        _collect_files(observer)
+    finally:
+        stack.close()
+
+
+def _freeze_clock(observer: dict, *, _libraries=_LIBRARIES) -> None:
+    if observer["clock"] is None:
+        observer["clock"] = observer["stack"].enter_context(_libraries["freeze_time"](tick=False, real_asyncio=True))
+
+
+# --- the student's module ---
+
+_compiled_files: dict[tuple, tuple] = {}
+_CLOCK_WORDS = ("time()", "perf_counter", "monotonic", "datetime", "process_time", "time_ns", "strftime",
+                "localtime", "gmtime", "ctime", "date.today")
+
+
+def _compiled(main_path: str, *, _stat=os.stat, _open=open, _compile=compile, _any=any, _files=_compiled_files,
+              _words=_CLOCK_WORDS):
+    """main.py's code object and whether it reads a clock, compiled once per version of the file."""
+    stat = _stat(main_path)
+    key = (main_path, stat.st_mtime_ns, stat.st_size)
+    if key not in _files:
+        with _open(main_path, "rb") as handle:
+            source = handle.read()
+        text = source.decode("utf-8", errors="replace")
+        # dont_inherit: the kit's own `from __future__ import annotations` must not change the student's code.
+        code = _compile(source, main_path, "exec", dont_inherit=True)
+        _files[key] = (code, _any(word in text for word in _words))
+    return _files[key]
+
+
+_module_counter = itertools.count()
+
+
+def _load_module(observer: dict, *, _counter=_module_counter, _next=next, _compiled=_compiled,
+                 _freeze_clock=_freeze_clock,
+                 _spec=importlib.util.spec_from_file_location, _from_spec=importlib.util.module_from_spec,
+                 _modules=sys.modules, _exec=exec, _BaseException=BaseException,
+                 _KeyboardInterrupt=KeyboardInterrupt, _isinstance=isinstance, _error_info=_error_info):
+    """Imports main.py under a fresh name, so `from time import sleep` picks up the virtual sleep."""
+    name = observer["module_name"] = f"alfred_submission_{_next(_counter)}"
+    try:
+        code, reads_a_clock = _compiled(observer["main_path"])
+        if reads_a_clock:
+            _freeze_clock(observer)
+        spec = _spec(name, observer["main_path"])
+        module = _from_spec(spec)
+        _modules[name] = module
+        _exec(code, module.__dict__)
+    except _BaseException as exc:  # noqa: BLE001 - SystemExit at import is a student's bug too
+        if _isinstance(exc, _KeyboardInterrupt):
+            raise
+        observer["result"]["load_error"] = _error_info(observer, exc)
+        return None
+    observer["module"] = module
+    observer["phase"] = "probe"
+    return module
+
+
+def _prepare_workdir(workdir: str, probe: dict, *, _makedirs=os.makedirs, _dirname=os.path.dirname,
+                     _open=open) -> None:
+    for folder in probe.get("dirs", []):
+        _makedirs(workdir + "/" + folder, exist_ok=True)
+    for relative, text in probe.get("files", {}).items():
+        target = workdir + "/" + relative
+        _makedirs(_dirname(target), exist_ok=True)
+        with _open(target, "w") as handle:
+            handle.write(text)
 
 
 # --- actions ---
 
 
-def _request(observer: _Observer, module, probe: dict) -> None:
-    import httpx
+def _lifespan_of(module, *, _getattr=getattr, _callable=callable, _type=type):
+    """The lifespan of main.py's `app` when it does something (a lifespan function, startup or shutdown
+    handlers), as uvicorn would run it around every request; None otherwise."""
+    router = _getattr(_getattr(module, "app", None), "router", None)
+    lifespan = _getattr(router, "lifespan_context", None)
+    if not _callable(lifespan):
+        return None
+    # FastAPI's and Starlette's default lifespan only runs the startup and shutdown handlers.
+    if _type(lifespan).__name__ == "_DefaultLifespan" and not (router.on_startup or router.on_shutdown):
+        return None
+    return lifespan
 
-    app = observer.lookup(module, "app")
+
+@asynccontextmanager
+async def _app_running(observer: dict, module, phase: str, *, _lifespan_of=_lifespan_of):
+    """Runs the app's lifespan around a probe, as a server would: startup first, shutdown last."""
+    lifespan = _lifespan_of(module)
+    if lifespan is None:
+        observer["phase"] = phase
+        yield
+        return
+    observer["phase"] = "startup"
+    async with lifespan(module.app):
+        observer["phase"] = phase
+        yield
+        observer["phase"] = "shutdown"
+
+
+def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _lookup=_lookup, _event=_event,
+             _error_info=_error_info, _app_running=_app_running, _run=asyncio.run, _isinstance=isinstance,
+             _Exception=Exception, _RuntimeError=RuntimeError, _type=type, _errors=_STUDENT_ERRORS,
+             _from_json_bytes=_from_json_bytes, _to_json=_to_json, _len=len, _ValueError=ValueError,
+             _max_text=MAX_TEXT_CHARS, _max_body=MAX_BODY_CHARS) -> None:
+    ASGITransport, AsyncClient = _libraries["ASGITransport"], _libraries["AsyncClient"]
+    app = _lookup(observer, module, "app")
     if app is None:
         return
 
     async def recorded_app(scope, receive, send):
         async def recording_send(message):
             if message["type"] == "http.response.start":
-                observer.event("response-start", status=message["status"])
+                _event(observer, "response-start", {"status": message["status"]})
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
-                observer.event("response-complete")
-                observer._phase = "after-response"
+                _event(observer, "response-complete", {})
+                observer["phase"] = "after-response"
 
         try:
             await app(scope, receive, recording_send)
-        except _STUDENT_ERRORS as exc:
-            observer.result["error"] = observer.error_info(exc)
-            if not isinstance(exc, Exception):  # SystemExit: answer 500 like an ordinary crash would
-                raise RuntimeError(f"{type(exc).__name__} raised by the app") from None
+        except _errors as exc:
+            observer["result"]["error"] = _error_info(observer, exc)
+            if not _isinstance(exc, _Exception):  # SystemExit: answer 500 like an ordinary crash would
+                raise _RuntimeError(f"{_type(exc).__name__} raised by the app") from None
             raise
 
     async def send_request():
-        transport = httpx.ASGITransport(app=recorded_app, raise_app_exceptions=False)
+        transport = ASGITransport(app=recorded_app, raise_app_exceptions=False)
         async with _app_running(observer, module, "request"), \
-                httpx.AsyncClient(transport=transport, base_url="http://batcomputer") as client:
+                AsyncClient(transport=transport, base_url="http://batcomputer") as client:
             return await client.request(
                 probe.get("method", "GET"),
                 probe["path"],
@@ -370,189 +735,164 @@ def _request(observer: _Observer, module, probe: dict) -> None:
                 headers=probe.get("headers"),
             )
 
-    response = asyncio.run(send_request())
+    response = _run(send_request())
     try:
-        body = response.json()
-    except ValueError:
-        body = None
-    observer.result["response"] = {
+        body_json = _to_json(_from_json_bytes(response.content))  # the body, as Response.json() decodes it
+    except _ValueError:
+        body_json = None
+    observer["result"]["response"] = {
         "status": response.status_code,
-        "json": body,
-        "text": response.text[:MAX_TEXT_CHARS],
+        "body_json": body_json if body_json is not None and _len(body_json) <= _max_body else None,
+        "text": response.text[:_max_text],
         "content_type": response.headers.get("content-type", ""),
     }
 
 
-def _call(observer: _Observer, module, probe: dict) -> None:
-    func = observer.lookup(module, probe["function"])
-    if func is None:
-        return
-    args = [_materialize(value, module) for value in probe.get("args", [])]
-    kwargs = {name: _materialize(value, module) for name, value in probe.get("kwargs", {}).items()}
-    async def call_in_the_running_app():
-        async with _app_running(observer, module, "call"):
-            returned = func(*args, **kwargs)
-            return await returned if asyncio.iscoroutine(returned) else returned
-
-    try:
-        if _lifespan_of(module) is None:  # nothing starts with the app: call it plainly, without an event loop
-            observer._phase = "call"
-            returned = func(*args, **kwargs)
-            if asyncio.iscoroutine(returned):
-                returned = asyncio.run(returned)
-        else:
-            returned = asyncio.run(call_in_the_running_app())
-    except _STUDENT_ERRORS as exc:
-        observer.result["error"] = observer.error_info(exc)
-        return
-    observer.result["returned"] = observer.describe_value(returned)
+def _kit_report_request(*, _BaseModel=BaseModel, _type=type, _str=str, **fields):
+    """A fresh stand-in model per call, made as `class IntelReportRequest(BaseModel)` would make it (a class
+    statement would read this module's `__name__` from its globals)."""
+    namespace = {"__module__": "alfred.probe", "__qualname__": "IntelReportRequest",
+                 "__annotations__": {"recipient_email": _str, "report_name": _str}}
+    return _type(_BaseModel)("IntelReportRequest", (_BaseModel,), namespace)(**fields)
 
 
-def _lifespan_of(module):
-    """The lifespan of main.py's `app` when it does something (a lifespan function, startup or shutdown
-    handlers), as uvicorn would run it around every request; None otherwise."""
-    router = getattr(getattr(module, "app", None), "router", None)
-    lifespan = getattr(router, "lifespan_context", None)
-    if not callable(lifespan):
-        return None
-    # FastAPI's and Starlette's default lifespan only runs the startup and shutdown handlers.
-    if type(lifespan).__name__ == "_DefaultLifespan" and not (router.on_startup or router.on_shutdown):
-        return None
-    return lifespan
-
-
-@asynccontextmanager
-async def _app_running(observer: _Observer, module, phase: str):
-    """Runs the app's lifespan around a probe, as a server would: startup first, shutdown last."""
-    lifespan = _lifespan_of(module)
-    if lifespan is None:
-        observer._phase = phase
-        yield
-        return
-    observer._phase = "startup"
-    async with lifespan(module.app):
-        observer._phase = phase
-        yield
-        observer._phase = "shutdown"
-
-
-def _validate(observer: _Observer, module, probe: dict) -> None:
-    from pydantic import BaseModel, ValidationError
-
-    model = observer.lookup(module, probe["model"])
-    if model is None:
-        return
-    is_pydantic = isinstance(model, type) and issubclass(model, BaseModel)
-    report = {"is_pydantic": is_pydantic, "fields": {}, "accepted": False, "values": None, "errors": []}
-    observer.result["model"] = report
-    if not is_pydantic:
-        return
-    report["fields"] = {
-        name: {"required": field.is_required(), "annotation": repr(field.annotation)}
-        for name, field in model.model_fields.items()
-    }
-    try:
-        instance = model.model_validate(probe["data"])
-    except ValidationError as exc:
-        report["errors"] = [
-            {"loc": [str(part) for part in error["loc"]], "type": error["type"], "msg": error["msg"]}
-            for error in exc.errors()
-        ]
-        return
-    except Exception as exc:
-        observer.result["error"] = observer.error_info(exc)
-        return
-    report["accepted"] = True
-    report["values"] = observer.describe_value(instance)["value"]
-
-
-_ACTIONS = {"request": _request, "call": _call, "validate": _validate}
-
-
-def _materialize(value: Any, module) -> Any:
+def _materialize(value: Any, module, *, _isinstance=isinstance, _dict=dict, _set=set, _getattr=getattr, _all=all,
+                 _Exception=Exception, _kit_report_request=_kit_report_request) -> Any:
     """Turns a `{"$report": {...}}` placeholder into a report request object.
 
     The student's own IntelReportRequest when it holds these fields faithfully (so a task may read the
     model's extra fields), else a stand-in the kit owns: an unfinished model never fails the task's tests.
     """
-    if not (isinstance(value, dict) and set(value) == {"$report"}):
+    if not (_isinstance(value, _dict) and _set(value) == {"$report"}):
         return value
     fields = value["$report"]
-    own = getattr(module, "IntelReportRequest", None)
+    own = _getattr(module, "IntelReportRequest", None)
     try:
         candidate = own.model_validate(fields)
-        if all(getattr(candidate, name, None) == given for name, given in fields.items()):
+        if _all(_getattr(candidate, name, None) == given for name, given in fields.items()):
             return candidate
-    except Exception:  # noqa: BLE001 - missing, unfinished or broken: the stand-in takes its place
+    except _Exception:  # noqa: BLE001 - missing, unfinished or broken: the stand-in takes its place
         pass
     return _kit_report_request(**fields)
 
 
-def _kit_report_request(**fields):
-    from pydantic import BaseModel
-
-    class IntelReportRequest(BaseModel):
-        recipient_email: str
-        report_name: str
-
-    return IntelReportRequest(**fields)
-
-
-# --- plumbing ---
-
-# What student code may raise and the probe reports: everything but Ctrl-C (the person at the keyboard).
-_STUDENT_ERRORS = (Exception, SystemExit, GeneratorExit)
-
-_compiled_files: dict[tuple, tuple] = {}
-
-
-def _compiled(main_path: Path):
-    """main.py's code object and whether it reads a clock, compiled once per version of the file."""
-    stat = main_path.stat()
-    key = (str(main_path), stat.st_mtime_ns, stat.st_size)
-    if key not in _compiled_files:
-        source = main_path.read_bytes()
-        text = source.decode("utf-8", errors="replace")
-        # dont_inherit: the kit's own `from __future__ import annotations` must not change the student's code.
-        code = compile(source, str(main_path), "exec", dont_inherit=True)
-        _compiled_files[key] = (code, any(word in text for word in _CLOCK_WORDS))
-    return _compiled_files[key]
-
-
-_CLOCK_WORDS = ("time()", "perf_counter", "monotonic", "datetime", "process_time", "time_ns", "strftime",
-                "localtime", "gmtime", "ctime", "date.today")
-
-
-
-_REAL_ASYNC_SLEEP = asyncio.sleep
-
-
-def import_dependencies() -> None:
-    """Imports what probes use, FastAPI's lazy imports included, before any clock is frozen.
-
-    freezegun swaps `datetime.date` for its own class while frozen, and a module that subclasses `date` at
-    import time (pydantic.v1, imported lazily by FastAPI) would then fail to import.
-    """
-    global _imported
-    if _imported:
+def _call(observer: dict, module, probe: dict, *, _lookup=_lookup, _materialize=_materialize, _lifespan_of=_lifespan_of,
+          _app_running=_app_running, _run=asyncio.run, _iscoroutine=asyncio.iscoroutine, _errors=_STUDENT_ERRORS,
+          _error_info=_error_info, _describe_value=_describe_value) -> None:
+    func = _lookup(observer, module, probe["function"])
+    if func is None:
         return
-    _imported = True
-    import email_validator  # noqa: F401
-    import fastapi  # noqa: F401
-    import freezegun  # noqa: F401
-    import httpx  # noqa: F401
-    import pydantic  # noqa: F401
-    import starlette.background  # noqa: F401
-    import uvicorn  # noqa: F401
+    args = [_materialize(value, module) for value in probe.get("args", [])]
+    kwargs = {name: _materialize(value, module) for name, value in probe.get("kwargs", {}).items()}
+
+    async def call_in_the_running_app():
+        async with _app_running(observer, module, "call"):
+            returned = func(*args, **kwargs)
+            return await returned if _iscoroutine(returned) else returned
 
     try:
-        import pydantic.v1  # noqa: F401
-    except ImportError:
-        pass
-    _cache_email_validator_version_check()
-    # The libraries' objects live as long as the process: keep them out of every later garbage collection
-    # (pytest collects at the end of a session; a fork server's children then share these pages untouched).
-    gc.freeze()
+        if _lifespan_of(module) is None:  # nothing starts with the app: call it plainly, without an event loop
+            observer["phase"] = "call"
+            returned = func(*args, **kwargs)
+            if _iscoroutine(returned):
+                returned = _run(returned)
+        else:
+            returned = _run(call_in_the_running_app())
+    except _errors as exc:
+        observer["result"]["error"] = _error_info(observer, exc)
+        return
+    observer["result"]["returned"] = _describe_value(observer, returned)
+
+
+def _validate(observer: dict, module, probe: dict, *, _lookup=_lookup, _isinstance=isinstance, _issubclass=issubclass,
+              _type=type, _BaseModel=BaseModel, _ValidationError=ValidationError, _Exception=Exception, _repr=repr,
+              _str=str, _len=len, _list=list, _error_info=_error_info, _describe_value=_describe_value,
+              _max_items=MAX_ITEMS, _max_text=MAX_TEXT_CHARS) -> None:
+    model = _lookup(observer, module, probe["model"])
+    if model is None:
+        return
+    is_pydantic = _isinstance(model, _type) and _issubclass(model, _BaseModel)
+    report = {"is_pydantic": is_pydantic, "fields": {}, "accepted": False, "values_json": None, "errors": []}
+    observer["result"]["model"] = report
+    if not is_pydantic:
+        return
+    fields = _list(model.model_fields.items())
+    if _len(fields) > _max_items:
+        observer["result"]["output_truncated"] = True
+    report["fields"] = {
+        name: {"required": field.is_required(), "annotation": _repr(field.annotation)[:_max_text]}
+        for name, field in fields[:_max_items]
+    }
+    try:
+        instance = model.model_validate(probe["data"])
+    except _ValidationError as exc:
+        errors = exc.errors()
+        if _len(errors) > _max_items:
+            observer["result"]["output_truncated"] = True
+        report["errors"] = [
+            {"loc": [_str(part)[:_max_text] for part in error["loc"][:_max_items]],
+             "type": error["type"][:_max_text], "msg": error["msg"][:_max_text]}
+            for error in errors[:_max_items]
+        ]
+        return
+    except _Exception as exc:
+        observer["result"]["error"] = _error_info(observer, exc)
+        return
+    report["accepted"] = True
+    report["values_json"] = _describe_value(observer, instance)["value_json"]
+
+
+# The actions, by name: a table nothing can change (student code could reach a dict by name and edit it).
+_ACTIONS = types.MappingProxyType({"request": _request, "call": _call, "validate": _validate})
+
+
+# --- running one probe ---
+
+
+def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathLike, on_loaded=None, *,
+              _new_observer=_new_observer, _open_session=_open_session, _close_session=_close_session,
+              _prepare_workdir=_prepare_workdir, _load_module=_load_module, _actions=_ACTIONS, _report=_report,
+              _error_info=_error_info, _errors=_STUDENT_ERRORS, _ValueError=ValueError,
+              _fspath=os.fspath) -> dict:
+    """Loads `main_path` afresh inside `workdir`, runs `probe`, and returns the observation.
+
+    `on_loaded` is called once the module has been imported (the worker tells its parent, so a hang at
+    import time is told apart from a hang in a request).
+    """
+    observer = _new_observer(_fspath(main_path), _fspath(workdir), probe.get("watch", []))
+    stack = _open_session(observer)
+    try:
+        _prepare_workdir(observer["workdir"], probe)
+        module = _load_module(observer)
+        if on_loaded is not None:
+            on_loaded()
+        if module is not None:
+            action = _actions.get(probe.get("action"))
+            if action is None:
+                raise _ValueError(f"unknown probe action {probe.get('action')!r}")
+            action(observer, module, probe)
+    except _errors as exc:  # a bug in student code that escaped an action
+        observer["result"]["error"] = _error_info(observer, exc)
+    finally:
+        _close_session(observer, stack)
+    return _report(observer)
+
+
+def answer(request: dict, main_path: str, work: str, on_loaded, *, _run_probe=run_probe, _encode_reply=encode_reply,
+           _makedirs=os.makedirs, _MemoryError=MemoryError, _Exception=Exception, _type=type, _str=str) -> bytes:
+    """The reply line to one request of the judge ({"id", "workdir", "probe"}), made in a submission process."""
+    workdir = work + "/" + request["workdir"]
+    _makedirs(workdir, exist_ok=True)
+    try:
+        reply = {"id": request["id"], "observation": _run_probe(main_path, request["probe"], workdir, on_loaded)}
+    except _MemoryError:
+        reply = {"id": request["id"], "problem": "crashed", "detail": "MemoryError"}
+    except _Exception as exc:  # noqa: BLE001 - report it; the judge decides
+        reply = {"id": request["id"], "problem": "crashed", "detail": (_type(exc).__name__ + ": " + _str(exc))[:300]}
+    return _encode_reply(reply)
+
+
+# --- warming up a fork server ---
 
 
 def warm_up() -> None:
@@ -572,7 +912,7 @@ def warm_up() -> None:
             {"action": "request", "method": "GET", "path": "/openapi.json"},
             {"action": "validate", "model": "Ping", "data": {"email": "nope"}},
         ):
-            run_probe(sample, probe, scratch)
+            encode_reply({"id": 0, "observation": run_probe(sample, probe, scratch)})
 
 
 def _cache_email_validator_version_check() -> None:
@@ -586,7 +926,6 @@ def _cache_email_validator_version_check() -> None:
         pydantic.networks.version = functools.lru_cache(pydantic.networks.version)
 
 
-_imported = False
 _WARM_UP_APP = """
 import asyncio, time
 from fastapi import BackgroundTasks, FastAPI
@@ -612,42 +951,5 @@ async def ping(body: Ping, background_tasks: BackgroundTasks):
     return {"ok": True}
 """
 
-
-@contextmanager
-def _swapped(owner: Any, name: str, replacement: Any):
-    original = getattr(owner, name)
-    setattr(owner, name, replacement)
-    try:
-        yield replacement
-    finally:
-        setattr(owner, name, original)
-
-
-class _LineRecorder(io.TextIOBase):
-    """A stand-in for sys.stdout/sys.stderr that turns each printed line into an event."""
-
-    def __init__(self, observer: _Observer, stream: str):
-        self._observer = observer
-        self._stream = stream
-        self._pending = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        if not isinstance(text, str):
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        self._pending += text
-        if len(self._pending) > MAX_OUTPUT_CHARS:  # a flood without newlines
-            self._pending = self._pending[-MAX_OUTPUT_CHARS:]
-            self._observer.result["output_truncated"] = True
-        while "\n" in self._pending:
-            line, self._pending = self._pending.split("\n", 1)
-            self._observer.printed(self._stream, line)
-        return len(text)
-
-    def flush(self) -> None:
-        if self._pending:
-            line, self._pending = self._pending, ""
-            self._observer.printed(self._stream, line)
-
+# Only the functions that use them hold the mutable tables from here on: no name leads to them.
+del _LIBRARIES, _compiled_files

@@ -1,6 +1,6 @@
 """The kit's benchmarks, side by side with their baselines, as medians of several runs.
 
-    python benchmarks/run.py [--students 200] [--repeat 3] [--baseline-students 200]
+    python benchmarks/run.py [--students 200] [--repeat 3] [--baseline-students 200] [--judge-memory-only]
 
 1. The student loop: `pytest exercises` against its floor, a pytest session with the same imports, both
    with bytecode caches written and warm, as on a student's machine.
@@ -9,6 +9,9 @@
    the sandbox's added cost per submission.
 3. A rerun of the unchanged class, and a rerun after one submission changed.
 4. Peak memory: the grader (largest process) and one sandboxed submission process.
+5. The judge's peak memory per worker with a hostile student in the class, whose every reply is a 2 MB line of
+   empty JSON values (tests/attacks/reply_full_of_empty_values.py), against the same class without it
+   (`--judge-memory-only` runs this part alone, in about half a minute).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ pytest.main(["-q", "-p", "no:cacheprovider", "exercises"])
 open(sys.argv[1], "w").write("\\n".join(sorted(sys.modules)))"""
 PYTHON = sys.executable
 ALFRED = [PYTHON, "-m", "alfred"]
+HOSTILE_REPLIES = KIT / "tests" / "attacks" / "reply_full_of_empty_values.py"
 
 
 def timed(command: list[str], cwd: Path = KIT, env: dict | None = None) -> float:
@@ -78,14 +82,70 @@ def student_peak_kib(stop: threading.Event, peaks: list[int]) -> None:
         time.sleep(0.02)
 
 
+def _judge_processes(root: int) -> list[int]:
+    """`root` and its descendants in this PID namespace: the grader and its workers, not the sandboxes."""
+    own, children = os.readlink("/proc/self/ns/pid"), {}
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+            if os.readlink(status.parent / "ns" / "pid") == own:
+                children.setdefault(int(fields[1]), []).append(int(status.parent.name))
+        except (OSError, IndexError):
+            continue
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def judge_peak_mib(klass: Path, out: Path) -> float:
+    """The largest peak resident memory among the judge's processes while `alfred grade --jobs 1` grades `klass`:
+    with one job, that is the memory of one worker (or of the grader above it, if larger)."""
+    grading = subprocess.Popen([*ALFRED, "grade", str(klass), "--out", str(out), "--jobs", "1", "--force"], cwd=KIT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peaks: dict[int, int] = {}
+    while grading.poll() is None:
+        for pid in _judge_processes(grading.pid):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            if "VmHWM:" in status:
+                peaks[pid] = max(peaks.get(pid, 0), int(status.split("VmHWM:")[1].split()[0]))
+        time.sleep(0.02)
+    return max(peaks.values(), default=0) / 1024
+
+
+def judge_memory(scratch: Path, students: int = 6) -> tuple[float, float]:
+    """(the judge's peak MiB grading `students` honest students, the same with the hostile student added)."""
+    honest, hostile = scratch / "judge-honest", scratch / "judge-hostile"
+    make_class(honest, students)
+    make_class(hostile, students)
+    shutil.copy(HOSTILE_REPLIES, hostile / "student_hostile.py")
+    return (judge_peak_mib(honest, scratch / "judge-honest-grades"),
+            judge_peak_mib(hostile, scratch / "judge-hostile-grades"))
+
+
+def print_judge_memory(honest_mib: float, hostile_mib: float) -> None:
+    print(f"judge's peak memory per worker: {hostile_mib:.0f} MiB with a student whose every reply is 2 MB of empty "
+          f"JSON values, {honest_mib:.0f} MiB without: {hostile_mib / honest_mib:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=200)
     parser.add_argument("--baseline-students", type=int, default=None,
                         help="time the naive loop on this many students and scale (default: all)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--judge-memory-only", action="store_true", help="measure only the judge's memory (item 5)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="alfred-bench-"))
+    if args.judge_memory_only:
+        print_judge_memory(*judge_memory(scratch))
+        shutil.rmtree(scratch, ignore_errors=True)
+        return
     rows = []
 
     pytest = [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -152,6 +212,7 @@ def main() -> None:
           f"takes {start_sandboxed:.2f} s in bubblewrap, {start_plain:.2f} s without (once per worker)")
     print(f"peak memory: grader's largest process {grader_peak_mib:.0f} MiB; "
           f"one sandboxed submission process {student_peak_mib:.0f} MiB")
+    print_judge_memory(*judge_memory(scratch))
     shutil.rmtree(scratch, ignore_errors=True)
 
 

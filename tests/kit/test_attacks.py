@@ -129,14 +129,9 @@ META = {path.stem: read_meta(path) for path in ATTACK_FILES}
 
 # Attacks that win today. Each reason names the mechanism; the report of the campaign says how to fix it.
 HOLES = {  # known and documented in SECURITY.md: observations made inside the student's process
-    "observer_frame_forge": "HOLE (known, SECURITY.md): observations are made inside the student's process; "
-    "walking frames to the _Observer and replacing its report lifts the unfinished stub to full marks",
-    "observer_gc_forge": "HOLE (known): gc.get_objects() finds the _Observer; forged validation reports earn the "
-    "model exercise for an empty model",
-    "observer_inspect_stack_inject": "HOLE (known): inspect.stack() reaches the _Observer from inside the task; "
-    "an injected print event earns the stretch exercise",
-    "reply_pipe_forge": "HOLE (known): the worker's frame globals are reachable; swapping its json module forges "
-    "the reply line and earns the task exercise",
+    "observer_record_gc_forge": "HOLE (known, SECURITY.md): gc.get_objects() reaches the probe's record in the "
+    "student's process; a dict subclass put in its place forges every model report and earns the model exercise "
+    "for an empty model (the issue on observing from outside the process removes it)",
 }
 
 

@@ -5,7 +5,6 @@ judge's own channel, what they find (a `report()` function whose return value th
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from alfred.driver import SubprocessDriver
+from alfred.observation import Observation
 from alfred.sandbox import RUNTIME_MODULES, ForkServer, SandboxView
 from alfred.targets import KIT_ROOT
 
@@ -35,10 +35,11 @@ def ask(server: ForkServer, key: str, source: str, tmp_path: Path, files: dict[s
     finally:
         driver.stop()
     strays = server.finish(key)
-    returned = (observation.get("returned") or {}).get("value")
-    assert returned is not None, observation
-    value = json.loads(returned) if isinstance(returned, str) else returned
-    return {**value, "strays": strays}
+    if isinstance(observation, dict):  # the raw observation, as the judge's Submission then validates it
+        observation = Observation.model_validate(observation)
+    returned = observation.returned
+    assert returned is not None and isinstance(returned.value, dict), observation
+    return {**returned.value, "strays": strays}
 
 
 LOOK_AROUND = """
@@ -179,6 +180,10 @@ LAYOUTS = {
     "container under /opt": ("/opt/python", "/opt/app/.venv", "/opt/app", "/opt/python/class", "/opt/python/out"),
     "a teacher's home": ("/usr", "/home/teacher/kit/.venv", "/home/teacher/kit", "/home/teacher/class",
                          "/home/teacher/kit/.venv/grades"),
+    "kit installed into the system Python": ("/usr/local", None, "/usr/local/lib/python3.11/site-packages/alfred",
+                                             "/srv/class", "/srv/grades"),
+    "kit installed into a venv": ("/usr", "/opt/venv", "/opt/venv/lib/python3.11/site-packages/alfred", "/srv/class",
+                                  "/opt/venv/grades"),
 }
 
 
