@@ -43,9 +43,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if submission or folder_args:
             target = resolve(submission or folder_args[0], invocation_dir)
         elif SOLUTIONS_MAIN.exists():
-            target = Target(SOLUTIONS_MAIN, "solutions/lesson_07/main.py")
+            target = Target(SOLUTIONS_MAIN, "solutions/lesson_07/main.py", SOLUTIONS_MAIN.parent)
         else:  # a handed-out project holds no solutions: a bare `pytest` tests the student's file
-            target = Target(EXERCISES_MAIN, "exercises/lesson_07/main.py")
+            target = Target(EXERCISES_MAIN, "exercises/lesson_07/main.py", EXERCISES_MAIN.parent)
         rubric = load_rubric(KIT_ROOT / "pyproject.toml")
     except (TargetError, RubricError) as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -96,7 +96,7 @@ def submission(request: pytest.FixtureRequest, tmp_path: Path) -> Submission:
     """The main.py under test, run with `tmp_path` as its working directory."""
     config = request.config
     target = config.stash[TARGET]
-    driver = config.stash.get(DRIVER_KEY, None) or InProcessDriver(target.main)
+    driver = config.stash.get(DRIVER_KEY, None) or InProcessDriver(target.main, target.project)
     return Submission(driver, tmp_path, config.stash.get(LABEL_KEY, target.label), config.stash[ANSWERS])
 
 
@@ -129,8 +129,10 @@ def _write_progress(terminalreporter, config: pytest.Config) -> None:
     unfinished = [exercise_id for exercise_id, entry in report["exercises"].items()
                   if entry["total"] and entry["passed"] < entry["total"]]
     target = config.stash[TARGET].label
+    submission = config.getoption("submission")
+    command = f"pytest --submission {submission}" if submission else f"pytest {target.split('/')[0]}"
     if unfinished:
-        write(f"next: {BY_ID[unfinished[0]].label} in {target}; then run `pytest exercises -m {unfinished[0]}`")
+        write(f"next: {BY_ID[unfinished[0]].label} in {target}; then run `{command} -m {unfinished[0]}`")
     else:
         write("next: every exercise tested here is done; try it by hand with uvicorn and /docs")
 

@@ -1,6 +1,8 @@
 """The kit's corpora of student-like submissions, and the annotation each one carries.
 
 tests/corpus/correct/*.py: correct solutions written differently from the reference; each must score 100.
+A sample may also be a folder holding main.py and the project's other files (static files, data), graded
+as a student's folder is.
 tests/corpus/wrong/*.py: one realistic mistake each. The module docstring names the exercises that must
 lose points in a line `loses: task` (several: `loses: lesson, stretch`); every other exercise keeps full marks.
 """
@@ -30,14 +32,17 @@ class Sample:
 
 def load(kind: str) -> list[Sample]:
     """The samples of one corpus ("correct", "wrong", "broken"), sorted by file name."""
-    return [_sample(path) for path in sorted((CORPUS_DIR / kind).glob("*.py"))]
+    folder = CORPUS_DIR / kind
+    paths = [*folder.glob("*.py"), *(path for path in folder.iterdir() if (path / "main.py").is_file())]
+    return [_sample(path) for path in sorted(paths)]
 
 
 def _sample(path: Path) -> Sample:
+    source = path / "main.py" if path.is_dir() else path
     try:
-        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        docstring = ast.get_docstring(ast.parse(source.read_text())) or ""
     except SyntaxError:  # the broken corpus holds files that do not parse; they annotate in a comment
-        docstring = "\n".join(line.lstrip("# ") for line in path.read_text().splitlines() if line.startswith("#"))
+        docstring = "\n".join(line.lstrip("# ") for line in source.read_text().splitlines() if line.startswith("#"))
     loses: set[str] = set()
     for line in docstring.splitlines():
         if line.strip().startswith("loses:"):

@@ -37,12 +37,14 @@ LABEL_KEY = pytest.StashKey[str]()  # how learner messages name the file, when t
 class InProcessDriver:
     """Runs probes here. Only for code its runner trusts: their own, or the kit's."""
 
-    def __init__(self, main_path: Path):
+    def __init__(self, main_path: Path, project: Path | None = None):
         self.main_path = main_path
+        self.project = project  # the folder given, whose other files the app finds beside it
 
     def run(self, probe: dict, workdir: Path) -> dict:
         # The reply line another process would have sent, read as the judge reads it: exactly the same data.
-        reply = parse_reply(encode_reply({"id": 0, "observation": run_probe(self.main_path, probe, workdir)}))
+        observation = run_probe(self.main_path, probe, workdir, None, self.project)
+        reply = parse_reply(encode_reply({"id": 0, "observation": observation}))
         if not isinstance(reply, Reply):
             return {"problem": reply}
         if "observation" not in reply.model_fields_set:
@@ -180,14 +182,7 @@ class Submission:
                 "only this test lost points.",
             )
         if observation.load_error:
-            error = observation.load_error
-            fail(
-                tried=f"importing {self.label}",
-                got=error.sentence(),
-                expected="the module to import cleanly",
-                hint=(f"open main.py at line {error.line} and fix it" if error.line else "read the error above")
-                + "; then run the tests again.",
-            )
+            self._report_load_error(observation.load_error)
         if observation.missing_name:
             name = observation.missing_name
             exercise = exercise_asking_for(name)
@@ -199,6 +194,44 @@ class Submission:
                 hint=f"check the spelling of `{name}`, and that it is not indented inside another block.",
             )
         return observation
+
+
+    def _report_load_error(self, error) -> None:
+        """main.py does not import: the first test to meet it fails with the whole story, once per run; every
+        later test meeting the same error is skipped as not run, pointing back to it."""
+        __tracebackhide__ = True
+        if self.shared_answers.get(_SHOWN_LOAD_ERROR) == error.sentence():
+            pytest.skip(f"not run: {self.label} does not import ({error.sentence()[:200]}); fix that first")
+        self.shared_answers[_SHOWN_LOAD_ERROR] = error.sentence()
+        where = f"at line {error.line} of main.py" if error.line else "in main.py"
+        package = missing_package(error)
+        if package:
+            fail(
+                tried=f"importing {self.label}",
+                got=f"main.py imports `{package}` ({where}), which is not installed where your code is tested",
+                expected="main.py to import only what the lesson uses (fastapi, pydantic...) or what your teacher "
+                "added to the course",
+                hint=f"if you need `{package}`, ask your teacher to add it to the course's packages; otherwise "
+                f"remove the import {where}. Every other test waits for this one.",
+            )
+        fail(
+            tried=f"importing {self.label}",
+            got=error.sentence(),
+            expected="the module to import cleanly",
+            hint=(f"open main.py at line {error.line} and fix it" if error.line else "read the error above")
+            + "; then run the tests again. Every other test waits for this one.",
+        )
+
+
+_SHOWN_LOAD_ERROR = "$shown-load-error"  # a key no probe's JSON can take
+
+
+def missing_package(error) -> str | None:
+    """The package an import failed to find (`No module named 'jinja2.ext'` -> jinja2), if that is the error."""
+    import re
+
+    found = re.match(r"No module named '([\w.]+)'", error.message) if error.type == "ModuleNotFoundError" else None
+    return found.group(1).split(".")[0] if found else None
 
 
 class SubprocessDriver:

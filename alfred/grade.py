@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from alfred.discovery import Entry, GradeError, slug_of
-from alfred.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver
+from alfred.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver, missing_package
 from alfred.exercises import BY_ID, IDS
 from alfred.feedback import printable
+from alfred.observation import ErrorInfo
 from alfred.reports import DEFAULT_FORMATS, class_files, student_files
 from alfred.reports.text import got, labelled
 from alfred.sandbox import ForkServer, ServerError, die_with_parent
@@ -128,6 +129,11 @@ def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
         error = driver.load_error
         where = f" at line {error['line']}" if error.get("line") else ""
         message = f"main.py does not import: {error['type']}{where}: {error['message']}"
+        package = missing_package(ErrorInfo.model_validate(error))
+        if package:
+            message += (f". The grading environment lacks `{package}`: if the course needs it, add it to "
+                        "[project.optional-dependencies] course in the kit's pyproject.toml, reinstall the kit "
+                        "(pip install -e '.[course]') and grade again")
         return _row(student, "error", report, flags, message)
     status = "timeout" if "killed for time" in driver.flags and nothing_passed else "graded"
     return _row(student, status, report, flags, _headline(report))

@@ -95,6 +95,12 @@ MAX_VALUE_DEPTH = 64  # nesting of a free-form JSON text the judge agrees to dec
 # printed is a control character, which JSON writes in 6 bytes); beyond the caps a reply becomes an
 # "oversized" problem, in or out of process alike. The caps are 78 times the largest honest reply's bytes,
 # 4 times the flood's values, and the schema's depth plus room.
+# A student's project: the files beside main.py (templates, static files, data) are laid out in the work
+# folder, as when the student runs `uvicorn main:app` in that folder. Not these: caches, environments, and
+# what the app itself writes there when run by hand.
+PROJECT_SKIPPED = frozenset({"__pycache__", "venv", "node_modules", "batcomputer_logs"})
+MAX_PROJECT_FILES = 300
+MAX_PROJECT_BYTES = 5_000_000
 MAX_REPLY_BYTES = 512 * 1024
 MAX_REPLY_NODES = 64_000  # JSON values: what a parser allocates one object for
 MAX_REPLY_DEPTH = 10
@@ -279,6 +285,7 @@ def _new_observer(main_path, workdir, watch, *, _realpath=os.path.realpath, _lis
         "output_chars": 0,
         "virtual_seconds": 0.0,
         "clock": None,  # freezegun's clock, when main.py reads a clock
+        "project_files": {},  # relative path -> (size, mtime) of each project file laid out in the work folder
         "stack": None,
         "flushes": (),
         "phase": "import",
@@ -385,7 +392,7 @@ def _describe_value(observer: dict, value: Any, *, _type=type, _vars=vars, _isin
 
 
 def _collect_files(observer: dict, *, _scandir=os.scandir, _open=open, _len=len, _sorted=sorted, _join="/".join,
-                   _OSError=OSError, _max_files=MAX_FILES, _max_chars=MAX_FILE_CHARS) -> None:
+                   _OSError=OSError, _stat=os.stat, _max_files=MAX_FILES, _max_chars=MAX_FILE_CHARS) -> None:
     """The regular files under the work folder (symbolic links neither followed nor read), in path order,
     as `sorted(Path(workdir).rglob("*"))[:80]` lists them: the first 20, cut to MAX_FILE_CHARS each. A
     folder that cannot be listed is skipped."""
@@ -405,11 +412,18 @@ def _collect_files(observer: dict, *, _scandir=os.scandir, _open=open, _len=len,
                     found.append((path, regular))
         except _OSError:
             continue
-    result = observer["result"]
+    result, given = observer["result"], observer["project_files"]
     for parts, regular in _sorted(found)[: _max_files * 4]:
         if _len(result["files"]) >= _max_files:
             result["output_truncated"] = True
             break
+        if regular and given and _join(parts) in given:
+            try:
+                info = _stat(root + "/" + _join(parts))
+            except _OSError:
+                continue
+            if (info.st_size, info.st_mtime_ns) == given[_join(parts)]:
+                continue  # a file of the project, as it was given: not something the app wrote
         if regular:
             try:
                 with _open(root + "/" + _join(parts), errors="replace") as handle:
@@ -664,6 +678,45 @@ def _prepare_workdir(workdir: str, probe: dict, *, _makedirs=os.makedirs, _dirna
             handle.write(text)
 
 
+def _lay_out_project(observer: dict, project: str | None, *, _scandir=os.scandir, _makedirs=os.makedirs,
+                     _exists=os.path.lexists, _stat=os.stat, _open=open, _skipped=PROJECT_SKIPPED,
+                     _basename=os.path.basename, _max_files=MAX_PROJECT_FILES, _max_bytes=MAX_PROJECT_BYTES,
+                     _len=len, _OSError=OSError) -> None:
+    """Copies the project's other files (not main.py) into the work folder where they are missing, and notes
+    them, so the files the app writes are told apart from those it was given."""
+    if project is None:
+        return
+    main_name, workdir, noted = _basename(observer["main_path"]), observer["workdir"], observer["project_files"]
+    folders, budget = [""], [_max_files, _max_bytes]
+    while folders:
+        relative = folders.pop()
+        try:
+            with _scandir(project + relative) as entries:
+                listing = [(entry.name, entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False))
+                           for entry in entries]
+        except _OSError:
+            continue
+        for name, is_dir, is_file in listing:
+            path = relative + "/" + name
+            if name.startswith(".") or name in _skipped or (not relative and name == main_name):
+                continue
+            if is_dir and not _exists(project + path + "/pyvenv.cfg"):
+                folders.append(path)
+            elif is_file and budget[0] > 0 and budget[1] > 0:
+                target = workdir + path
+                try:
+                    if not _exists(target):
+                        _makedirs(workdir + relative, exist_ok=True)
+                        with _open(project + path, "rb") as source, _open(target, "wb") as copy:
+                            data = source.read(budget[1] + 1)
+                            copy.write(data)
+                        budget[0], budget[1] = budget[0] - 1, budget[1] - _len(data)
+                    info = _stat(target)
+                    noted[path[1:]] = (info.st_size, info.st_mtime_ns)
+                except _OSError:
+                    continue
+
+
 # --- actions ---
 
 
@@ -849,19 +902,22 @@ _ACTIONS = types.MappingProxyType({"request": _request, "call": _call, "validate
 # --- running one probe ---
 
 
-def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathLike, on_loaded=None, *,
+def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathLike, on_loaded=None,
+              project: str | os.PathLike | None = None, *,
               _new_observer=_new_observer, _open_session=_open_session, _close_session=_close_session,
-              _prepare_workdir=_prepare_workdir, _load_module=_load_module, _actions=_ACTIONS, _report=_report,
-              _error_info=_error_info, _errors=_STUDENT_ERRORS, _ValueError=ValueError,
-              _fspath=os.fspath) -> dict:
+              _prepare_workdir=_prepare_workdir, _lay_out_project=_lay_out_project, _load_module=_load_module,
+              _actions=_ACTIONS, _report=_report, _error_info=_error_info, _errors=_STUDENT_ERRORS,
+              _ValueError=ValueError, _fspath=os.fspath) -> dict:
     """Loads `main_path` afresh inside `workdir`, runs `probe`, and returns the observation.
 
     `on_loaded` is called once the module has been imported (the worker tells its parent, so a hang at
-    import time is told apart from a hang in a request).
+    import time is told apart from a hang in a request). `project`, the folder of a submission given as a
+    folder, has its other files laid out in `workdir` first (templates, static files, data).
     """
     observer = _new_observer(_fspath(main_path), _fspath(workdir), probe.get("watch", []))
     stack = _open_session(observer)
     try:
+        _lay_out_project(observer, None if project is None else _fspath(project))
         _prepare_workdir(observer["workdir"], probe)
         module = _load_module(observer)
         if on_loaded is not None:
@@ -879,12 +935,15 @@ def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathL
 
 
 def answer(request: dict, main_path: str, work: str, on_loaded, *, _run_probe=run_probe, _encode_reply=encode_reply,
-           _makedirs=os.makedirs, _MemoryError=MemoryError, _Exception=Exception, _type=type, _str=str) -> bytes:
-    """The reply line to one request of the judge ({"id", "workdir", "probe"}), made in a submission process."""
+           _makedirs=os.makedirs, _MemoryError=MemoryError, _Exception=Exception, _type=type, _str=str,
+           _dirname=os.path.dirname) -> bytes:
+    """The reply line to one request of the judge ({"id", "workdir", "probe"}), made in a submission process.
+    The staged folder holding main.py is exactly what the student submitted: it is the project."""
     workdir = work + "/" + request["workdir"]
     _makedirs(workdir, exist_ok=True)
     try:
-        reply = {"id": request["id"], "observation": _run_probe(main_path, request["probe"], workdir, on_loaded)}
+        observation = _run_probe(main_path, request["probe"], workdir, on_loaded, _dirname(main_path))
+        reply = {"id": request["id"], "observation": observation}
     except _MemoryError:
         reply = {"id": request["id"], "problem": "crashed", "detail": "MemoryError"}
     except _Exception as exc:  # noqa: BLE001 - report it; the judge decides

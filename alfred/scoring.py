@@ -76,6 +76,8 @@ class ResultCollector:
         result = self.results.get(item.nodeid)
         if result is not None and report.failed and not result.message:
             result.message = _message(report, call)
+        elif result is not None and report.skipped and not result.message and isinstance(report.longrepr, tuple):
+            result.message = printable(str(report.longrepr[2]).removeprefix("Skipped: "))[:MAX_MESSAGE_CHARS]
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

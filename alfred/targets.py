@@ -24,6 +24,7 @@ class TargetError(Exception):
 class Target:
     main: Path  # absolute path of the main.py under test
     label: str  # how messages name it, as the user would type it
+    project: Path | None = None  # the folder given, holding main.py and the app's other files; None for a file
 
 
 MAIN_CANDIDATES = ("main.py", f"{LESSON_FOLDER}/main.py", f"exercises/{LESSON_FOLDER}/main.py")  # a file, a folder, a handout
@@ -52,7 +53,7 @@ def resolve(path: str | Path, invocation_dir: Path) -> Target:
         main.open("rb").close()
     except OSError as exc:
         raise TargetError(f"{main} cannot be read: {exc.strerror}.") from None
-    return Target(main.resolve(), _label(main, invocation_dir))
+    return Target(main.resolve(), _label(main, invocation_dir), main.resolve().parent if absolute.is_dir() else None)
 
 
 def _label(main: Path, invocation_dir: Path) -> str:

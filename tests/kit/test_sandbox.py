@@ -215,3 +215,16 @@ def test_no_kit_module_beyond_the_runtime_runs_inside_the_sandbox():
 def test_the_sandbox_runs_this_interpreter_from_its_environment():
     view = SandboxView.of_this_kit(Path("/run/x"), Path("/run/y"))
     assert (view.environment is None) == (sys.prefix == sys.base_prefix)
+
+
+def test_a_package_installed_with_the_kit_imports_inside_the_sandbox(tmp_path):
+    """What a teacher adds to the course's packages is usable by student code (pyyaml stands for it here:
+    installed with the kit's development tools, not a dependency of the lesson)."""
+    pytest.importorskip("yaml")
+    server = ForkServer(sandboxed=True)
+    try:
+        seen = ask(server, "s-yaml", "import yaml\n\ndef report():\n    return {'yaml': yaml.safe_load('a: 1')}\n",
+                   tmp_path)
+    finally:
+        server.close()
+    assert seen["yaml"] == {"a": 1}
