@@ -211,8 +211,8 @@ class Submission:
                 got=f"main.py imports `{package}` ({where}), which is not installed where your code is tested",
                 expected="main.py to import only what the lesson uses (fastapi, pydantic...) or what your teacher "
                 "added to the course",
-                hint=f"if you need `{package}`, ask your teacher to add it to the course's packages; otherwise "
-                f"remove the import {where}. Every other test waits for this one.",
+                hint=f"remove the import {where}, or if the course uses that package, ask your teacher whether "
+                "it can be added to the grading environment. Every other test waits for this one.",
             )
         fail(
             tried=f"importing {self.label}",

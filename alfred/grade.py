@@ -130,10 +130,10 @@ def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
         where = f" at line {error['line']}" if error.get("line") else ""
         message = f"main.py does not import: {error['type']}{where}: {error['message']}"
         package = missing_package(ErrorInfo.model_validate(error))
-        if package:
-            message += (f". The grading environment lacks `{package}`: if the course needs it, add it to "
-                        "[project.optional-dependencies] course in the kit's pyproject.toml, reinstall the kit "
-                        "(pip install -e '.[course]') and grade again")
+        if package:  # the name comes from the submission's own error: quoted, never recommended
+            message += (f". The submission asks for a package named {package!r}, which the grading environment "
+                        "lacks. The grader installs nothing a submission asks for; if your course really uses "
+                        "such a package, check it and list it in [project.optional-dependencies] course")
         return _row(student, "error", report, flags, message)
     status = "timeout" if "killed for time" in driver.flags and nothing_passed else "graded"
     return _row(student, status, report, flags, _headline(report))

@@ -8,8 +8,9 @@ Gradescope unzips the bundle into /autograder/source, runs `setup.sh` once to bu
    leaves nothing;
 2. finds the student's file wherever the upload put it: main.py, lesson_07/main.py or the handout's
    exercises/lesson_07/main.py at the top or in one folder, or a single .py file under any name;
-3. grades it as `alfred grade` does (in bubblewrap when the container allows it, else unsandboxed: the
-   container holding this one student is then the sandbox, and the result is flagged `unsandboxed`);
+3. grades it as `alfred grade` does, in bubblewrap. Where the container does not let bubblewrap run, it
+   grades nothing (score 0, "not graded: no sandbox") unless ALFRED_ALLOW_UNSANDBOXED=1: unsandboxed, the
+   student's code would run as root beside results.json and could rewrite it after the grader ends;
 4. replaces results.json with the student's Gradescope result.
 
 ALFRED_AUTOGRADER_ROOT names another root than /autograder (the kit's tests use a temporary one).
@@ -66,45 +67,75 @@ def bundle(destination: Path) -> Path:
     return destination
 
 
-def run(root: Path) -> dict:
-    """Grades the upload under `root` and writes `root`/results/results.json; returns the result."""
-    from alfred.grade import grade_class
-    from alfred.reports.gradescope import results as gradescope_results
-    from alfred.sandbox import SandboxUnavailable, check_bwrap
+UNSANDBOXED_VARIABLE = "ALFRED_ALLOW_UNSANDBOXED"  # "1": grade even where bubblewrap cannot run (see docs)
 
+
+def run(root: Path) -> dict:
+    """Grades the upload under `root` and writes `root`/results/results.json; returns the result. Whatever
+    happens, results.json ends valid and says what happened."""
     results_file = root / "results" / "results.json"
-    _write(results_file, {"score": 0, "output": "Grading started but did not finish in time. Your code may wait or "
-                          "loop forever; run `pytest exercises` on your machine to see where.", "tests": []})
-    upload = find_upload(root / "submission")
-    if upload is None:
-        result = {"score": 0, "output": "No Python file was found in your upload. Upload your main.py (or the "
-                  "folder that holds it, or the whole handout).", "tests": []}
-        _write(results_file, result)
-        return result
+    _write(results_file, _result(0, "Grading started but did not finish in time. Your code may wait or loop "
+                                 "forever; run `pytest exercises` on your machine to see where."))
     try:
-        check_bwrap()
-        sandboxed = True
-    except SandboxUnavailable:
-        sandboxed = False
-    entry = read_submission(upload, "submission", MAIN_CANDIDATES)
-    with tempfile.TemporaryDirectory(prefix="alfred-gradescope-") as scratch:
-        rows = grade_class([entry], Path(scratch) / "out", jobs=1, sandboxed=sandboxed, hidden=(root / "submission",))
-    result = gradescope_results(rows[0])
+        result = _grade_upload(root)
+    except Exception as exc:  # noqa: BLE001 - the platform must get a result, and the teacher a reason
+        result = _result(0, f"The autograder failed on this submission ({type(exc).__name__}); it is not a "
+                         "verdict on your code. Your instructor can grade it by hand.", status="grader error")
     _write(results_file, result)
     return result
 
 
-def find_upload(submission: Path) -> Path | None:
-    """The student's file or project folder in an upload, wherever the upload put it."""
+def _grade_upload(root: Path) -> dict:
+    from alfred.grade import grade_class
+    from alfred.reports.gradescope import results as gradescope_results
+    from alfred.sandbox import SandboxUnavailable, check_bwrap
+
+    found = find_upload(root / "submission")
+    if isinstance(found, str):
+        return _result(0, found, status="nothing to grade")
+    try:
+        check_bwrap()
+        sandboxed = True
+    except SandboxUnavailable:
+        if os.environ.get(UNSANDBOXED_VARIABLE) != "1":  # student code would run as root beside results.json
+            return _result(0, "This submission was not graded: the autograder could not start its sandbox in this "
+                           "container, and it does not run student code without one. Your instructor has been "
+                           "told (see the autograder's documentation).", status="not graded: no sandbox")
+        sandboxed = False
+    folder, candidates = found
+    entry = read_submission(folder, "submission", candidates)
+    with tempfile.TemporaryDirectory(prefix="alfred-gradescope-") as scratch:
+        rows = grade_class([entry], Path(scratch) / "out", jobs=1, sandboxed=sandboxed, hidden=(root / "submission",))
+    return gradescope_results(rows[0])
+
+
+def find_upload(submission: Path, depth: int = 3) -> tuple[Path, tuple[str, ...]] | str:
+    """(the folder of the student's project, the names its main file may have), or why there is none. Looks
+    at the upload's top, then one folder down, for main.py in any of its layouts; else takes the one .py
+    file of the upload, whatever its name, with the folder holding it as its project."""
     if not submission.is_dir():
-        return None
+        return "Nothing was uploaded. Upload your main.py (or the folder that holds it, or the whole handout)."
     places = [submission, *sorted(path for path in submission.iterdir() if path.is_dir() and not path.is_symlink()
                                   and not path.name.startswith((".", "__")))]
     for place in places:
         if any((place / candidate).is_file() for candidate in MAIN_CANDIDATES):
-            return place
-    python_files = sorted(path for path in submission.rglob("*.py") if "__pycache__" not in path.parts)
-    return python_files[0] if len(python_files) == 1 else None
+            return place, MAIN_CANDIDATES
+    python_files = []
+    for folder, folders, files in os.walk(submission):
+        if len(Path(folder).relative_to(submission).parts) >= depth:
+            folders[:] = []
+        folders[:] = [name for name in folders if not name.startswith((".", "__"))]
+        python_files += [Path(folder) / name for name in files if name.endswith(".py")]
+        if len(python_files) > 1:
+            return ("Your upload holds several Python files and no main.py: name the file that creates `app` "
+                    "main.py and upload again.")
+    if not python_files:
+        return "No Python file was found in your upload. Upload your main.py (or the folder that holds it)."
+    return python_files[0].parent, (python_files[0].name,)
+
+
+def _result(score: float, output: str, status: str = "running") -> dict:
+    return {"score": score, "output": output, "tests": [], "extra_data": {"status": status}}
 
 
 def _write(path: Path, result: dict) -> None:

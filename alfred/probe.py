@@ -58,6 +58,7 @@ import json
 import operator
 import os
 import re
+import shutil
 import sys
 import time
 import traceback
@@ -642,6 +643,31 @@ def _compiled(main_path: str, *, _stat=os.stat, _open=open, _compile=compile, _a
 _module_counter = itertools.count()
 
 
+def _project_importable(stack: ExitStack, project: str | None, *, _path=sys.path, _modules=sys.modules,
+                        _realpath=os.path.realpath, _set=set, _list=list, _getattr=getattr, _isinstance=isinstance,
+                        _str=str, _ValueError=ValueError) -> None:
+    """The project's own modules (a helpers.py beside main.py) import, as when uvicorn runs in its folder;
+    what they were loaded as is forgotten when the probe ends, so no probe sees another's."""
+    if project is None:
+        return
+    folder = _realpath(project)
+    _path.insert(0, folder)
+    before = _set(_modules)
+
+    def forget() -> None:
+        try:
+            _path.remove(folder)
+        except _ValueError:
+            pass
+        for name in _list(_modules):
+            if name not in before:
+                where = _getattr(_modules.get(name), "__file__", None)
+                if _isinstance(where, _str) and _realpath(where).startswith(folder + "/"):
+                    _modules.pop(name, None)
+
+    stack.callback(forget)
+
+
 def _load_module(observer: dict, *, _counter=_module_counter, _next=next, _compiled=_compiled,
                  _freeze_clock=_freeze_clock,
                  _spec=importlib.util.spec_from_file_location, _from_spec=importlib.util.module_from_spec,
@@ -905,7 +931,8 @@ _ACTIONS = types.MappingProxyType({"request": _request, "call": _call, "validate
 def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathLike, on_loaded=None,
               project: str | os.PathLike | None = None, *,
               _new_observer=_new_observer, _open_session=_open_session, _close_session=_close_session,
-              _prepare_workdir=_prepare_workdir, _lay_out_project=_lay_out_project, _load_module=_load_module,
+              _prepare_workdir=_prepare_workdir, _lay_out_project=_lay_out_project,
+              _project_importable=_project_importable, _load_module=_load_module,
               _actions=_ACTIONS, _report=_report, _error_info=_error_info, _errors=_STUDENT_ERRORS,
               _ValueError=ValueError, _fspath=os.fspath) -> dict:
     """Loads `main_path` afresh inside `workdir`, runs `probe`, and returns the observation.
@@ -918,6 +945,7 @@ def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathL
     stack = _open_session(observer)
     try:
         _lay_out_project(observer, None if project is None else _fspath(project))
+        _project_importable(stack, None if project is None else _fspath(project))
         _prepare_workdir(observer["workdir"], probe)
         module = _load_module(observer)
         if on_loaded is not None:
@@ -934,12 +962,27 @@ def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathL
     return _report(observer)
 
 
+def _clear_other_workdirs(work: str, keep: str, *, _scandir=os.scandir, _rmtree=shutil.rmtree,
+                          _OSError=OSError) -> None:
+    """Removes the work folders of earlier tests (each test's folder holds a copy of the project and what the
+    app wrote: kept, they would fill the submission's small filesystem for the tests after them)."""
+    try:
+        with _scandir(work) as entries:
+            earlier = [entry.path for entry in entries if entry.name != keep and entry.is_dir(follow_symlinks=False)]
+    except _OSError:
+        return
+    for path in earlier:
+        _rmtree(path, ignore_errors=True)
+
+
 def answer(request: dict, main_path: str, work: str, on_loaded, *, _run_probe=run_probe, _encode_reply=encode_reply,
            _makedirs=os.makedirs, _MemoryError=MemoryError, _Exception=Exception, _type=type, _str=str,
-           _dirname=os.path.dirname) -> bytes:
+           _dirname=os.path.dirname, _exists=os.path.lexists, _clear_other_workdirs=_clear_other_workdirs) -> bytes:
     """The reply line to one request of the judge ({"id", "workdir", "probe"}), made in a submission process.
     The staged folder holding main.py is exactly what the student submitted: it is the project."""
     workdir = work + "/" + request["workdir"]
+    if not _exists(workdir):  # a new test: the folders of earlier tests are never used again, free their room
+        _clear_other_workdirs(work, request["workdir"])
     _makedirs(workdir, exist_ok=True)
     try:
         observation = _run_probe(main_path, request["probe"], workdir, on_loaded, _dirname(main_path))

@@ -204,3 +204,15 @@ def test_progress_lines_name_each_student_when_piped(demo_grades):
     completed, _ = demo_grades
     assert "dick_grayson: graded, 100/100" in completed.stderr
     assert "\r" not in completed.stderr  # no progress bar redraws when piped
+
+
+def test_a_project_near_the_size_limit_keeps_room_for_every_test(tmp_path, capsys):
+    """A project's files are laid out in each test's folder; the folders of finished tests are removed, so a
+    5 MB project (the most a student's folder may hold) never fills the submission's filesystem."""
+    project = tmp_path / "class" / "big_project"
+    (project / "static").mkdir(parents=True)
+    shutil.copy(SOLUTIONS_MAIN, project / "main.py")
+    (project / "static" / "logo.bin").write_bytes(bytes(range(256)) * 19_000)  # 4.9 MB
+    code, out, err = grade(capsys, tmp_path / "class", "--out", tmp_path / "grades", "--json")
+    assert code == 0, err
+    assert json_rows(out)["big_project"]["score"] == 100, json_rows(out)["big_project"]["message"]

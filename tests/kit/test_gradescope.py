@@ -60,9 +60,15 @@ def _upload(root: Path, layout: str, sample: Path) -> None:
     shutil.copy(sample, target)
 
 
-def _run(source: Path, root: Path, **popen) -> subprocess.Popen:
-    environment = {**os.environ, ROOT_VARIABLE: str(root), "ALFRED_PYTHON": sys.executable}
-    return subprocess.Popen(["bash", str(source / "run_autograder")], env=environment, **popen)
+def _run(source: Path, root: Path, environment: dict | None = None, **popen) -> subprocess.Popen:
+    environment = {**os.environ, ROOT_VARIABLE: str(root), "ALFRED_PYTHON": sys.executable, **(environment or {})}
+    return subprocess.Popen([shutil.which("bash"), str(source / "run_autograder")], env=environment, **popen)
+
+
+def _results(root: Path) -> dict:
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    return results
 
 
 @pytest.mark.parametrize("layout", ["top-level main.py", "top-level file of another name", "the handout's layout",
@@ -111,3 +117,30 @@ def test_a_valid_partial_result_is_there_before_grading_ends(source, tmp_path):
         process.wait()
     jsonschema.validate(partial, SCHEMA)
     assert partial["score"] == 0 and "did not finish" in partial["output"]
+
+
+def test_where_the_container_allows_no_sandbox_nothing_is_graded_unless_the_teacher_says_so(source, tmp_path):
+    _upload(tmp_path, "top-level main.py", SOLUTIONS_MAIN)
+    no_bwrap = {"PATH": str(tmp_path / "empty")}  # no bubblewrap on this PATH: as in a container that forbids it
+    _run(source, tmp_path, no_bwrap).wait(timeout=300)
+    refused = _results(tmp_path)
+    assert refused["score"] == 0 and refused["extra_data"]["status"] == "not graded: no sandbox"
+    _run(source, tmp_path, {**no_bwrap, "ALFRED_ALLOW_UNSANDBOXED": "1"}).wait(timeout=300)
+    allowed = _results(tmp_path)
+    assert allowed["score"] == 100 and "unsandboxed" in allowed["extra_data"]["flags"]
+
+
+@pytest.mark.parametrize("shape, words", [("deep", "No Python file"), ("several", "several Python files")])
+def test_odd_uploads_get_a_valid_result_that_says_why(source, tmp_path, shape, words):
+    submission = tmp_path / "submission"
+    if shape == "deep":  # deeper than any walk should go
+        deep = submission.joinpath(*["d"] * 300)
+        deep.mkdir(parents=True)
+        (deep / "app.py").write_text("x = 1\n")
+    else:
+        submission.mkdir()
+        for name in ("app.py", "helpers.py"):
+            (submission / name).write_text("x = 1\n")
+    _run(source, tmp_path).wait(timeout=300)
+    results = _results(tmp_path)
+    assert results["score"] == 0 and words in results["output"], results["output"]
