@@ -137,9 +137,9 @@ def classroom_workflow() -> str:
         environment.append(f'          {step.upper()}_RESULTS: "${{{{steps.{step}.outputs.result}}}}"')
     return f'''name: Autograding Tests
 on:
-  - push
-  - workflow_dispatch
-  - repository_dispatch
+  push:
+  workflow_dispatch:
+  repository_dispatch:
 permissions:
   checks: write
   actions: read

