@@ -54,7 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
     elif folder_args:
         config.args[:] = [arg for arg in config.args if arg not in folder_args] or [str(SUITE_DIR)]
     config.stash[TARGET] = target
-    config.stash[TABLE_LAST] = bool(submission or folder_args)
+    config.stash[TABLE_LAST] = bool(submission or folder_args) or target.main == EXERCISES_MAIN
     config.stash[COLLECTOR] = collector = ResultCollector(SUITE_DIR)
     config.pluginmanager.register(collector, "alfred-results")
     config.stash[RUBRIC] = rubric
@@ -126,15 +126,24 @@ def _write_progress(terminalreporter, config: pytest.Config) -> None:
         done = "yes" if entry["passed"] == entry["total"] else "not yet"
         write(f"{BY_ID[exercise_id].label:<28} {entry['passed']:>5} / {entry['total']:<4}   {done}")
     write(f"score: {report['score']:g} / {report['max_score']:g}")
-    unfinished = [exercise_id for exercise_id, entry in report["exercises"].items()
-                  if entry["total"] and entry["passed"] < entry["total"]]
+    write("next: " + _next_step(config, report))
+
+
+def _next_step(config: pytest.Config, report: dict) -> str:
+    """What to do after this run: fix an import error first, else the first unfinished exercise, else run
+    the exercises this run left out, else try the app by hand."""
     target = config.stash[TARGET].label
     submission = config.getoption("submission")
-    command = f"pytest --submission {submission}" if submission else f"pytest {target.split('/')[0]}"
+    command = f"pytest --submission={submission}" if submission else f"pytest {target.split('/')[0]}"
+    if any(test["outcome"] == "skipped" and test["message"].startswith("not run:") for test in report["tests"]):
+        return f"fix the error the first failure names in {target}, then run `{command}` again"
+    unfinished = [exercise_id for exercise_id, entry in report["exercises"].items()
+                  if entry["total"] and entry["passed"] < entry["total"]]
     if unfinished:
-        write(f"next: {BY_ID[unfinished[0]].label} in {target}; then run `{command} -m {unfinished[0]}`")
-    else:
-        write("next: every exercise tested here is done; try it by hand with uvicorn and /docs")
+        return f"{BY_ID[unfinished[0]].label} in {target}; then run `{command} -m {unfinished[0]}`"
+    if any(entry["total"] == 0 for exercise_id, entry in report["exercises"].items() if BY_ID[exercise_id].number):
+        return f"the exercises tested here are done; run `{command}` for all of them"
+    return "every exercise is done; try the app by hand with uvicorn and /docs"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -136,7 +136,8 @@ def _bundle(args: argparse.Namespace) -> int:
 def _merge(args: argparse.Namespace) -> int:
     _check_out(args.out)
     rows = merge(args.shards, args.out, formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)))
-    print(f"alfred: merged {len(rows)} students from {len(args.shards)} shards; gradebook in "
+    print(f"alfred: merged {len(rows)} student{'s' * (len(rows) != 1)} from {len(args.shards)} "
+          f"shard{'s' * (len(args.shards) != 1)}; gradebook in "
           f"{args.out / 'gradebook.csv'}, summary in {args.out / 'summary.md'}", file=sys.stderr)
     return 0
 
@@ -162,8 +163,9 @@ def _grade(args: argparse.Namespace) -> int:
                        formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)))
     progress.close()
     graded = sum(row["status"] == "graded" for row in rows)
-    print(f"alfred: {len(rows)} submission{'s' * (len(rows) != 1)}, {graded} graded; gradebook in {args.out / 'gradebook.csv'}, "
-          f"summary in {args.out / 'summary.md'}", file=sys.stderr)
+    shard = f" (shard {args.shard[0]} of {args.shard[1]}: merge the shards with `alfred merge`)" if args.shard else ""
+    print(f"alfred: {len(rows)} submission{'s' * (len(rows) != 1)}, {graded} graded{shard}; gradebook in "
+          f"{args.out / 'gradebook.csv'}, summary in {args.out / 'summary.md'}", file=sys.stderr)
     return 0
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import signal
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -200,25 +199,26 @@ class Submission:
         """main.py does not import: the first test to meet it fails with the whole story, once per run; every
         later test meeting the same error is skipped as not run, pointing back to it."""
         __tracebackhide__ = True
-        if self.shared_answers.get(_SHOWN_LOAD_ERROR) == error.sentence():
-            pytest.skip(f"not run: {self.label} does not import ({error.sentence()[:200]}); fix that first")
-        self.shared_answers[_SHOWN_LOAD_ERROR] = error.sentence()
-        where = f"at line {error.line} of main.py" if error.line else "in main.py"
+        file = self.label.rsplit("/", 1)[-1]  # the student's own file name: tim_drake.py, main.py
+        if self.shared_answers.get(_SHOWN_LOAD_ERROR) == error.sentence(file):
+            pytest.skip(f"not run: {self.label} does not import ({error.sentence(file)[:200]}); fix that first")
+        self.shared_answers[_SHOWN_LOAD_ERROR] = error.sentence(file)
+        where = f"at line {error.line} of {file}" if error.line else f"in {file}"
         package = missing_package(error)
         if package:
             fail(
                 tried=f"importing {self.label}",
-                got=f"main.py imports `{package}` ({where}), which is not installed where your code is tested",
-                expected="main.py to import only what the lesson uses (fastapi, pydantic...) or what your teacher "
+                got=f"{file} imports `{package}` ({where}), which is not installed where your code is tested",
+                expected=f"{file} to import only what the lesson uses (fastapi, pydantic...) or what your teacher "
                 "added to the course",
                 hint=f"remove the import {where}, or if the course uses that package, ask your teacher whether "
                 "it can be added to the grading environment. Every other test waits for this one.",
             )
         fail(
             tried=f"importing {self.label}",
-            got=error.sentence(),
+            got=error.sentence(file),
             expected="the module to import cleanly",
-            hint=(f"open main.py at line {error.line} and fix it" if error.line else "read the error above")
+            hint=(f"open {file} at line {error.line} and fix it" if error.line else "read the error above")
             + "; then run the tests again. Every other test waits for this one.",
         )
 

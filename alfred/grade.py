@@ -14,6 +14,7 @@ import hashlib
 import json
 import multiprocessing.util
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -31,7 +32,8 @@ from alfred.scoring import load_rubric, score
 from alfred.suite import SuiteError, run_suite
 from alfred.targets import KIT_ROOT, SUITE_DIR
 
-SUBMISSION_SECONDS = 60.0
+SUBMISSION_SECONDS = 60.0  # the submission's own time: its probes, counted by the driver
+JUDGE_SECONDS = 180.0  # everything for one submission, the judge's own work included (2-5 s when honest)
 
 
 # --- grading one student ---
@@ -102,10 +104,15 @@ def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
         return _error_row(student, f"the grader could not start a sandbox: {exc}")
     driver = SubprocessDriver(server, key, main=entry.main, budget_seconds=SUBMISSION_SECONDS)
     memory_events = server.memory_events()
+    deadline = _JudgeDeadline(JUDGE_SECONDS)
     try:
         # The judge reads the staged copy's path only to name it; probes run in the submission process.
-        report = run_suite(server.staging / key / entry.main, plugins=(_DriverPlugin(driver, entry.label),))
+        with deadline:
+            report = run_suite(server.staging / key / entry.main, plugins=(_DriverPlugin(driver, entry.label),))
     except SuiteError as exc:
+        if deadline.passed:  # output built to be slow to check: this student stops here, the class goes on
+            return _error_row(student, f"grading this submission took the judge more than {JUDGE_SECONDS:g} s "
+                              "and was stopped; review its code", status="timeout", flags=["judge time limit"])
         return _error_row(student, f"the grader could not run the suite: {exc}")
     finally:
         try:
@@ -123,17 +130,14 @@ def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
     flags = sorted(driver.flags | ({"unsandboxed"} if not sandboxed else set()))
     nothing_passed = not any(test["outcome"] == "passed" for test in report["tests"])
     if driver.import_hangs:
-        return _row(student, "timeout", report, flags, "importing main.py never finished (an endless loop at "
-                    "the top level of the file?)")
+        return _row(student, "timeout", report, flags, f"importing {entry.label} never finished (an endless loop "
+                    "at the top level of the file?)")
     if driver.load_error and nothing_passed:
         error = driver.load_error
         where = f" at line {error['line']}" if error.get("line") else ""
-        message = f"main.py does not import: {error['type']}{where}: {error['message']}"
-        package = missing_package(ErrorInfo.model_validate(error))
-        if package:  # the name comes from the submission's own error: quoted, never recommended
-            message += (f". The submission asks for a package named {package!r}, which the grading environment "
-                        "lacks. The grader installs nothing a submission asks for; if your course really uses "
-                        "such a package, check it and list it in [project.optional-dependencies] course")
+        message = f"{entry.label} does not import: {error['type']}{where}: {error['message']}"
+        if missing_package(ErrorInfo.model_validate(error)):  # named by the submission itself: never recommended
+            flags = sorted({*flags, "imports a package the grader lacks"})
         return _row(student, "error", report, flags, message)
     status = "timeout" if "killed for time" in driver.flags and nothing_passed else "graded"
     return _row(student, status, report, flags, _headline(report))
@@ -159,9 +163,30 @@ def _row(student: str, status: str, report: dict, flags: list[str], message: str
     }
 
 
-def _error_row(student: str, message: str) -> dict:
+def _error_row(student: str, message: str, status: str = "error", flags: list[str] | None = None) -> dict:
     report = score([], load_rubric(KIT_ROOT / "pyproject.toml"))
-    return _row(student, "error", report, [], message)
+    return _row(student, status, report, flags or [], message)
+
+
+class _JudgeDeadline:
+    """Stops the suite on one submission after `seconds` of wall clock, whatever is slow (the submission, or
+    the judge's own work on what it sent): pytest ends its session, and the class goes on."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.passed = seconds, False
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGALRM, self._ring)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._previous)
+
+    def _ring(self, signum, frame) -> None:
+        self.passed = True
+        pytest.exit("the judge's time for this submission is over", returncode=pytest.ExitCode.INTERRUPTED)
 
 
 # --- grading a class ---
@@ -242,6 +267,10 @@ def merge(outs: list[Path], into: Path, formats: tuple[str, ...] = DEFAULT_FORMA
     """Builds the class's reports in `into` from the results of shards graded apart (each an --out folder):
     every student's files and cache, then the gradebook and summary of them all."""
     rows: dict[str, tuple[dict, str]] = {}
+    empty = [str(out) for out in outs if not any((out / "cache").glob("*.json"))]
+    if empty:  # a shard that failed or never ran would drop its students from the class without a word
+        raise GradeError(f"No results in {', '.join(empty)}: grade {'that shard' if len(empty) == 1 else 'those shards'} "
+                         "(or leave the folder out on purpose) and merge again.")
     for out in outs:
         for path in sorted((out / "cache").glob("*.json")):
             try:
@@ -253,8 +282,6 @@ def merge(outs: list[Path], into: Path, formats: tuple[str, ...] = DEFAULT_FORMA
                 raise GradeError(f"{row['student']!r} was graded in two shards with different files; grade the "
                                  "class again with the same --shard count.")
             rows[row["student"]] = (row, digest)
-    if not rows:
-        raise GradeError(f"No results in {', '.join(map(str, outs))}: give the --out folders of the shards.")
     (into / "cache").mkdir(parents=True, exist_ok=True)
     for row, digest in rows.values():
         slug = slug_of(row["student"])

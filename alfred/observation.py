@@ -54,8 +54,8 @@ class ErrorInfo(_Plain):
     message: str
     line: int | None = None
 
-    def sentence(self) -> str:
-        where = f" at line {self.line} of main.py" if self.line else ""
+    def sentence(self, file: str = "main.py") -> str:
+        where = f" at line {self.line} of {file}" if self.line else ""
         return f"{self.type}{where}: {self.message}" if self.message else f"{self.type}{where}"
 
 

@@ -7,7 +7,7 @@ import statistics
 from collections import Counter
 
 from alfred.exercises import BY_ID
-from alfred.reports.text import code_block, code_cell, got
+from alfred.reports.text import code_block, code_cell
 
 NAME = "summary"
 
@@ -36,13 +36,13 @@ def markdown(rows: list[dict]) -> str:
         lines += [f"| {band * 20}-{band * 20 + 20 if band < 4 else 100} | {bands.get(band, 0)} |" for band in range(5)]
         lines.append("")
     outcomes: dict[str, list[bool]] = {}
-    failures: Counter = Counter()  # (test, what it saw) -> students, once per student
-    example: dict[tuple[str, str, str], str] = {}  # the first full learner message of each failure
+    failures: Counter = Counter()  # (exercise, test) -> students who failed it, once per student
+    example: dict[tuple[str, str], str] = {}  # the first learner message of each, shown whole
     for row in tested:
         for test in row["tests"]:
             outcomes.setdefault(f"{BY_ID[test['exercise']].label}: {test['name']}", []).append(test["outcome"] == "passed")
-        failed = {(test["exercise"], test["name"], got(test)): test["message"] for test in row["tests"]
-                  if test["outcome"] != "passed"}
+        failed = {(test["exercise"], test["name"].split("[")[0]): test["message"] for test in row["tests"]
+                  if test["outcome"] != "passed"}  # the cases of one parametrized test are one failure
         failures.update(failed.keys())
         for key, message in failed.items():
             example.setdefault(key, message)
@@ -54,7 +54,7 @@ def markdown(rows: list[dict]) -> str:
     if failures:
         lines += ["## Most common failures", ""]
         for rank, (key, count) in enumerate(failures.most_common(10), start=1):
-            exercise, name, _ = key
+            exercise, name = key
             lines += [f"### {rank}. {count} student{'s' * (count != 1)}: {BY_ID[exercise].label}, `{name}`", "",
                       *code_block(example[key], indent=""), ""]
     untested = [row for row in rows if row["status"] != "graded"]

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import ctypes
 import hashlib
 import io
 import json
@@ -132,6 +131,9 @@ HOLES = {  # known and documented in SECURITY.md: observations made inside the s
     "observer_record_gc_forge": "HOLE (known, SECURITY.md): gc.get_objects() reaches the probe's record in the "
     "student's process; a dict subclass put in its place forges every model report and earns the model exercise "
     "for an empty model (the issue on observing from outside the process removes it)",
+    "reply_pipe_takeover": "HOLE (known, SECURITY.md): the student's process owns the pipe its replies travel on; "
+    "taking the request pipe over by file descriptor, it answers the task's probes itself and earns the task "
+    "exercise (the issue on observing from outside the process removes it)",
 }
 
 

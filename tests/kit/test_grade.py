@@ -216,3 +216,21 @@ def test_a_project_near_the_size_limit_keeps_room_for_every_test(tmp_path, capsy
     code, out, err = grade(capsys, tmp_path / "class", "--out", tmp_path / "grades", "--json")
     assert code == 0, err
     assert json_rows(out)["big_project"]["score"] == 100, json_rows(out)["big_project"]["message"]
+
+
+def test_the_judge_stops_one_slow_submission_and_grades_the_next(tmp_path, capsys, monkeypatch):
+    """However a submission makes grading slow (its own waits, or output that is slow to check), the judge's
+    whole work on it has a wall-clock limit; the student after it is graded."""
+    from alfred import grade as grading
+
+    monkeypatch.setattr(grading, "JUDGE_SECONDS", 3.0)
+    klass = tmp_path / "class"
+    klass.mkdir()
+    (klass / "a_slow.py").write_text(SOLUTIONS_MAIN.read_text() + "\n@app.middleware('http')\n"
+                                     "async def hang(request, call_next):\n    while True:\n        pass\n")
+    shutil.copy(SOLUTIONS_MAIN, klass / "b_honest.py")
+    code, out, err = grade(capsys, klass, "--out", tmp_path / "grades", "--json", "--jobs", "1")
+    assert code == 0, err
+    rows = json_rows(out)
+    assert rows["a_slow"]["status"] == "timeout" and "judge time limit" in rows["a_slow"]["flags"]
+    assert rows["b_honest"]["score"] == 100

@@ -92,19 +92,24 @@ class Line:
     again: str | None = None  # and in the comparison call, for "every call"
 
 
+COMPARED_LINES, COMPARED_CHARS = 100, 200  # a task prints a handful of lines: the judge's work stays small
+
+
 def paired_lines(calls: Calls) -> list[Line]:
     """Each line printed without the log file, with its counterpart when the file exists. The two runs are
     lined up by position (difflib), comparing lines with their digits set aside. A line printed in place of a
-    line of the run with the file is its counterpart when that line changes in the comparison call."""
-    missing = [e for e in calls.missing.events if e.kind == "print"]
-    there, again = calls.existing.printed(), calls.again.printed()
-    there_shapes, again_shapes = [shape(t) for t in there], [shape(t) for t in again]
+    line of the run with the file is its counterpart when that line changes in the comparison call. Only the
+    first COMPARED_LINES lines of each call are compared, each by its first COMPARED_CHARS characters, so a
+    flood of output costs the judge no more than an honest task's few lines."""
+    missing = [e for e in calls.missing.events if e.kind == "print"][:COMPARED_LINES]
+    there, again = calls.existing.printed()[:COMPARED_LINES], calls.again.printed()[:COMPARED_LINES]
+    there_shapes, again_shapes = [shape(t)[:COMPARED_CHARS] for t in there], [shape(t)[:COMPARED_CHARS] for t in again]
     changing: dict[int, str | None] = {}  # index in `there` -> what the comparison call printed instead
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, there_shapes, again_shapes, autojunk=False).get_opcodes():
         if tag != "equal":
             for offset in range(i2 - i1):
                 changing[i1 + offset] = again[j1 + offset] if j1 + offset < j2 else None
-    missing_shapes = [shape(e.text) for e in missing]
+    missing_shapes = [shape(e.text)[:COMPARED_CHARS] for e in missing]
     found = [Line(e, "only") for e in missing]
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, missing_shapes, there_shapes, autojunk=False).get_opcodes():
         if tag == "equal":
@@ -116,7 +121,7 @@ def paired_lines(calls: Calls) -> list[Line]:
                 if not unpaired:
                     break
                 # the changing line stands in place of the line most like it
-                i = max(unpaired, key=lambda i: (SequenceMatcher(None, missing_shapes[i], there_shapes[j]).ratio(), -i))
+                i = max(unpaired, key=lambda i: (SequenceMatcher(None, missing_shapes[i], there_shapes[j]).quick_ratio(), -i))
                 unpaired.remove(i)
                 found[i] = Line(missing[i], "every call", there[j], changing[j])
     return found
