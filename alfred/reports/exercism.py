@@ -2,16 +2,20 @@
 `results.json` itself when one submission is graded, as Exercism's runner expects in its output folder).
 
 Tests keep the suite's order; each homework test carries its exercise's number as `task_id` (the worked
-example is not a task and carries none); `message` is the learner message; `output`, what the code did, is
-cut at 500 characters with a note. A file that cannot be tested is `status: error` with its message.
+example is not a task and carries none) and its `test_code`, the source of the test function (the suite is
+visible to students: it is in the handout); `message` is the learner message; `output`, what the code did,
+is cut at 500 characters with a note. A file that cannot be tested is `status: error` with its message.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 
 from alfred.exercises import BY_ID
 from alfred.reports.text import got
+from alfred.targets import KIT_ROOT
 
 NAME = "exercism"
 VERSION = 3
@@ -36,7 +40,8 @@ def results(row: dict) -> dict:
 
 
 def _test(test: dict) -> dict:
-    entry: dict = {"name": test["name"], "status": _STATUS.get(test["outcome"], "error")}
+    entry: dict = {"name": test["name"], "test_code": _test_code(test.get("nodeid", "")),
+                   "status": _STATUS.get(test["outcome"], "error")}
     number = BY_ID[test["exercise"]].number
     if number:
         entry["task_id"] = number
@@ -51,3 +56,17 @@ _STATUS = {"passed": "pass", "failed": "fail"}
 
 def _cut(text: str) -> str:
     return text if len(text) <= MAX_OUTPUT else text[: MAX_OUTPUT - len(CUT_NOTE)] + CUT_NOTE
+
+
+@functools.cache
+def _test_code(nodeid: str) -> str:
+    """The source of the test function a node id names (tests/lesson_07/test_task.py::test_x[case])."""
+    path, _, name = nodeid.partition("::")
+    try:
+        source = (KIT_ROOT / path).read_text()
+    except (OSError, ValueError):
+        return ""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name.split("[")[0]:
+            return ast.get_source_segment(source, node) or ""
+    return ""
