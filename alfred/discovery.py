@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from alfred.feedback import printable
+from alfred.probe import PROJECT_SKIPPED  # one list: what discovery leaves out is what the probe never lays out
 
 MAX_SOURCE_BYTES = 1_000_000  # main.py
 MAX_FOLDER_BYTES = 5_000_000  # everything else a student's project holds (templates, static files, data)
 MAX_FOLDER_FILES = 300
 MAX_DEPTH = 12
 MAX_LINK_HOPS = 40  # as the kernel allows for one path
-SKIPPED_FOLDERS = {"__pycache__", "venv", "node_modules", "batcomputer_logs"}  # not the project, or its own output
 SLUG_CHARS = 60
 
 
@@ -123,7 +123,7 @@ def _is_single_submission(path: Path, candidates: tuple[str, ...]) -> bool:
 
 def _is_real_file(path: Path) -> bool:
     try:
-        return stat.S_ISREG(path.lstat().st_mode) and all(not parent.is_symlink() for parent in path.parents[:1])
+        return stat.S_ISREG(path.lstat().st_mode) and not path.parent.is_symlink()
     except OSError:
         return False
 
@@ -279,7 +279,7 @@ def _read_tree(folder: int, names_of: Counter, main_name: str, prefix: PurePosix
                           entry.is_file(follow_symlinks=False)) for entry in entries)
     for name, is_link, is_dir, is_file in listing:
         relative = prefix / name
-        if name.startswith(".") or (is_dir and name in SKIPPED_FOLDERS) or (not prefix.parts and name == main_name):
+        if name.startswith(".") or (is_dir and name in PROJECT_SKIPPED) or (not prefix.parts and name == main_name):
             continue
         if not (is_link or is_dir or is_file):  # a pipe, a socket, a device: not part of a project
             continue
