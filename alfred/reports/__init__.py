@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from alfred.reports import exercism, feedback, gradebook, gradescope, summary
+from alfred.reports import exercism, feedback, gradebook, gradescope, html, summary
 
-FORMATS: dict[str, ModuleType] = {module.NAME: module for module in (gradebook, summary, feedback, gradescope, exercism)}
-DEFAULT_FORMATS = ("gradebook", "summary", "feedback", "gradescope")
+FORMATS: dict[str, ModuleType] = {module.NAME: module for module in (gradebook, summary, feedback, gradescope, exercism, html)}
+DEFAULT_FORMATS = ("gradebook", "summary", "feedback", "gradescope", "html")
 
 
 def student_files(row: dict, name: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict[str, str]:
