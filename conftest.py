@@ -12,7 +12,10 @@ alfred/pytest_options.py, loaded early through an entry point). Each test gets a
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,7 @@ from alfred.exercises import BY_ID, EXERCISES
 from alfred.scoring import ResultCollector, RubricError, load_rubric, score
 from alfred.targets import (EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetError,
                             is_kit_folder_arg, resolve)
+from alfred.watch import UNDER_WATCH
 
 TARGET = pytest.StashKey[Target]()
 COLLECTOR = pytest.StashKey[ResultCollector]()
@@ -131,19 +135,50 @@ def _write_progress(terminalreporter, config: pytest.Config) -> None:
 
 def _next_step(config: pytest.Config, report: dict) -> str:
     """What to do after this run: fix an import error first, else the first unfinished exercise, else run
-    the exercises this run left out, else try the app by hand."""
+    the exercises this run left out, else try the app by hand. A student's run also names `alfred watch`
+    (the tests rerun at every save) and `alfred hint`, as this project starts them; a run that `alfred watch`
+    started says to save instead."""
     target = config.stash[TARGET].label
     submission = config.getoption("submission")
     command = f"pytest --submission={submission}" if submission else f"pytest {target.split('/')[0]}"
+    students = not submission and config.stash[TARGET].main == EXERCISES_MAIN
+    watching = students and bool(os.environ.get(UNDER_WATCH))
+    watch, hint = (_student_command("watch"), _student_command("hint")) if students else (None, None)
+    a_hint = f"; a hint: `{hint}`" if hint else ""
     if any(test["outcome"] == "skipped" and test["message"].startswith("not run:") for test in report["tests"]):
+        if watching:
+            return f"fix the error the first failure names in {target}; save it and the tests run again"
         return f"fix the error the first failure names in {target}, then run `{command}` again"
     unfinished = [exercise_id for exercise_id, entry in report["exercises"].items()
                   if entry["total"] and entry["passed"] < entry["total"]]
     if unfinished:
-        return f"{BY_ID[unfinished[0]].label} in {target}; then run `{command} -m {unfinished[0]}`"
+        first = unfinished[0]
+        if watching:
+            return f"{BY_ID[first].label} in {target}; save it and the tests run again{a_hint}"
+        rerun = f", or `{watch} -m {first}` to run its tests at every save" if watch else ""
+        return f"{BY_ID[first].label} in {target}; then run `{command} -m {first}`{rerun}{a_hint}"
     if any(entry["total"] == 0 for exercise_id, entry in report["exercises"].items() if BY_ID[exercise_id].number):
+        if watching:
+            return f"the exercises tested here are done; stop (Ctrl-C) and run `{watch}` for all of them"
         return f"the exercises tested here are done; run `{command}` for all of them"
     return "every exercise is done; try the app by hand with uvicorn and /docs"
+
+
+@functools.cache
+def _student_command(name: str) -> str | None:
+    """How a student starts `alfred NAME` in this project: `alfred NAME` where the kit's `alfred` command is
+    installed and has NAME, else `python -m alfred.NAME` where the project holds that module as a script (the
+    handout holds no `alfred` command), else None: the table names no command that is not there."""
+    package = Path(__file__).parent / "alfred"  # the engine beside this plugin, in the kit and in the handout
+    cli = package / "cli.py"
+    installed = entry_points(group="console_scripts", name="alfred")
+    if cli.is_file() and f'add_parser("{name}"' in cli.read_text() and any(
+            script.value.startswith("alfred.cli:") for script in installed):
+        return f"alfred {name}"
+    module = package / f"{name}.py"
+    if module.is_file() and 'if __name__ == "__main__":' in module.read_text():
+        return f"python -m alfred.{name}"
+    return None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -26,6 +26,7 @@ from alfred.handout import HandoutError, write_handout
 from alfred.reports import DEFAULT_FORMATS, FORMATS
 from alfred.sandbox import SandboxUnavailable, check_bwrap
 from alfred.targets import KIT_ROOT, MAIN_CANDIDATES
+from alfred.watch import add_arguments as add_watch_arguments, run as watch
 
 DEMO_CLASS = KIT_ROOT / "demo_class"
 
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", type=Path, default=Path("grades"), help="where the class's reports go")
     merge.add_argument("--format", action="append", default=[], choices=sorted(set(FORMATS) - set(DEFAULT_FORMATS)),
                        dest="formats", help="also write this report format")
+    watching = commands.add_parser("watch", help="for students: run `pytest exercises` now and again each time "
+                                   "your file is saved (Ctrl-C to stop)")
+    add_watch_arguments(watching)
     return parser
 
 
@@ -169,7 +173,7 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"grade": _grade, "merge": _merge, "handout": _handout, "bundle": _bundle}
+COMMANDS = {"grade": _grade, "merge": _merge, "handout": _handout, "bundle": _bundle, "watch": watch}
 
 
 class _Progress:

@@ -39,8 +39,9 @@ def test_a_students_run_ends_with_the_progress_table():
     completed = run_pytest("exercises")
     tail = [line for line in completed.stdout.splitlines() if line.strip()][-9:]
     assert "Lesson 7 progress" in tail[0] and tail[-2] == "score: 0 / 100", completed.stdout[-2000:]
-    assert tail[-1] == ("next: Exercise 1 (model) in exercises/lesson_07/main.py; "
-                        "then run `pytest exercises -m model`")  # the command to run next
+    assert tail[-1].startswith("next: Exercise 1 (model) in exercises/lesson_07/main.py; "
+                               "then run `pytest exercises -m model`, or `alfred watch -m model` "
+                               "to run its tests at every save")  # the commands to run next
     assert not any(re.search(r"\d+ (failed|passed)", line) for line in tail)  # pytest's counts come before it
 
 
