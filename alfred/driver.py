@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import socket
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from alfred.exercises import exercise_asking_for
 from alfred.feedback import fail
 from alfred.observation import ErrorInfo, Observation, Reply, parse_reply
 from alfred.probe import MAX_REPLY_BYTES, encode_reply, run_probe
+from alfred.supervisor import Supervisor, read_probe
 
 
 class Driver(Protocol):
@@ -254,7 +256,7 @@ class SubprocessDriver:
         self.load_error: dict | None = None  # the last import failure seen, for the grade's headline
         self.import_hangs = False
         self.server_broken = False  # the fork server misbehaved: it must not serve another submission
-        self._child: tuple[int, int, int] | None = None  # pid, probes fd, replies fd
+        self._child: tuple[int, int, Supervisor, str] | None = None  # pid, probes fd, its supervisor, work folder
         self._workdirs: dict[str, str] = {}
         self._next_id = 0
         self._spent = 0.0
@@ -280,18 +282,23 @@ class SubprocessDriver:
         if self._spent > self.budget_seconds:
             return self._problem("timeout", f"the submission used up its {self.budget_seconds:g} s of grading time")
         if self._child is None:
-            self._child = self.server.spawn(self.key, self.main)
-            os.set_blocking(self._child[1], False)  # a process that stops reading must not stall the judge
-        pid, probes_fd, replies_fd = self._child
+            self._child = self._start_child()
+            if self._child is None:
+                return self._problem("crashed", "the process for your code could not be watched by the grader")
+        pid, probes_fd, supervisor, work = self._child
         self._next_id += 1
         request = {"id": self._next_id, "workdir": self._workdir_key(workdir), "probe": probe}
+        supervisor.watch = (f"{work}/{request['workdir']}", tuple(probe.get("watch", ())))
+        start = len(supervisor.seen)
         deadline = time.monotonic() + self.reply_seconds  # for sending the probe and reading the reply
         try:
             if not _write_before(probes_fd, (json.dumps(request) + "\n").encode(), deadline):
                 return self._end_child("timeout", "it stopped reading what the grader sent")
         except OSError:
             return self._end_child("crashed")
-        loaded, reply = self._read_reply(replies_fd, deadline)
+        record = read_probe(supervisor, start, deadline, self.max_reply_bytes)
+        loaded = record.loaded
+        reply = record.problem or parse_reply(record.reply)
         if not isinstance(reply, Reply) or reply.id != self._next_id:
             problem = reply if isinstance(reply, str) else "malformed"
             if problem == "timeout" and not loaded:
@@ -302,6 +309,9 @@ class SubprocessDriver:
             return self._end_child(reply.problem or "crashed", reply.detail[:300])
         observation = reply.observation
         if isinstance(observation, dict):
+            # What the process printed and waited, and when, as its supervisor saw it: never what it says.
+            observation["events"] = record.events
+            observation["output_truncated"] = bool(observation.get("output_truncated")) or record.truncated
             if observation.get("output_truncated"):
                 self.flags.add("output cut")
             try:
@@ -314,35 +324,31 @@ class SubprocessDriver:
         # Each test's tmp_path maps to its own folder in the submission's private work area.
         return self._workdirs.setdefault(str(workdir), f"test-{len(self._workdirs)}")
 
-    def _read_reply(self, replies_fd: int, deadline: float) -> tuple[bool, Reply | str]:
-        """(whether main.py got imported, the reply or the name of what went wrong). The judge's memory for a
-        reply is bounded whatever it holds: see `parse_reply`."""
-        buffer, loaded = b"", False
-        while True:
-            if not loaded and buffer.startswith(b"L\n"):
-                buffer, loaded = buffer[2:], True
-            if buffer.endswith(b"\n"):
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return loaded, "timeout"
-            ready, _, _ = select.select([replies_fd], [], [], remaining)
-            if ready:
-                chunk = os.read(replies_fd, 1 << 16)
-                if not chunk:
-                    return loaded, "crashed"
-                buffer += chunk
-                if len(buffer) > self.max_reply_bytes:
-                    return loaded, "oversized"
-        return loaded, parse_reply(buffer)
+    def _start_child(self) -> tuple[int, int, Supervisor, str] | None:
+        """A new submission process, under a supervisor of its own; None when it did not hand over its listener."""
+        pid, probes_fd, handover, work = self.server.spawn(self.key, self.main)
+        os.set_blocking(probes_fd, False)  # a process that stops reading must not stall the judge
+        with socket.socket(fileno=handover) as channel:
+            channel.settimeout(self.reply_seconds)
+            try:
+                _, fds, _, _ = socket.recv_fds(channel, 1, 1)
+            except OSError:
+                fds = []
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            os.close(probes_fd)
+            self.server.end(pid)
+            return None
+        return pid, probes_fd, Supervisor(fds[0]), work
 
     def _end_child(self, problem: str, detail: str = "") -> dict:
         """Ends the submission process after a failed probe; the next probe starts a fresh one."""
-        pid, probes_fd, replies_fd = self._child
+        pid, probes_fd, supervisor, _ = self._child
         self._child = None
-        for fd in (probes_fd, replies_fd):
-            os.close(fd)
+        os.close(probes_fd)
         ended = self.server.end(pid)
+        supervisor.stop()
         if ended == "SIGXCPU":
             self.flags.add("killed for CPU")
         return self._problem(problem, detail or (f"the process ended with {ended}" if problem == "crashed" else ""))
@@ -354,9 +360,9 @@ class SubprocessDriver:
 
     def stop(self) -> None:
         if self._child is not None:
-            pid, probes_fd, replies_fd = self._child
+            pid, probes_fd, supervisor, _ = self._child
             self._child = None
-            for fd in (probes_fd, replies_fd):
-                os.close(fd)
+            os.close(probes_fd)
             if not self.server_broken:
                 self.server.end(pid)
+            supervisor.stop()

@@ -263,7 +263,8 @@ def import_dependencies(*, _libraries=_LIBRARIES) -> None:
 _STUDENT_ERRORS = (Exception, SystemExit, GeneratorExit)
 
 
-def _new_observer(main_path, workdir, watch, *, _realpath=os.path.realpath, _list=list, _max_items=MAX_ITEMS) -> dict:
+def _new_observer(main_path, workdir, watch, witnessed=False, *, _realpath=os.path.realpath, _list=list,
+                  _max_items=MAX_ITEMS) -> dict:
     return {
         "main_path": _realpath(main_path),
         "workdir": _realpath(workdir),
@@ -290,10 +291,57 @@ def _new_observer(main_path, workdir, watch, *, _realpath=os.path.realpath, _lis
         "stack": None,
         "flushes": (),
         "phase": "import",
+        # Witnessed (a supervised submission process): every print and sleep is also done for real, and every
+        # other event is told on the channel as it happens, for the judge's supervisor to see from outside.
+        "witnessed": witnessed,
+        "witnessed_phase": None,
     }
 
 
-def _event(observer: dict, kind: str, fields: dict, *, _len=len, _round=round, _exists=os.path.exists,
+# --- telling the supervisor (alfred.supervisor) what only this process knows, as it happens ---
+
+WITNESS_CHANNEL = 3  # the descriptor the judge's supervisor reads (alfred.supervisor.CHANNEL)
+MARKER = b"\x1f"  # starts a line on the channel that is not the reply: {"phase": ...} or {"event": ...}
+_STREAM_FD = types.MappingProxyType({"stdout": 1, "stderr": 2})
+
+
+def _libc_nanosleep():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    class Timespec(ctypes.Structure):
+        _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+    def nanosleep(seconds: float, *, _nanosleep=libc.nanosleep, _Timespec=Timespec, _int=int, _byref=ctypes.byref) -> None:
+        whole = _int(seconds)
+        _nanosleep(_byref(_Timespec(whole, _int((seconds - whole) * 1e9))), None)
+
+    return nanosleep
+
+
+_REAL_NANOSLEEP = _libc_nanosleep()  # a relative wait, asked of the kernel: the supervisor answers it at once
+
+
+def _witness(observer: dict, kind: str, entry: dict, *, _write=os.write, _channel=WITNESS_CHANNEL, _marker=MARKER,
+             _to_json=_to_json, _stream_fd=_STREAM_FD, _nanosleep=_REAL_NANOSLEEP, _OSError=OSError) -> None:
+    """What the supervisor sees of one event: a phase that changed, then the print written, the sleep asked
+    for, or any other event told, each at the moment it happens."""
+    try:
+        if entry["phase"] != observer["witnessed_phase"]:
+            observer["witnessed_phase"] = entry["phase"]
+            _write(_channel, _marker + _to_json({"phase": entry["phase"]}).encode() + b"\n")
+        if kind == "print":
+            _write(_stream_fd[entry["stream"]], entry["text"].encode("utf-8", "surrogatepass") + b"\n")
+        elif kind == "sleep":
+            _nanosleep(entry["seconds"])
+        else:
+            _write(_channel, _marker + _to_json({"event": entry}).encode() + b"\n")
+    except _OSError:
+        pass
+
+
+def _event(observer: dict, kind: str, fields: dict, *, _witness=_witness, _len=len, _round=round, _exists=os.path.exists,
            _max_events=MAX_EVENTS, _max_output=MAX_OUTPUT_EVENTS) -> None:
     result = observer["result"]
     recorded = _len(result["events"])
@@ -305,6 +353,8 @@ def _event(observer: dict, kind: str, fields: dict, *, _len=len, _round=round, _
         workdir = observer["workdir"]
         entry["watched"] = {path: _exists(workdir + "/" + path) for path in observer["watch"]}
     result["events"].append(entry)
+    if observer["witnessed"]:
+        _witness(observer, kind, entry)
 
 
 def _printed(observer: dict, stream: str, line: str, *, _len=len, _event=_event, _max_output=MAX_OUTPUT_CHARS,
@@ -929,7 +979,7 @@ _ACTIONS = types.MappingProxyType({"request": _request, "call": _call, "validate
 
 
 def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathLike, on_loaded=None,
-              project: str | os.PathLike | None = None, *,
+              project: str | os.PathLike | None = None, witnessed: bool = False, *,
               _new_observer=_new_observer, _open_session=_open_session, _close_session=_close_session,
               _prepare_workdir=_prepare_workdir, _lay_out_project=_lay_out_project,
               _project_importable=_project_importable, _load_module=_load_module,
@@ -941,7 +991,7 @@ def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathL
     import time is told apart from a hang in a request). `project`, the folder of a submission given as a
     folder, has its other files laid out in `workdir` first (templates, static files, data).
     """
-    observer = _new_observer(_fspath(main_path), _fspath(workdir), probe.get("watch", []))
+    observer = _new_observer(_fspath(main_path), _fspath(workdir), probe.get("watch", []), witnessed)
     stack = _open_session(observer)
     try:
         _lay_out_project(observer, None if project is None else _fspath(project))
@@ -975,7 +1025,8 @@ def _clear_other_workdirs(work: str, keep: str, *, _scandir=os.scandir, _rmtree=
         _rmtree(path, ignore_errors=True)
 
 
-def answer(request: dict, main_path: str, work: str, on_loaded, *, _run_probe=run_probe, _encode_reply=encode_reply,
+def answer(request: dict, main_path: str, work: str, on_loaded, witnessed: bool = False, *, _run_probe=run_probe,
+           _encode_reply=encode_reply,
            _makedirs=os.makedirs, _MemoryError=MemoryError, _Exception=Exception, _type=type, _str=str,
            _dirname=os.path.dirname, _exists=os.path.lexists, _clear_other_workdirs=_clear_other_workdirs) -> bytes:
     """The reply line to one request of the judge ({"id", "workdir", "probe"}), made in a submission process.
@@ -985,7 +1036,7 @@ def answer(request: dict, main_path: str, work: str, on_loaded, *, _run_probe=ru
         _clear_other_workdirs(work, request["workdir"])
     _makedirs(workdir, exist_ok=True)
     try:
-        observation = _run_probe(main_path, request["probe"], workdir, on_loaded, _dirname(main_path))
+        observation = _run_probe(main_path, request["probe"], workdir, on_loaded, _dirname(main_path), witnessed)
         reply = {"id": request["id"], "observation": observation}
     except _MemoryError:
         reply = {"id": request["id"], "problem": "crashed", "detail": "MemoryError"}

@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alfred.cgroups import Cgroup
+from alfred.supervisor import filter_program
 from alfred.targets import KIT_ROOT
 
 SANDBOX_MEMORY_BYTES = 1024 * 1024 * 1024  # the fork server and the submission process it serves
 SANDBOX_PIDS = 128
 START_SECONDS = 60
-RUNTIME_MODULES = ("__init__.py", "worker.py", "probe.py")  # all of the kit that runs inside the sandbox
+RUNTIME_MODULES = ("__init__.py", "worker.py", "probe.py", "supervisor.py")  # all of the kit that runs inside the sandbox
 RUNTIME_IN_SANDBOX = "/run/alfred-runtime"
 ENVIRONMENT_IN_SANDBOX = "/run/alfred-environment"  # the kit's virtual environment, wherever it is installed
 SUBMISSIONS_IN_SANDBOX, STUDENTS_IN_SANDBOX = "/submissions", "/students"
@@ -167,12 +168,14 @@ class ForkServer:
             if sandboxed else None
         self._control, theirs = socket.socketpair()
         if sandboxed:
-            layout = {"isolate": True, "submissions": SUBMISSIONS_IN_SANDBOX, "students": STUDENTS_IN_SANDBOX}
+            layout = {"isolate": True, "submissions": SUBMISSIONS_IN_SANDBOX, "students": STUDENTS_IN_SANDBOX,
+                      "supervision": filter_program().hex()}
             view = SandboxView.of_this_kit(self.runtime, self.staging, hidden)
             command, fds = _bwrap_command(view.options(), [view.python(), "-I", "-c", _BOOT, str(theirs.fileno()),
                                                            json.dumps(layout)])
         else:
-            layout = {"isolate": False, "submissions": str(self.staging), "students": str(self.students)}
+            layout = {"isolate": False, "submissions": str(self.staging), "students": str(self.students),
+                      "supervision": filter_program().hex()}
             command, fds = [sys.executable, "-I", "-m", "alfred.worker", str(theirs.fileno()), json.dumps(layout)], []
         passed = [theirs.fileno(), *fds]
         try:
@@ -216,8 +219,9 @@ class ForkServer:
         self._send({"op": "open", "key": key})
         self._read_line("opened")
 
-    def spawn(self, key: str, main: str = "main.py") -> tuple[int, int, int]:
-        """A new submission process: (pid, fd to write probes to, fd to read replies from)."""
+    def spawn(self, key: str, main: str = "main.py") -> tuple[int, int, int, str]:
+        """A new submission process: (pid, fd to write probes to, a socket on which it hands over its
+        supervisor's listener, its work folder as it sees it)."""
         self._send({"op": "spawn", "key": key, "main": main, "student_uid": self.student_uid})
         try:
             message, fds, _, _ = socket.recv_fds(self._control, 4096, 2)
@@ -228,10 +232,11 @@ class ForkServer:
                 os.close(fd)
             raise ServerError("spawn answered without its pipes")
         try:
-            pid = json.loads(message)["pid"]
+            answer = json.loads(message)
+            pid, work = int(answer["pid"]), str(answer["work"])
         except (ValueError, KeyError, TypeError):
             raise ServerError("spawn answered something else") from None
-        return pid, fds[0], fds[1]
+        return pid, fds[0], fds[1], work
 
     def end(self, pid: int) -> str:
         self._send({"op": "end", "pid": pid})

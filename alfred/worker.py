@@ -38,6 +38,7 @@ probes: one JSON line in, "L" once main.py is imported, one JSON line out. Its d
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import random
@@ -104,6 +105,7 @@ def _orders(control: socket.socket):
 class _Server:
     def __init__(self, layout: dict):
         self.isolate = bool(layout["isolate"])
+        self.supervision = str(layout["supervision"])  # the supervisor's filter program, as hex (alfred.supervisor)
         self.submissions = Path(layout["submissions"])
         self.students = Path(layout["students"])
         self.children: dict[str, set[int]] = {}  # key -> pids of its submission processes (C1) not yet ended
@@ -142,8 +144,9 @@ class _Server:
             raise ValueError("the student's file is named relative to its own folder")
         root = self.students / key
         if not self.isolate:
-            return {"main": str(self.submissions / key / main), "work": str(root / WORK), "mounts": None}
-        return {"main": f"{SUBMISSION}/{main}", "work": f"/{WORK}",
+            return {"main": str(self.submissions / key / main), "work": str(root / WORK), "mounts": None,
+                    "supervision": self.supervision}
+        return {"main": f"{SUBMISSION}/{main}", "work": f"/{WORK}", "supervision": self.supervision,
                 "mounts": {"root": str(root), "files": str(self.submissions / key),
                            "cover": [str(self.submissions), str(self.students)]}}
 
@@ -197,28 +200,29 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 
 def _spawn(control: socket.socket, plan: dict, student_uid: int | None) -> int:
     probes_read, probes_write = os.pipe()
-    replies_read, replies_write = os.pipe()
+    judge_end, student_end = socket.socketpair()  # carries the supervisor's listener to the judge, once
     pid = os.fork()
     if pid == 0:  # C1
         code = 70
         try:
             control.close()
-            _close_all_but({0, 1, 2, probes_read, replies_write})
+            judge_end.close()
+            _close_all_but({0, 1, 2, probes_read, student_end.fileno()})
             os.setsid()
             _die_with_parent()
             if plan["mounts"] is not None:
                 _enter_own_namespaces(plan["mounts"])
-            code = _run_init(plan, student_uid, probes_read, replies_write)
+            code = _run_init(plan, student_uid, probes_read, student_end)
         except BaseException:  # noqa: BLE001 - the judge sees the pipe close, and says so
             pass
         finally:
             os._exit(code)
     os.close(probes_read)
-    os.close(replies_write)
-    message = (json.dumps({"pid": pid}) + "\n").encode()
-    socket.send_fds(control, [message], [probes_write, replies_read])
+    student_end.close()
+    message = (json.dumps({"pid": pid, "work": plan["work"]}) + "\n").encode()
+    socket.send_fds(control, [message], [probes_write, judge_end.fileno()])
     os.close(probes_write)
-    os.close(replies_read)
+    judge_end.close()
     return pid
 
 
@@ -237,7 +241,7 @@ def _enter_own_namespaces(mounts: dict) -> None:
     _mount("mqueue", "/dev/mqueue", "mqueue", _MS_NOSUID | _MS_NODEV)
 
 
-def _run_init(plan: dict, student_uid: int | None, probes_fd: int, replies_fd: int) -> int:
+def _run_init(plan: dict, student_uid: int | None, probes_fd: int, to_judge: socket.socket) -> int:
     """C1 forks C2, the init of the submission's PID namespace when it has one, and mirrors how it ended."""
     init = os.fork()
     if init == 0:  # C2
@@ -246,29 +250,30 @@ def _run_init(plan: dict, student_uid: int | None, probes_fd: int, replies_fd: i
             _die_with_parent()
             if plan["mounts"] is not None:
                 _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV)
-            code = _reap_until_student_ends(plan, student_uid, probes_fd, replies_fd)
+            code = _reap_until_student_ends(plan, student_uid, probes_fd, to_judge)
         except BaseException:  # noqa: BLE001
             pass
         finally:
             os._exit(code)  # as init: every process left in the namespace is killed now
     os.close(probes_fd)
-    os.close(replies_fd)
+    to_judge.close()
     return _exit_code(os.waitpid(init, 0)[1])
 
 
-def _reap_until_student_ends(plan: dict, student_uid: int | None, probes_fd: int, replies_fd: int) -> int:
+def _reap_until_student_ends(plan: dict, student_uid: int | None, probes_fd: int, to_judge: socket.socket) -> int:
     student = os.fork()
     if student == 0:  # C3
         try:
             _die_with_parent()
             _become_student(Path(plan["work"]), student_uid)
-            _serve(Path(plan["main"]), Path(plan["work"]), probes_fd, replies_fd)
+            probes_fd = _supervised(probes_fd, to_judge, bytes.fromhex(plan["supervision"]))
+            _serve(Path(plan["main"]), Path(plan["work"]), probes_fd)
         except BaseException:  # noqa: BLE001
             pass
         finally:
             os._exit(0)
     os.close(probes_fd)
-    os.close(replies_fd)
+    to_judge.close()
     while True:  # an init reaps whatever is handed to it, until the student's own process ends
         pid, status = os.waitpid(-1, 0)
         if pid == student:
@@ -308,19 +313,41 @@ def _become_student(work: Path, student_uid: int | None) -> None:
         resource.setrlimit(limit, (value, value))
 
 
-def _serve(main_py: Path, work: Path, probes_fd: int, replies_fd: int) -> None:
+def _supervised(probes_fd: int, to_judge: socket.socket, program: bytes) -> int:
+    """Puts this process under the judge's supervisor (alfred.supervisor), before any student code runs:
+    descriptors 1 to 3 lead nowhere, and every write to them, every sleep, is seen and answered by the judge.
+    Returns where the probes now arrive (a descriptor above the watched ones)."""
+    from alfred.probe import WITNESS_CHANNEL
+    from alfred.supervisor import listen_for_the_judge
+
+    moved = fcntl.fcntl(probes_fd, fcntl.F_DUPFD, 10)
+    os.close(probes_fd)
+    os.dup2(1, WITNESS_CHANNEL)  # /dev/null, like 1 and 2: what is written there is taken by the supervisor
+    listen_for_the_judge(to_judge, program)
+    to_judge.close()
+    return moved
+
+
+def _serve(main_py: Path, work: Path, probes_fd: int) -> None:
     # Trusted after load (the rule is written at the top of alfred/probe.py): from the first probe on, student
     # code runs in this process and may replace whatever it can name (json.dumps, builtins, this module's
     # globals). So everything this loop uses after that is bound here, before any student code has run, and
     # the request is decoded and the reply made and encoded by alfred.probe's functions, bound at its import.
-    from alfred.probe import answer, decode_request
+    # The reply goes to the supervised channel: the judge's supervisor takes it, in order with what the
+    # probe's prints and sleeps did.
+    from alfred.probe import WITNESS_CHANNEL, answer, decode_request
 
-    main, base, loaded = str(main_py), str(work), LOADED
-    with os.fdopen(probes_fd, "rb") as probes, os.fdopen(replies_fd, "wb", buffering=0) as replies:
-        write = replies.write
+    main, base, loaded, channel, write, memoryview_ = str(main_py), str(work), LOADED, WITNESS_CHANNEL, os.write, memoryview
+
+    def say(data: bytes) -> None:  # the supervisor takes at most 64 KiB of one write
+        unsent = memoryview_(data)
+        while unsent:
+            unsent = unsent[write(channel, unsent):]
+
+    with os.fdopen(probes_fd, "rb") as probes:
         for line in probes:
             request = decode_request(line)
-            write(answer(request, main, base, lambda: write(loaded)))
+            say(answer(request, main, base, lambda: say(loaded), True))
 
 
 def _end(pid: int) -> str:

@@ -1,0 +1,406 @@
+"""Watching a submission process from outside it: its prints, its waits and their order, by its system calls.
+
+No code inside the student's process decides a grade point: anything there can be reached and changed by
+the student's code. What the process *does* is seen here instead, by the kernel's seccomp user notification:
+
+- the student side (`listen_for_the_judge`, run by trusted code in the submission process before any student
+  code) loads a seccomp filter that stops the process at each `write` to descriptors 1, 2 and 3, and at each
+  `nanosleep` and `clock_nanosleep`, and hands the filter's listener to the judge; it keeps no copy;
+- the judge side (`Supervisor`, a thread in the judge) answers each stop: it reads the bytes written (from
+  /proc/PID/mem) and records them, and records each wait with its length and answers it at once, so time
+  stays virtual. Nothing is really written: descriptors 1-3 lead nowhere, so what the judge recorded is all
+  that was said. The order of the record is the order in which the kernel stopped the process.
+
+A process asking the kernel to wait 5 s has slept 5 s, whatever code asked; a line that reached
+descriptor 1 was printed, whoever wrote it. Descriptor 3 is the channel on which the kit's probe reports
+(`alfred.probe`): its markers place what only the process can tell (a response sent, a task started)
+among the prints and waits, at the moment the process tells it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import select
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+
+OUT, ERR, CHANNEL = 1, 2, 3  # the descriptors watched: stdout, stderr, the probe's channel to the judge
+SLEEP = "sleep"
+MAX_CAPTURED_BYTES = 4 * 1024 * 1024  # per descriptor and process; beyond it writes are answered, not kept
+MAX_WRITE_READ = 64 * 1024  # bytes taken from one write; the writer is told the rest was not written yet
+MAX_SLEEPS = 10_000
+
+# <linux/seccomp.h>
+_SECCOMP_SET_MODE_FILTER = 1
+_SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+_NOTIF_RECV = 0xC0502100  # SECCOMP_IOCTL_NOTIF_RECV: struct seccomp_notif, 80 bytes
+_NOTIF_SEND = 0xC0182101  # SECCOMP_IOCTL_NOTIF_SEND: struct seccomp_notif_resp, 24 bytes
+_NOTIF = struct.Struct("QIIiIQ6Q")  # id, pid, flags, nr, arch, instruction pointer, args[6]
+_RESPONSE = struct.Struct("QqiI")  # id, val, error, flags
+_FLAG_CONTINUE = 1
+_PR_SET_NO_NEW_PRIVS = 38
+_SYS_SECCOMP = 317  # x86_64
+_TIMER_ABSTIME = 1
+_TIMESPEC = struct.Struct("qq")
+
+
+class SupervisionUnavailable(RuntimeError):
+    """This machine's kernel cannot stop a process at its system calls for another to answer."""
+
+
+# --- the student side: run by trusted code, before any student code ---
+
+
+def filter_program() -> bytes:
+    """The filter, as the kernel's classic BPF, made by libseccomp (pyseccomp) on the judge's side, where the
+    library can be found; the sandbox is handed the program only."""
+    import pyseccomp
+
+    rules = pyseccomp.SyscallFilter(pyseccomp.ALLOW)
+    for name in ("nanosleep", "clock_nanosleep"):
+        rules.add_rule(pyseccomp.NOTIFY, name)
+    for fd in (OUT, ERR, CHANNEL):
+        rules.add_rule(pyseccomp.NOTIFY, "write", pyseccomp.Arg(0, pyseccomp.EQ, fd))
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "wb") as program:
+        rules.export_bpf(program)
+    with os.fdopen(read_end, "rb") as program:
+        return program.read()
+
+
+def listen_for_the_judge(channel: socket.socket, program: bytes) -> None:
+    """Loads the filter `program` in this process (inherited by every thread and child it will have) and
+    sends its listener to the judge over `channel`; this process keeps no descriptor of it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    instructions = ctypes.create_string_buffer(program, len(program))
+    fprog = struct.pack("HxxxxxxQ", len(program) // 8, ctypes.addressof(instructions))
+    listener = libc.syscall(_SYS_SECCOMP, _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                            ctypes.c_char_p(fprog))
+    if listener < 0:
+        raise OSError(ctypes.get_errno(), "seccomp(SECCOMP_FILTER_FLAG_NEW_LISTENER)")
+    try:
+        socket.send_fds(channel, [b"S"], [listener])
+    finally:
+        os.close(listener)
+
+
+# --- the judge side ---
+
+
+@dataclass
+class Seen:
+    """One thing the process did, in the order the kernel stopped it: bytes written to a descriptor, or a wait."""
+
+    kind: str  # "write" or "sleep"
+    fd: int = 0
+    data: bytes = b""
+    seconds: float = 0.0
+    watched: dict[str, bool] = field(default_factory=dict)
+
+
+class Supervisor:
+    """Answers the stops of one submission process (and of every thread and child it starts) in a thread of
+    the judge, and keeps what it saw in `seen`, in order. `watch` (a folder as the process sees it, and paths
+    in it) is checked for existence at every stop, as the process's files stand at that moment."""
+
+    def __init__(self, listener: int):
+        self.listener = listener
+        self.seen: list[Seen] = []
+        self.captured = {OUT: 0, ERR: 0, CHANNEL: 0}
+        self.truncated = False
+        self.sleeps = 0
+        self.watch: tuple[str, tuple[str, ...]] | None = None
+        self.changed = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._answer_stops, name="alfred-supervisor", daemon=True)
+        self._thread.start()
+
+    def running(self) -> bool:
+        """Whether any process of the filter is still there to be watched."""
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._thread.join()
+        os.close(self.listener)
+
+    def wait_for(self, predicate, deadline: float) -> bool:
+        """Waits until `predicate()` holds (checked under the lock, whenever something new is seen) or
+        `deadline` passes (time.monotonic); True when it holds."""
+        with self.changed:
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._thread.is_alive():
+                    return predicate()
+                self.changed.wait(min(remaining, 0.1))
+            return True
+
+    def _answer_stops(self) -> None:
+        poller = select.poll()
+        poller.register(self.listener, select.POLLIN)
+        buffer = bytearray(_NOTIF.size)
+        while not self._stopping:
+            events = poller.poll(50)
+            if not events:
+                continue
+            if not events[0][1] & select.POLLIN:  # every process of the filter is gone
+                if events[0][1] & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                    return
+                continue
+            buffer[:] = bytes(_NOTIF.size)
+            try:
+                fcntl.ioctl(self.listener, _NOTIF_RECV, buffer)
+            except OSError as exc:  # ENOENT: the stopped thread was killed meanwhile
+                if exc.errno in (errno.ENOENT, errno.EINTR):
+                    continue
+                return
+            stop_id, pid, _, number, _, _, *args = _NOTIF.unpack(buffer)
+            value, flags = self._answer(pid, number, args)
+            try:
+                fcntl.ioctl(self.listener, _NOTIF_SEND, bytearray(_RESPONSE.pack(stop_id, value, 0, flags)))
+            except OSError:
+                continue  # the thread was killed while stopped
+
+    def _answer(self, pid: int, number: int, args: list[int]) -> tuple[int, int]:
+        """(the system call's return value, response flags) for one stop, recording what it did."""
+        if number == _WRITE:
+            fd, address, count = args[0], args[1], min(args[2], MAX_WRITE_READ)
+            if self.captured.get(fd, MAX_CAPTURED_BYTES) >= MAX_CAPTURED_BYTES:
+                self.truncated = True
+                return args[2], 0  # said, and not kept
+            data = _read_memory(pid, address, count)
+            if data is None:
+                return -errno.EFAULT, 0
+            self.captured[fd] += len(data)
+            self._record(pid, Seen("write", fd=fd, data=data))
+            return len(data), 0
+        seconds = _wait_length(pid, number, args)
+        if seconds is None:
+            return -errno.EFAULT, 0
+        if self.sleeps < MAX_SLEEPS:
+            self.sleeps += 1
+            self._record(pid, Seen(SLEEP, seconds=seconds))
+        else:
+            self.truncated = True
+        return 0, 0
+
+    def _record(self, pid: int, seen: Seen) -> None:
+        if self.watch is not None and self.watch[1]:
+            folder, paths = self.watch  # as the process sees it: reached through its own root
+            seen.watched = {path: _exists(f"/proc/{pid}/root{folder}", path) for path in paths}
+        with self.changed:
+            self.seen.append(seen)
+            self.changed.notify_all()
+
+
+_WRITE = 1  # x86_64 system call numbers
+_NANOSLEEP = 35
+_CLOCK_NANOSLEEP = 230
+
+
+def _read_memory(pid: int, address: int, count: int) -> bytes | None:
+    try:
+        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return os.pread(fd, count, address) if count else b""
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _wait_length(pid: int, number: int, args: list[int]) -> float | None:
+    """How long the stopped call asked to wait, in seconds: a relative length as given (the kit's own sleeps
+    ask this way), to the microsecond; an absolute deadline (clock_nanosleep with TIMER_ABSTIME, as CPython's
+    own time.sleep asks) less that clock's time now, to the tenth of a second: the judge reads the clock a
+    moment after the process did, and that moment grows on a busy machine."""
+    if number == _NANOSLEEP:
+        raw = _read_memory(pid, args[0], _TIMESPEC.size)
+        absolute, clock = False, None
+    else:
+        raw = _read_memory(pid, args[2], _TIMESPEC.size)
+        absolute, clock = bool(args[1] & _TIMER_ABSTIME), args[0]
+    if raw is None or len(raw) != _TIMESPEC.size:
+        return None
+    sec, nsec = _TIMESPEC.unpack(raw)
+    asked = sec + nsec / 1e9
+    if absolute:
+        try:
+            asked -= time.clock_gettime(clock)
+        except OSError:
+            return None
+    return max(0.0, round(asked, 1) if absolute else round(asked, 6))
+
+
+def _exists(folder: str, path: str) -> bool:
+    """Whether `path` exists beneath `folder`, without following any link (a link counts as existing)."""
+    try:
+        os.lstat(os.path.join(folder, path))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def check_supervision() -> None:
+    """Raises SupervisionUnavailable with the reason when this machine cannot supervise a process."""
+    program = filter_program()
+    parent, child = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            parent.close()
+            listen_for_the_judge(child, program)
+            code = 0
+        except BaseException:  # noqa: BLE001 - told to the parent by the missing listener
+            pass
+        finally:
+            os._exit(code)
+    child.close()
+    try:
+        _, fds, _, _ = socket.recv_fds(parent, 1, 1)
+    finally:
+        parent.close()
+        os.waitpid(pid, 0)
+    for fd in fds:
+        os.close(fd)
+    if not fds:
+        raise SupervisionUnavailable("the kernel refused a seccomp filter with a user-notification listener "
+                                     "(Linux 5.5 or later, with seccomp, is needed to grade)")
+
+
+# --- what one probe did, as the judge reads it from the supervisor's record ---
+
+
+@dataclass
+class ProbeRecord:
+    """What the process did while it answered one probe: whether main.py was imported, the reply line (or
+    why there is none: "timeout", "oversized", "crashed"), and the events, rebuilt from outside."""
+
+    loaded: bool = False
+    reply: bytes | None = None
+    problem: str | None = None
+    events: list[dict] = field(default_factory=list)
+    truncated: bool = False
+
+
+def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_bytes: int) -> ProbeRecord:
+    """Follows the supervisor's record from index `start` until the probe's reply line is complete on the
+    channel, then rebuilds the probe's events from the record: every print from the bytes that reached
+    descriptors 1 and 2, every sleep from a wait asked of the kernel, in the order the kernel stopped the
+    process; the markers on the channel add the phase and the events only the process can tell."""
+    from alfred.probe import MARKER
+
+    record = ProbeRecord()
+    channel, position = bytearray(), start
+
+    def reply_ready() -> bool:
+        nonlocal position
+        while position < len(supervisor.seen) and record.reply is None and record.problem is None:
+            seen = supervisor.seen[position]
+            position += 1
+            if seen.kind != "write" or seen.fd != CHANNEL:
+                continue
+            channel.extend(seen.data)
+            if len(channel) > max_reply_bytes:
+                record.problem = "oversized"
+            while b"\n" in channel and record.reply is None:
+                line, _, rest = bytes(channel).partition(b"\n")
+                channel[:] = rest
+                if line == b"L" and not record.loaded:
+                    record.loaded = True
+                elif not line.startswith(MARKER):
+                    record.reply = line + b"\n"
+        return record.reply is not None or record.problem is not None
+
+    if not supervisor.wait_for(reply_ready, deadline):
+        record.problem = "timeout" if supervisor.running() else "crashed"
+    record.events, record.truncated = _events(supervisor.seen[start:position])
+    return record
+
+
+def _events(record: list[Seen]) -> tuple[list[dict], bool]:
+    """The probe's events, as `alfred.probe` records them in process, with the same caps."""
+    from alfred.probe import MARKER, MAX_EVENTS, MAX_OUTPUT_CHARS, MAX_OUTPUT_EVENTS, MAX_TEXT_CHARS
+
+    events: list[dict] = []
+    pending = {OUT: b"", ERR: b""}
+    channel = b""
+    state = {"phase": "import", "t": 0.0, "chars": 0, "truncated": False}
+
+    def add(kind: str, fields: dict, watched: dict) -> None:
+        if len(events) >= MAX_EVENTS or (kind in ("print", "sleep") and len(events) >= MAX_OUTPUT_EVENTS):
+            state["truncated"] = True
+            return
+        entry = {"kind": kind, "t": round(state["t"], 6), "phase": state["phase"], **fields}
+        if watched:
+            entry["watched"] = watched
+        events.append(entry)
+
+    def printed(fd: int, raw: bytes, watched: dict) -> None:
+        if state["chars"] >= MAX_OUTPUT_CHARS:
+            state["truncated"] = True
+            return
+        line = raw.decode("utf-8", "surrogatepass" if _surrogates_ok(raw) else "replace")
+        state["chars"] += len(line)
+        add("print", {"stream": "stdout" if fd == OUT else "stderr", "text": line[:MAX_TEXT_CHARS]}, watched)
+
+    for seen in record:
+        if seen.kind == SLEEP:
+            if seen.seconds > 0:
+                add("sleep", {"seconds": seen.seconds}, seen.watched)
+                state["t"] += seen.seconds
+        elif seen.fd in pending:
+            pending[seen.fd] += seen.data
+            while b"\n" in pending[seen.fd]:
+                line, _, pending[seen.fd] = pending[seen.fd].partition(b"\n")
+                printed(seen.fd, line, seen.watched)
+        else:
+            channel += seen.data
+            while b"\n" in channel:
+                line, _, channel = channel.partition(b"\n")
+                if line.startswith(MARKER):
+                    _apply_marker(line[len(MARKER):], state, add, seen.watched)
+    for fd, rest in pending.items():  # a last line without its newline, as a flush at the end prints it
+        if rest:
+            printed(fd, rest, record[-1].watched if record else {})
+    return events, state["truncated"]
+
+
+_TOLD = frozenset({"response-start", "response-complete", "task-start", "task-end"})  # events only the process knows
+
+
+def _apply_marker(text: bytes, state: dict, add, watched: dict) -> None:
+    import json
+
+    try:
+        told = json.loads(text)
+    except ValueError:
+        return
+    if not isinstance(told, dict):
+        return
+    if isinstance(told.get("phase"), str):
+        state["phase"] = told["phase"][:40]
+        return
+    event = told.get("event")
+    if isinstance(event, dict) and event.get("kind") in _TOLD:
+        fields = {name: value for name, value in event.items() if name in ("status", "function", "error")}
+        add(event["kind"], fields, watched)
+
+
+def _surrogates_ok(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -1,0 +1,37 @@
+"""A student's own run and the grade agree: on every file of every corpus, the in-process driver that
+`pytest exercises` uses and the sandboxed driver whose prints, sleeps and order are seen from outside the
+student's process (alfred.supervisor) reach the same verdict on every test.
+"""
+
+import pytest
+
+from alfred import corpus
+from alfred.discovery import read_submission
+from alfred.grade import grade_class
+from alfred.suite import run_suites
+from alfred.targets import MAIN_CANDIDATES
+
+pytestmark = pytest.mark.slow
+
+SAMPLES = corpus.load("correct") + corpus.load("wrong") + corpus.load("broken")
+
+
+@pytest.fixture(scope="module")
+def verdicts(tmp_path_factory):
+    """{sample name: ({test: outcome} in process, {test: outcome} supervised in the sandbox)}."""
+    out = tmp_path_factory.mktemp("supervised") / "grades"
+    entries = [read_submission(sample.path, sample.name, MAIN_CANDIDATES) for sample in SAMPLES]
+    rows = {row["student"]: row for row in grade_class(entries, out, jobs=2, sandboxed=True, force=True)}
+    in_process = run_suites([sample.path for sample in SAMPLES], jobs=2)
+    outcomes = lambda tests: {test["nodeid"]: test["outcome"] for test in tests}  # noqa: E731
+    return {sample.name: (outcomes(in_process[sample.path]["tests"]), outcomes(rows[sample.name]["tests"]))
+            for sample in SAMPLES}
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda sample: sample.name)
+def test_the_supervised_grade_gives_every_test_the_verdict_the_students_own_run_gives(sample, verdicts):
+    own, graded = verdicts[sample.name]
+    assert own, "the student's own run ran no test"
+    differing = {test: (own.get(test), graded.get(test)) for test in own.keys() | graded.keys()
+                 if own.get(test) != graded.get(test)}
+    assert not differing, f"{sample.name}: (own run, grade) differ: {differing}"
