@@ -181,8 +181,11 @@ def _start_watching(folder: Path, polling: bool, why: str) -> tuple[Iterator[set
 
 
 def _watcher(folder: Path, polling: bool) -> Iterator[set]:
-    import watchfiles
-
+    try:
+        import watchfiles
+    except ImportError:  # a kit installed before `alfred watch` came, and not installed again since
+        raise WatchError("it needs the watchfiles package, which is missing here: run `pip install -e .` again "
+                         "in your lesson's folder.") from None
     ignored = watchfiles.DefaultFilter(ignore_dirs=(*watchfiles.DefaultFilter.ignore_dirs, *APP_WRITES))
     saves = watchfiles.watch(folder, watch_filter=ignored, force_polling=polling, poll_delay_ms=POLL_EVERY_MS,
                              rust_timeout=WAKE_EVERY_MS, yield_on_timeout=True, debounce=1600, step=50)

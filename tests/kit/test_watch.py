@@ -53,7 +53,8 @@ class Watch:
             try:
                 line = self._queue.get(timeout=PATIENCE)
             except queue.Empty:
-                raise AssertionError(f"no line with {text!r} in {PATIENCE} s:\n" + "\n".join(self.lines[-60:])) from None
+                raise AssertionError(f"no line with {text!r} in {PATIENCE} s:\n"
+                                     + "\n".join(self.lines[-60:])) from None
             if line is None:
                 raise AssertionError(f"alfred watch ended before a line with {text!r}:\n" + "\n".join(self.lines[-60:]))
             self.lines.append(line)
@@ -120,7 +121,8 @@ def test_a_save_reruns_the_suite_in_a_fresh_pytest_and_shows_the_new_table(proje
     first = _a_run_and_its_table(watch)
     assert first[0].startswith("alfred watch: run 1 at ") and first[0].endswith(": pytest exercises"), first[0]
     assert "score: 0 / 100" in first
-    assert "next: Exercise 1 (model) in exercises/lesson_07/main.py; save it and the tests run again" in "\n".join(first)
+    said = "next: Exercise 1 (model) in exercises/lesson_07/main.py; save it and the tests run again"
+    assert said in "\n".join(first)  # under the watch, the next step is a save
     if poll:
         assert "(polling every 0.3 s (--poll))" in first[-1], first[-1]
 
@@ -171,6 +173,14 @@ def test_outside_a_project_it_says_where_to_run_it_in_one_line(tmp_path, monkeyp
     assert captured.out == "" and captured.err == (
         f"alfred watch: no {STUDENT_FILE} here or above; run it in your lesson's folder, where `pytest "
         "exercises` works.\n")
+
+
+def test_without_watchfiles_it_says_how_to_install_it_in_one_line(project, monkeypatch, capsys):
+    monkeypatch.chdir(project)
+    monkeypatch.setitem(sys.modules, "watchfiles", None)  # what a kit installed before `alfred watch` has
+    assert run(argparse.Namespace(marks=None, poll=True)) == 2
+    assert capsys.readouterr().err == ("alfred watch: it needs the watchfiles package, which is missing here: run "
+                                       "`pip install -e .` again in your lesson's folder.\n")
 
 
 def test_it_polls_where_file_events_do_not_arrive(tmp_path):
