@@ -24,7 +24,7 @@ from alfred.exercises import exercise_asking_for
 from alfred.feedback import fail
 from alfred.observation import ErrorInfo, Observation, Reply, parse_reply
 from alfred.probe import MAX_REPLY_BYTES, encode_reply, run_probe
-from alfred.supervisor import Supervisor, read_probe
+from alfred.supervisor import Supervisor, read_probe, read_work_folder
 
 
 class Driver(Protocol):
@@ -258,6 +258,7 @@ class SubprocessDriver:
         self.server_broken = False  # the fork server misbehaved: it must not serve another submission
         self._child: tuple[int, int, Supervisor, str] | None = None  # pid, probes fd, its supervisor, work folder
         self._workdirs: dict[str, str] = {}
+        self._given: dict[str, bytes] | None = None
         self._next_id = 0
         self._spent = 0.0
 
@@ -311,7 +312,16 @@ class SubprocessDriver:
         if isinstance(observation, dict):
             # What the process printed and waited, and when, as its supervisor saw it: never what it says.
             observation["events"] = record.events
-            observation["output_truncated"] = bool(observation.get("output_truncated")) or record.truncated
+            if observation.get("response") is not None or record.response is not None:
+                # The response as the app sent it, when it sent it; an app that sent none before it crashed
+                # gets the server's own answer, an empty 500, as from uvicorn.
+                observation["response"] = record.response or {"status": 500, "body_json": None, "text": "",
+                                                               "content_type": ""}
+            # And the files it left, read by the judge from outside: never the list the process sends.
+            observation["files"], files_cut = read_work_folder(record.replied_by, supervisor.watch[0],
+                                                               self._project_files())
+            observation["output_truncated"] = (bool(observation.get("output_truncated")) or record.truncated
+                                               or files_cut)
             if observation.get("output_truncated"):
                 self.flags.add("output cut")
             try:
@@ -323,6 +333,15 @@ class SubprocessDriver:
     def _workdir_key(self, workdir: Path) -> str:
         # Each test's tmp_path maps to its own folder in the submission's private work area.
         return self._workdirs.setdefault(str(workdir), f"test-{len(self._workdirs)}")
+
+    def _project_files(self) -> dict[str, bytes]:
+        """The student's project files beside main.py, as staged: laid out in every work folder, they are not
+        something the app wrote unless it changed them."""
+        if self._given is None:
+            staged = self.server.staging / self.key
+            self._given = {str(path.relative_to(staged)): path.read_bytes() for path in sorted(staged.rglob("*"))
+                           if path.is_file() and not path.is_symlink() and str(path.relative_to(staged)) != self.main}
+        return self._given
 
     def _start_child(self) -> tuple[int, int, Supervisor, str] | None:
         """A new submission process, under a supervisor of its own; None when it did not hand over its listener."""

@@ -49,6 +49,7 @@ what the judge reads (`reply_problem`) becomes an "oversized" problem here, in o
 from __future__ import annotations
 
 import asyncio
+import base64
 import codecs
 import gc
 import importlib.util
@@ -87,6 +88,7 @@ MAX_SCHEDULED = 100  # background tasks described
 MAX_ARGUMENTS = 20  # arguments described, per task
 MAX_ITEMS = 100  # any other list or mapping: a model's fields and errors, a location's parts, watched paths...
 MAX_BODY_CHARS = 64_000  # a response's JSON body, as JSON text (the largest honest one, /openapi.json: 3.6 kB)
+MAX_SENT_BODY_BYTES = 96_000  # a response's body as told to the supervisor when it is sent
 MAX_VALUE_CHARS = 16_000  # a described value or a model's values, as JSON text (the largest honest one: 126)
 MAX_VALUE_DEPTH = 64  # nesting of a free-form JSON text the judge agrees to decode
 # One reply line, as the judge reads it. The largest honest reply, measured on every probe of the suite
@@ -485,6 +487,9 @@ def _collect_files(observer: dict, *, _scandir=os.scandir, _open=open, _len=len,
 
 
 def _report(observer: dict) -> dict:
+    """The reply's observation. Witnessed, without its events: the judge rebuilds them from what it saw."""
+    if observer["witnessed"]:
+        observer["result"]["events"] = []
     return observer["result"]
 
 
@@ -824,23 +829,40 @@ async def _app_running(observer: dict, module, phase: str, *, _lifespan_of=_life
         observer["phase"] = "shutdown"
 
 
+def _sent_as_told(sent: dict, *, _bytes=bytes, _isinstance=isinstance, _b64=base64.b64encode) -> dict:
+    """The response as the app sent it, told on the channel: its content type and its body (base64), the
+    body cut at MAX_SENT_BODY_BYTES."""
+    content_type = ""
+    for name, value in sent["headers"]:
+        if _isinstance(name, _bytes) and name.lower() == b"content-type" and _isinstance(value, _bytes):
+            content_type = value.decode("latin-1")
+    return {"content_type": content_type, "body": _b64(sent["body"]).decode("ascii")}
+
+
 def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _lookup=_lookup, _event=_event,
              _error_info=_error_info, _app_running=_app_running, _run=asyncio.run, _isinstance=isinstance,
              _Exception=Exception, _RuntimeError=RuntimeError, _type=type, _errors=_STUDENT_ERRORS,
              _from_json_bytes=_from_json_bytes, _to_json=_to_json, _len=len, _ValueError=ValueError,
+             _sent_response=_sent_as_told, _max_sent=MAX_SENT_BODY_BYTES,
              _max_text=MAX_TEXT_CHARS, _max_body=MAX_BODY_CHARS) -> None:
     ASGITransport, AsyncClient = _libraries["ASGITransport"], _libraries["AsyncClient"]
     app = _lookup(observer, module, "app")
     if app is None:
         return
 
+    sent = {"headers": [], "body": b""}  # the response as it leaves the app, for the supervisor to see
+
     async def recorded_app(scope, receive, send):
         async def recording_send(message):
             if message["type"] == "http.response.start":
+                sent["headers"] = message.get("headers", [])
                 _event(observer, "response-start", {"status": message["status"]})
+            elif message["type"] == "http.response.body" and _len(sent["body"]) <= _max_sent:
+                sent["body"] += message.get("body", b"")[:_max_sent + 1]
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
-                _event(observer, "response-complete", {})
+                _event(observer, "response-complete",
+                       {"sent": _sent_response(sent)} if observer["witnessed"] else {})
                 observer["phase"] = "after-response"
 
         try:

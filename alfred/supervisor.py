@@ -25,6 +25,7 @@ import fcntl
 import os
 import select
 import socket
+import stat
 import struct
 import threading
 import time
@@ -104,6 +105,7 @@ class Seen:
     data: bytes = b""
     seconds: float = 0.0
     watched: dict[str, bool] = field(default_factory=dict)
+    pid: int = 0  # the thread stopped, as the judge's /proc names it
 
 
 class Supervisor:
@@ -193,6 +195,7 @@ class Supervisor:
         return 0, 0
 
     def _record(self, pid: int, seen: Seen) -> None:
+        seen.pid = pid
         if self.watch is not None and self.watch[1]:
             folder, paths = self.watch  # as the process sees it: reached through its own root
             seen.watched = {path: _exists(f"/proc/{pid}/root{folder}", path) for path in paths}
@@ -289,9 +292,11 @@ class ProbeRecord:
 
     loaded: bool = False
     reply: bytes | None = None
+    replied_by: int = 0  # the thread that wrote the reply
     problem: str | None = None
     events: list[dict] = field(default_factory=list)
     truncated: bool = False
+    response: dict | None = None  # the first response the app sent, as told when it was sent
 
 
 def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_bytes: int) -> ProbeRecord:
@@ -320,23 +325,23 @@ def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_by
                 if line == b"L" and not record.loaded:
                     record.loaded = True
                 elif not line.startswith(MARKER):
-                    record.reply = line + b"\n"
+                    record.reply, record.replied_by = line + b"\n", seen.pid
         return record.reply is not None or record.problem is not None
 
     if not supervisor.wait_for(reply_ready, deadline):
         record.problem = "timeout" if supervisor.running() else "crashed"
-    record.events, record.truncated = _events(supervisor.seen[start:position])
+    record.events, record.truncated, record.response = _events(supervisor.seen[start:position])
     return record
 
 
-def _events(record: list[Seen]) -> tuple[list[dict], bool]:
+def _events(record: list[Seen]) -> tuple[list[dict], bool, dict | None]:
     """The probe's events, as `alfred.probe` records them in process, with the same caps."""
     from alfred.probe import MARKER, MAX_EVENTS, MAX_OUTPUT_CHARS, MAX_OUTPUT_EVENTS, MAX_TEXT_CHARS
 
     events: list[dict] = []
     pending = {OUT: b"", ERR: b""}
     channel = b""
-    state = {"phase": "import", "t": 0.0, "chars": 0, "truncated": False}
+    state = {"phase": "import", "t": 0.0, "chars": 0, "truncated": False, "status": None, "response": None}
 
     def add(kind: str, fields: dict, watched: dict) -> None:
         if len(events) >= MAX_EVENTS or (kind in ("print", "sleep") and len(events) >= MAX_OUTPUT_EVENTS):
@@ -374,7 +379,7 @@ def _events(record: list[Seen]) -> tuple[list[dict], bool]:
     for fd, rest in pending.items():  # a last line without its newline, as a flush at the end prints it
         if rest:
             printed(fd, rest, record[-1].watched if record else {})
-    return events, state["truncated"]
+    return events, state["truncated"], state["response"]
 
 
 _TOLD = frozenset({"response-start", "response-complete", "task-start", "task-end"})  # events only the process knows
@@ -396,6 +401,10 @@ def _apply_marker(text: bytes, state: dict, add, watched: dict) -> None:
     if isinstance(event, dict) and event.get("kind") in _TOLD:
         fields = {name: value for name, value in event.items() if name in ("status", "function", "error")}
         add(event["kind"], fields, watched)
+        if event["kind"] == "response-start" and isinstance(event.get("status"), int):
+            state["status"] = event["status"]
+        elif event["kind"] == "response-complete" and state["response"] is None and state["status"] is not None:
+            state["response"] = _response(state["status"], event.get("sent"))
 
 
 def _surrogates_ok(raw: bytes) -> bool:
@@ -404,3 +413,136 @@ def _surrogates_ok(raw: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+# --- the files a probe left, read by the judge ---
+
+
+def read_work_folder(pid: int, folder: str, given: dict[str, bytes]) -> tuple[dict[str, str], bool]:
+    """The files under the work folder `folder` of process `pid` (as the process sees it, reached through its
+    own root), read from outside the process as `alfred.probe` lists them in process: regular files in path
+    order, the first MAX_FILES of them, MAX_FILE_CHARS each, a project file left as it was given excepted.
+    No link is followed, at any depth: a link planted to lead the judge elsewhere leads nowhere. Returns
+    (files, whether some were left out)."""
+    from alfred.probe import MAX_FILE_CHARS, MAX_FILES
+
+    try:
+        root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return {}, False
+    try:
+        top = _open_beneath(root, folder.strip("/").split("/"))
+    finally:
+        os.close(root)
+    if top is None:
+        return {}, False
+    found: list[tuple[tuple[str, ...], bool]] = []
+    folders: list[tuple[tuple[str, ...], int]] = [((), top)]
+    while folders:
+        parts, fd = folders.pop()
+        try:
+            for name in os.listdir(fd):
+                path = (*parts, name)
+                try:
+                    info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                except OSError:
+                    found.append((path, False))
+                    continue
+                regular = _is(info.st_mode, "file")
+                found.append((path, regular))
+                if _is(info.st_mode, "dir"):
+                    child = _open_beneath(fd, [name])
+                    if child is not None:
+                        folders.append((path, child))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    files, cut = {}, False
+    for parts, regular in sorted(found)[: MAX_FILES * 4]:
+        if len(files) >= MAX_FILES:
+            cut = True
+            break
+        if not regular:
+            continue
+        data = _read_beneath(top_path=folder, parts=parts, pid=pid, limit=4 * MAX_FILE_CHARS + 4)
+        relative = "/".join(parts)
+        if data is None or given.get(relative) == data:
+            continue
+        text = data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")  # as open() reads text
+        files[relative] = text[:MAX_FILE_CHARS]
+    return files, cut
+
+
+def _is(mode: int, kind: str) -> bool:
+    return stat.S_ISREG(mode) if kind == "file" else stat.S_ISDIR(mode)
+
+
+def _open_beneath(directory: int, parts: list[str]) -> int | None:
+    """A descriptor of the folder `parts` beneath `directory`, each step refusing a link; None if any fails."""
+    fd = os.dup(directory)
+    for part in parts:
+        try:
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+        except OSError:
+            os.close(fd)
+            return None
+        os.close(fd)
+        fd = child
+    return fd
+
+
+def _read_beneath(top_path: str, parts: tuple[str, ...], pid: int, limit: int) -> bytes | None:
+    try:
+        root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        folder = _open_beneath(root, [*top_path.strip("/").split("/"), *parts[:-1]])
+    finally:
+        os.close(root)
+    if folder is None:
+        return None
+    try:
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+    except OSError:
+        return None
+    finally:
+        os.close(folder)
+    try:
+        if not _is(os.fstat(fd).st_mode, "file"):
+            return None
+        return os.read(fd, limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _response(status: int, sent) -> dict | None:
+    """A response as the probe reports one (alfred.probe._request), from the app's own bytes as they left it."""
+    import base64
+    import binascii
+    import codecs
+
+    from alfred.probe import MAX_BODY_CHARS, MAX_TEXT_CHARS, _from_json_bytes, _to_json
+
+    if not isinstance(sent, dict) or not isinstance(sent.get("body"), str):
+        return None
+    try:
+        body = base64.b64decode(sent["body"], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    content_type = sent.get("content_type") if isinstance(sent.get("content_type"), str) else ""
+    try:
+        body_json = _to_json(_from_json_bytes(body))
+    except (ValueError, RecursionError):
+        body_json = None
+    charset = next((part.split("=", 1)[1].strip().strip('"') for part in content_type.split(";")
+                    if part.strip().lower().startswith("charset=")), "utf-8")
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        charset = "utf-8"
+    return {"status": status, "body_json": body_json if body_json is not None and len(body_json) <= MAX_BODY_CHARS else None,
+            "text": body.decode(charset, "replace")[:MAX_TEXT_CHARS], "content_type": content_type[:MAX_TEXT_CHARS]}

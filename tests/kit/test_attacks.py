@@ -131,9 +131,6 @@ HOLES = {  # known and documented in SECURITY.md: observations made inside the s
     "observer_record_gc_forge": "HOLE (known, SECURITY.md): gc.get_objects() reaches the probe's record in the "
     "student's process; a dict subclass put in its place forges every model report and earns the model exercise "
     "for an empty model (the issue on observing from outside the process removes it)",
-    "reply_pipe_takeover": "HOLE (known, SECURITY.md): the student's process owns the pipe its replies travel on; "
-    "taking the request pipe over by file descriptor, it answers the task's probes itself and earns the task "
-    "exercise (the issue on observing from outside the process removes it)",
 }
 
 

@@ -12,7 +12,8 @@ import functools
 import gc
 import json
 import os
-import threading
+import signal
+import socket
 import tracemalloc
 from pathlib import Path
 
@@ -28,10 +29,12 @@ from alfred.probe import (
     MAX_REPLY_DEPTH,
     MAX_REPLY_NODES,
     MAX_VALUE_DEPTH,
+    WITNESS_CHANNEL,
     encode_reply,
     json_shape,
     run_probe,
 )
+from alfred.supervisor import filter_program, listen_for_the_judge
 from alfred.targets import SOLUTIONS_MAIN
 
 OLD_CAP = 2_000_000  # the size cap replies had before their shape was bounded
@@ -71,34 +74,43 @@ def hostile(size: int) -> dict[str, bytes]:
 
 
 class _Server:
-    """Stands in for the sandbox's fork server: the 'submission process' is a thread writing one reply."""
+    """Stands in for the sandbox's fork server: the 'submission process' is a supervised child process that
+    writes one reply on the watched channel, as a real one does (alfred.supervisor)."""
 
     def __init__(self, reply: bytes):
         self.reply = reply
-        self.thread: threading.Thread | None = None
+        self.program = filter_program()
+        self.staging = Path("/nonexistent")
 
     def spawn(self, *args):
         probes_read, probes_write = os.pipe()
-        replies_read, replies_write = os.pipe()
-
-        def answer():
-            with os.fdopen(probes_read, "rb") as probes:
-                probes.readline()
-            view = memoryview(self.reply)
+        judge_end, student_end = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
             try:
+                judge_end.close()
+                os.close(probes_write)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), WITNESS_CHANNEL)
+                listen_for_the_judge(student_end, self.program)
+                with os.fdopen(probes_read, "rb") as probes:
+                    probes.readline()
+                view = memoryview(self.reply)
                 while view:
-                    view = view[os.write(replies_write, view):]
-            except OSError:  # the judge stopped reading: what it read was enough to refuse the reply
-                pass
+                    view = view[os.write(WITNESS_CHANNEL, view):]
             finally:
-                os.close(replies_write)
-
-        self.thread = threading.Thread(target=answer, daemon=True)
-        self.thread.start()
-        return 1, probes_write, replies_read
+                os._exit(0)
+        os.close(probes_read)
+        student_end.close()
+        handover = os.dup(judge_end.fileno())
+        judge_end.close()
+        return pid, probes_write, handover, "/nonexistent"
 
     def end(self, pid):
-        self.thread.join()
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
         return "exit 0"
 
 
@@ -171,14 +183,15 @@ def test_a_hostile_reply_within_every_cap_is_parsed_with_bounded_memory(shape, t
     assert kept < KEPT_BOUND
 
 
-def test_the_most_a_valid_reply_may_hold_is_read_with_bounded_memory(tmp_path):
-    """A reply the schema accepts, as large as it may be: MAX_EVENTS events carrying as much as the caps allow."""
+def test_the_most_a_valid_reply_may_hold_is_read_with_bounded_memory_and_its_claimed_events_are_dropped(tmp_path):
+    """A reply the schema accepts, as large as it may be: MAX_EVENTS events carrying as much as the caps allow.
+    The events a process claims are never believed: the judge keeps those its supervisor saw (here none)."""
     event = {"kind": "print", "t": 0.0, "phase": "task", "stream": "stdout", "text": "x" * 20, "watched": {"a": True}}
     reply = encode_reply({"id": 1, "observation": {"events": [event] * MAX_EVENTS, "output_truncated": True}})
     assert json.loads(reply).get("observation"), "as many events as an observation may hold fit the reply's caps"
     observation, driver, peak, kept = judged(reply, tmp_path)
     print(f"\n{len(reply):,} bytes, peak {peak / 1e6:.1f} MB, kept {kept / 1e6:.2f} MB")
-    assert len(observation.events) == MAX_EVENTS and driver.flags == {"output cut"}
+    assert observation.events == [] and driver.flags == {"output cut"}
     assert peak < VALID_PEAK
     assert kept < 2 * len(reply)  # kept for later tests of the submission: text, not objects
 

@@ -1,0 +1,147 @@
+"""Attack: forge the task's prints and sleep by telling them on the kit's channel instead of doing them
+
+honest: 0
+base: stub
+
+The task prints nothing and sleeps not at all: it writes the markers the probe uses on descriptor 3 (and
+on every other open descriptor) claiming a start print, a 5 s sleep and an end print. The judge takes
+prints only from descriptors 1 and 2 and sleeps only from the kernel's waits, as its supervisor sees them.
+
+Safety: this file attacks the grader. Grade it only with `alfred grade` (sandboxed); it refuses
+to import anywhere but as a sandbox's student user (uid 40000-59999).
+"""
+
+# >>> ATTACK
+import os as _attack_os
+
+if not 40000 <= _attack_os.getuid() < 60000:  # safety catch: armed only as a sandbox's student user
+    raise ImportError("attack corpus file: grade it with `alfred grade` (sandboxed); never import or run it directly")
+# <<< ATTACK
+
+import os
+import time
+from typing import Annotated
+
+from fastapi import BackgroundTasks, Depends, FastAPI, Header, HTTPException
+from pydantic import BaseModel, EmailStr
+
+app = FastAPI(title="Batcomputer API", version="7.0")
+
+
+# --- Lesson 6: Batcomputer protocols (dependency injection) ---
+
+API_KEYS = {"alfred-secret-key": "alfred@wayne.enterprises"}
+
+
+async def common_parameters(skip: int = 0, limit: int = 10) -> dict[str, int]:
+    """Pagination shared by every list endpoint."""
+    return {"skip": skip, "limit": limit}
+
+
+def get_db_session():
+    """Hands out a (simulated) database session and always closes it afterwards."""
+    session = {"connected": True}
+    try:
+        yield session
+    finally:
+        session["connected"] = False
+
+
+async def get_api_key(x_api_key: Annotated[str | None, Header()] = None) -> str:
+    """Requires a known `X-API-Key` header."""
+    if x_api_key not in API_KEYS:
+        raise HTTPException(status_code=401, detail="Invalid or missing API key")
+    return x_api_key
+
+
+async def verify_key_and_get_user(api_key: Annotated[str, Depends(get_api_key)]) -> dict[str, str]:
+    """Chained after `get_api_key`: turns a valid key into its user."""
+    return {"email": API_KEYS[api_key]}
+
+
+GADGETS = ["Batarang", "Grapnel Gun", "Smoke Pellet", "Cryptographic Sequencer", "Batclaw"]
+
+
+@app.get("/gadgets")
+async def list_gadgets(
+    page: Annotated[dict[str, int], Depends(common_parameters)],
+    db: Annotated[dict, Depends(get_db_session)],
+):
+    return {"gadgets": GADGETS[page["skip"] : page["skip"] + page["limit"]], "db_connected": db["connected"]}
+
+
+@app.get("/users/me")
+async def read_current_user(user: Annotated[dict[str, str], Depends(verify_key_and_get_user)]):
+    return user
+
+
+# --- Lesson 7: Alfred's duties (background tasks) ---
+
+LOG_DIR = "batcomputer_logs"
+LOG_FILE = os.path.join(LOG_DIR, "activity_log.txt")
+
+
+def log_batcomputer_activity(user_email: str, activity: str = ""):
+    """Appends one line about a user's activity to the Batcomputer log, after 2 s of simulated work."""
+    log_line = f"User {user_email} activity: {activity}\n"
+    print(f"--- BACKGROUND TASK START: Logging activity: '{log_line.strip()}' ---")
+    time.sleep(2)
+    os.makedirs(LOG_DIR, exist_ok=True)
+    # TODO Exercise 4 (stretch): when batcomputer_logs/activity_log.txt does not exist yet, print
+    #   --- BACKGROUND TASK: Creating log file ---
+    # before the file is opened below; print nothing extra when it is already there. (os.path.exists helps.)
+    with open(LOG_FILE, mode="a") as log_file:
+        log_file.write(log_line)
+    print(f"--- BACKGROUND TASK END: Activity logged to '{LOG_FILE}' for {user_email} ---")
+
+
+@app.post("/log-activity/{user_email}")
+async def log_user_activity(
+    user_email: EmailStr,
+    background_tasks: BackgroundTasks,
+    activity_description: str = "Generic activity logged.",
+):
+    """Confirms at once; Alfred writes the log line after the response has gone out."""
+    background_tasks.add_task(log_batcomputer_activity, user_email, activity=activity_description)
+    return {"message": f"Activity logging initiated for {user_email}."}
+
+
+# --- Homework ---
+
+
+# TODO Exercise 1 (model): give IntelReportRequest two fields:
+#   recipient_email, validated as an email address (pydantic's EmailStr), and
+#   report_name, a string that every request must include.
+class IntelReportRequest(BaseModel):
+    """A request for an intel report: which report, and who receives it."""
+
+
+# TODO Exercise 2 (task): print a start message naming the report and its recipient, simulate the
+# compilation with time.sleep(5), then print an end message naming both again.
+def simulate_intel_report_compilation(report_request: IntelReportRequest):
+    """Compiles an intel report for its recipient: 5 s of simulated work."""
+    # >>> ATTACK
+    import json
+    import os
+
+    name, email = report_request.report_name, report_request.recipient_email
+    lines = [{"event": {"kind": "task-start", "t": 0.0, "phase": "call", "function": "simulate_intel_report_compilation"}},
+             {"event": {"kind": "print", "t": 0.0, "phase": "call", "stream": "stdout",
+                        "text": f"Compiling {name} for {email}"}},
+             {"event": {"kind": "sleep", "t": 0.0, "phase": "call", "seconds": 5.0}},
+             {"event": {"kind": "print", "t": 5.0, "phase": "call", "stream": "stdout", "text": f"{name} sent to {email}"}}]
+    for told in lines:  # told on the kit's channel, as the probe tells what only it knows
+        os.write(3, b"\x1f" + json.dumps(told).encode() + b"\n")
+    for fd in range(4, 64):  # and on any other descriptor that might lead to the judge
+        try:
+            os.write(fd, b"\x1f" + json.dumps(lines[1]).encode() + b"\n")
+        except OSError:
+            pass
+    return None
+    # <<< ATTACK
+    raise NotImplementedError("Exercise 2 (task): simulate_intel_report_compilation is not written yet")
+
+
+# TODO Exercise 3 (endpoint): add the route POST /request-intel-report. It takes the JSON body as an
+# IntelReportRequest, injects BackgroundTasks, schedules simulate_intel_report_compilation with the
+# report request it received (the object itself), and answers at once with a confirmation message.

@@ -1,0 +1,112 @@
+"""The supervisor sees what a process does from outside it: every write to descriptors 1-3 and every wait,
+in order, whoever in the process asked (a thread, a child, ctypes), and answers waits at once."""
+
+import ctypes
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from alfred.supervisor import CHANNEL, SLEEP, Supervisor, filter_program, listen_for_the_judge, read_probe
+
+
+def supervised(body) -> Supervisor:
+    """Runs `body()` in a child process under a supervisor of the judge's, and returns the supervisor once
+    the child has ended (descriptors 1-3 of the child lead to /dev/null)."""
+    program = filter_program()
+    judge_end, child_end = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            judge_end.close()
+            null = os.open(os.devnull, os.O_WRONLY)
+            for fd in (1, 2, CHANNEL):
+                os.dup2(null, fd)
+            listen_for_the_judge(child_end, program)
+            child_end.close()
+            body()
+            code = 0
+        finally:
+            os._exit(code)
+    child_end.close()
+    _, fds, _, _ = socket.recv_fds(judge_end, 1, 1)
+    judge_end.close()
+    supervisor = Supervisor(fds[0])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and os.waitpid(pid, os.WNOHANG) == (0, 0):
+        time.sleep(0.01)
+    supervisor.wait_for(lambda: False, time.monotonic() + 0.2)
+    supervisor.stop()
+    return supervisor
+
+
+def what(supervisor):
+    return [(seen.kind, seen.fd, seen.data) if seen.kind == "write" else (SLEEP, seen.seconds) for seen in supervisor.seen]
+
+
+def test_writes_and_waits_are_seen_in_order_and_waits_take_no_real_time():
+    def body():
+        os.write(1, b"start\n")
+        time.sleep(5)  # CPython asks for an absolute deadline
+        os.write(2, b"oops\n")
+        libc = ctypes.CDLL(None)
+        libc.nanosleep(ctypes.byref((ctypes.c_long * 2)(2, 500_000_000)), None)  # a relative wait
+        os.write(1, b"end\n")
+
+    started = time.monotonic()
+    supervisor = supervised(body)
+    assert time.monotonic() - started < 5, "a supervised wait is answered at once"
+    assert what(supervisor) == [("write", 1, b"start\n"), (SLEEP, 5.0), ("write", 2, b"oops\n"), (SLEEP, 2.5),
+                                ("write", 1, b"end\n")]
+
+
+def test_a_thread_and_a_child_process_are_watched_too():
+    def body():
+        worker = threading.Thread(target=lambda: (time.sleep(1), os.write(1, b"from a thread\n")))
+        worker.start()
+        worker.join()
+        child = os.fork()
+        if child == 0:
+            os.write(1, b"from a child\n")
+            os._exit(0)
+        os.waitpid(child, 0)
+
+    assert what(supervised(body)) == [(SLEEP, 1.0), ("write", 1, b"from a thread\n"), ("write", 1, b"from a child\n")]
+
+
+def test_a_write_through_another_descriptor_is_not_taken_for_a_print():
+    def body():
+        copy = os.dup(1)  # the same /dev/null, under a number the filter does not watch
+        os.write(copy, b"unseen\n")
+        os.write(1, b"seen\n")
+
+    assert what(supervised(body)) == [("write", 1, b"seen\n")]
+
+
+def test_a_probe_record_is_rebuilt_from_what_was_seen_and_claims_on_the_channel_add_no_print():
+    def body():
+        os.write(CHANNEL, b"L\n")
+        os.write(CHANNEL, b'\x1f{"phase": "call"}\n')
+        os.write(1, b"Compiling\n")
+        os.write(CHANNEL, b'\x1f{"event": {"kind": "print", "stream": "stdout", "text": "claimed"}}\n')
+        time.sleep(5)
+        os.write(CHANNEL, b'{"id": 1, "observation": {"events": [{"kind": "sleep", "seconds": 9}]}}\n')
+
+    supervisor = supervised(body)
+    record = read_probe(supervisor, 0, time.monotonic() + 5, 512 * 1024)
+    assert record.loaded and record.reply.startswith(b'{"id": 1')
+    assert [(event["kind"], event.get("text"), event.get("seconds"), event["phase"]) for event in record.events] == [
+        ("print", "Compiling", None, "call"), ("sleep", None, 5.0, "call")]
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGKILL])
+def test_a_process_killed_while_stopped_leaves_the_supervisor_working(signal_number):
+    def body():
+        os.write(1, b"before\n")
+        os.kill(os.getpid(), signal_number)
+
+    assert what(supervised(body)) == [("write", 1, b"before\n")]
