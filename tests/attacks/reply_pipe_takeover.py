@@ -6,9 +6,9 @@ base: stub
 At import, main.py finds its two pipes in /proc/self/fd (one read-only, one write-only), keeps a copy of
 the judge's request pipe and puts an empty pipe in its place, so the kit's loop waits for ever; a thread
 then reads the real requests and answers them itself: a forged observation (start print, a 5 s sleep, end
-print) for every call of the task, the kit's own answer for the rest. Found by a red-team review. KNOWN
-weakness (SECURITY.md): the student's process owns the pipe its replies travel on, so whatever it writes
-there is what the judge reads; only observing from outside the process removes this.
+print) for every call of the task, the kit's own answer for the rest. Found by a red-team review. Contained since the judge
+sees prints and waits from outside the process (alfred.supervisor): the replies it forges list events
+that are never believed.
 
 Safety: this file attacks the grader. Grade it only with `alfred grade` (sandboxed); it refuses
 to import anywhere but as a sandbox's student user (uid 40000-59999).
