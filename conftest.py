@@ -1,9 +1,11 @@
 """The kit's pytest plugin: picks the main.py under test and gives each test a `submission` to probe.
 
-    pytest exercises             the suite against exercises/lesson_07/main.py (the student's file)
-    pytest solutions             the suite against solutions/lesson_07/main.py (the reference)
-    pytest --submission PATH     the suite against PATH: a .py file, or a folder with main.py or lesson_07/main.py
+    pytest exercises             the suite against the lesson's student file (exercises/<lesson folder>/main.py)
+    pytest solutions             the suite against the lesson's reference (solutions/<lesson folder>/main.py)
+    pytest --submission PATH     the suite against PATH: a .py file, or a folder with main.py or <lesson folder>/main.py
     pytest                       the kit's self-check: the suite against the reference, plus tests/kit
+
+The lesson is data: its lesson.toml (alfred/lesson.py reads it) names the exercises, the files and the suite.
 
 Add `-m <exercise id>` for one exercise, `--score-json FILE` for the points (the options themselves live in
 alfred/pytest_options.py, loaded early through an entry point). Each test gets a fresh
@@ -21,9 +23,10 @@ from pathlib import Path
 import pytest
 
 from alfred.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submission
-from alfred.exercises import BY_ID, EXERCISES
+from alfred.exercises import BY_ID, EXERCISES, LESSON
+from alfred.lesson import LESSON_FILE
 from alfred.scoring import ResultCollector, RubricError, load_rubric, score
-from alfred.targets import (EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetError,
+from alfred.targets import (EXERCISES_MAIN, RUBRIC_FILE, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetError,
                             is_kit_folder_arg, resolve)
 from alfred.watch import UNDER_WATCH
 
@@ -47,10 +50,10 @@ def pytest_configure(config: pytest.Config) -> None:
         if submission or folder_args:
             target = resolve(submission or folder_args[0], invocation_dir)
         elif SOLUTIONS_MAIN.exists():
-            target = Target(SOLUTIONS_MAIN, "solutions/lesson_07/main.py", SOLUTIONS_MAIN.parent)
+            target = Target(SOLUTIONS_MAIN, LESSON.solutions_file, SOLUTIONS_MAIN.parent)
         else:  # a handed-out project holds no solutions: a bare `pytest` tests the student's file
-            target = Target(EXERCISES_MAIN, "exercises/lesson_07/main.py", EXERCISES_MAIN.parent)
-        rubric = load_rubric(KIT_ROOT / "pyproject.toml")
+            target = Target(EXERCISES_MAIN, LESSON.student_file, EXERCISES_MAIN.parent)
+        rubric = load_rubric(RUBRIC_FILE)
     except (TargetError, RubricError) as exc:
         raise pytest.UsageError(str(exc)) from None
     if submission and config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -90,9 +93,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=position)
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Another lesson's suite (a folder holding its own lesson.toml, such as the kit's fixture lessons) is
+    not collected: its markers and names belong to that lesson, run with ALFRED_LESSON."""
+    if collection_path != SUITE_DIR and (collection_path / LESSON_FILE).is_file():
+        return True
+    return None
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     label = config.stash.get(LABEL_KEY, config.stash[TARGET].label)
-    return f"alfred: testing {label} with the lesson 7 suite"
+    return f"alfred: testing {label} with the {LESSON.name} suite"
 
 
 @pytest.fixture
@@ -122,7 +133,7 @@ def _write_progress(terminalreporter, config: pytest.Config) -> None:
     if report is None:
         return
     write = terminalreporter.write_line
-    terminalreporter.section("Lesson 7 progress")
+    terminalreporter.section(f"{LESSON.name} progress")
     write(f"{'exercise':<28} {'tests passed':>12}   done")
     for exercise_id, entry in report["exercises"].items():
         if entry["total"] == 0:

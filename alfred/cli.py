@@ -7,6 +7,7 @@
     alfred merge OUT_0 OUT_1 ...      one class's reports from its shards' --out folders
     alfred handout DIR                the project students receive (no solutions, no grader)
     alfred bundle gradescope          autograder.zip for Gradescope (setup.sh, run_autograder, the kit)
+    alfred hint [EXERCISE]            for students: the next hint of the first exercise not done yet
 Options: --out DIR, --json, --jobs N, --student NAME, --force, --format exercism, --no-sandbox. Errors are one sentence on
 stderr and exit code 2; a finished run exits 0, whatever the students scored.
 """
@@ -21,8 +22,10 @@ import sys
 from pathlib import Path
 
 from alfred.discovery import GradeError, discover
+from alfred.exercises import LESSON
 from alfred.grade import grade_class, merge, shard_of
 from alfred.handout import HandoutError, write_handout
+from alfred.hint import add_arguments as add_hint_arguments, run as hint
 from alfred.reports import DEFAULT_FORMATS, FORMATS
 from alfred.sandbox import SandboxUnavailable, check_bwrap
 from alfred.targets import KIT_ROOT, MAIN_CANDIDATES
@@ -32,8 +35,9 @@ DEMO_CLASS = KIT_ROOT / "demo_class"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alfred", description="Alfred's kit for Lesson 7: grade FastAPI "
-                                     "background-task homework.")
+    parser = argparse.ArgumentParser(prog="alfred", description=f"Alfred's kit for {LESSON.name}"
+                                     + (f" ({LESSON.subject})" if LESSON.subject else "")
+                                     + ": grade its homework, and help students with it.")
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("grade", help="grade submissions and write a gradebook")
     grade.add_argument("paths", nargs="*", type=Path, metavar="PATH",
@@ -64,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     watching = commands.add_parser("watch", help="for students: run `pytest exercises` now and again each time "
                                    "your file is saved (Ctrl-C to stop)")
     add_watch_arguments(watching)
+    hinting = commands.add_parser("hint", help="for students: the next hint for the first exercise not done yet "
+                                  "(or EXERCISE), one at a time")
+    add_hint_arguments(hinting)
     return parser
 
 
@@ -173,7 +180,7 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"grade": _grade, "merge": _merge, "handout": _handout, "bundle": _bundle, "watch": watch}
+COMMANDS = {"grade": _grade, "merge": _merge, "handout": _handout, "bundle": _bundle, "hint": hint, "watch": watch}
 
 
 class _Progress:

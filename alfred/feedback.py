@@ -1,29 +1,73 @@
 """Learner messages: every failed check says what was tried, what happened, what was expected, and a hint.
 
-Tests call `check(...)` or `fail(...)`; both end the test as a plain failure whose message is the text
-below, with no traceback into the kit, because the student's next step is in their own main.py.
+Tests call `check(...)` or `fail(...)`; both end the test as a plain failure with no traceback into the kit,
+because the student's next step is in their own main.py. The message stays a `LearnerMessage` (four fields)
+on its way to every report: the failure carries it, alfred.scoring records it as it is, and each report
+shows the fields it needs; its text, below, is only how a terminal shows it. `request_tried` and
+`call_tried` say what a test tried, the same way in every lesson's tests.
 """
+
+from __future__ import annotations
 
 import json
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 
+@dataclass(frozen=True)
+class LearnerMessage:
+    tried: str
+    got: str
+    expected: str
+    hint: str
+
+    @property
+    def text(self) -> str:
+        return f"Tried:    {self.tried}\nGot:      {self.got}\nExpected: {self.expected}\nHint:     {self.hint}"
+
+
+class LearnerFailure(pytest.fail.Exception):
+    """A failed check: pytest's own failure without a traceback (pytrace=False), carrying its message's fields."""
+
+    def __init__(self, message: LearnerMessage):
+        super().__init__(message.text, pytrace=False)
+        self.learner = message
+
+
 def fail(*, tried: str, got: str, expected: str, hint: str) -> None:
     __tracebackhide__ = True
-    pytest.fail(
-        f"Tried:    {tried}\nGot:      {got}\nExpected: {expected}\nHint:     {hint}",
-        pytrace=False,
-    )
+    raise LearnerFailure(LearnerMessage(tried, got, expected, hint))
 
 
 def check(ok: bool, *, tried: str, got: str, expected: str, hint: str) -> None:
     __tracebackhide__ = True
     if not ok:
         fail(tried=tried, got=got, expected=expected, hint=hint)
+
+
+def request_tried(method: str, path: str, body: Any = None, *, params: dict | None = None) -> str:
+    """What a test tried, for a request: `POST /path?name=value with {"a": 1}`."""
+    query = "?" + "&".join(f"{name}={value}" for name, value in params.items()) if params else ""
+    return f"{method} {path}{query}" + (f" with {shown(body)}" if body is not None else "")
+
+
+def call_tried(function: str, *args: Any) -> str:
+    """What a test tried, for a call, as the student would write it: `log('a', 'b')`. An argument that is
+    `Source` is shown as written (a stand-in object the kit builds: `Model(field=...)`)."""
+    return f"{function}({', '.join(str(arg) if isinstance(arg, Source) else repr(arg) for arg in args)})"
+
+
+class Source(str):
+    """Code shown as it is written, not as a string's repr."""
+
+
+def source_call(name: str, **fields: Any) -> Source:
+    """`Name(field='value', ...)`, the source of a call (a model built with these fields)."""
+    return Source(f"{name}({', '.join(f'{key}={value!r}' for key, value in fields.items())})")
 
 
 def shown(value: Any, limit: int = 300) -> str:

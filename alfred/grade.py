@@ -26,11 +26,12 @@ from alfred.exercises import BY_ID, IDS
 from alfred.feedback import printable
 from alfred.observation import ErrorInfo
 from alfred.reports import DEFAULT_FORMATS, class_files, student_files
-from alfred.reports.text import got, labelled
+from alfred.reports.text import got, part
 from alfred.sandbox import ForkServer, ServerError, die_with_parent
 from alfred.scoring import load_rubric, score
 from alfred.suite import SuiteError, run_suite
-from alfred.targets import KIT_ROOT, SUITE_DIR
+from alfred.lesson import LESSON_FILE
+from alfred.targets import KIT_ROOT, RUBRIC_FILE, SUITE_DIR
 
 SUBMISSION_SECONDS = 60.0  # the submission's own time: its probes, counted by the driver
 JUDGE_SECONDS = 180.0  # everything for one submission, the judge's own work included (2-5 s when honest)
@@ -40,10 +41,11 @@ JUDGE_SECONDS = 180.0  # everything for one submission, the judge's own work inc
 
 
 def kit_hash() -> str:
-    """Changes whenever anything that decides a grade changes: the suite, the kit's code, the rubric."""
+    """Changes whenever anything that decides a grade changes: the suite, the lesson, the kit's code, the rubric."""
     digest = hashlib.sha256()
     files = [KIT_ROOT / "conftest.py", KIT_ROOT / "pyproject.toml", *sorted((KIT_ROOT / "alfred").rglob("*.py")),
-             *sorted(SUITE_DIR.glob("*.py"))]
+             *sorted(SUITE_DIR.glob("*.py")), SUITE_DIR / LESSON_FILE,
+             *([RUBRIC_FILE] if RUBRIC_FILE.is_file() and RUBRIC_FILE != KIT_ROOT / "pyproject.toml" else [])]
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -150,7 +152,7 @@ def _headline(report: dict) -> str:
     if not failed:
         return "Every test passed."
     where = ", ".join(BY_ID[i].label for i in IDS if any(test["exercise"] == i for test in failed))
-    tried = labelled(failed[0], "Tried:")
+    tried = part(failed[0], "tried")
     first = f"tried {tried[:150]}, got {got(failed[0])[:150]}" if tried else got(failed[0])[:300]
     return f"{len(failed)} of {len(report['tests'])} tests not passed ({where}). First: {first}"
 
@@ -164,7 +166,7 @@ def _row(student: str, status: str, report: dict, flags: list[str], message: str
 
 
 def _error_row(student: str, message: str, status: str = "error", flags: list[str] | None = None) -> dict:
-    report = score([], load_rubric(KIT_ROOT / "pyproject.toml"))
+    report = score([], load_rubric(RUBRIC_FILE))
     return _row(student, status, report, flags or [], message)
 
 

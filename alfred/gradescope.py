@@ -6,8 +6,8 @@ Gradescope unzips the bundle into /autograder/source, runs `setup.sh` once to bu
 
 1. writes a valid results.json at once (score 0, "grading did not finish"), so a platform timeout never
    leaves nothing;
-2. finds the student's file wherever the upload put it: main.py, lesson_07/main.py or the handout's
-   exercises/lesson_07/main.py at the top or in one folder, or a single .py file under any name;
+2. finds the student's file wherever the upload put it: main.py, <lesson folder>/main.py or the handout's
+   path of it (alfred.targets.MAIN_CANDIDATES) at the top or in one folder, or a single .py file under any name;
 3. grades it as `alfred grade` does, in bubblewrap. Where the container does not let bubblewrap run, it
    grades nothing (score 0, "not graded: no sandbox") unless ALFRED_ALLOW_UNSANDBOXED=1: unsandboxed, the
    student's code would run as root beside results.json and could rewrite it after the grader ends;
@@ -26,10 +26,13 @@ import zipfile
 from pathlib import Path
 
 from alfred.discovery import read_submission
-from alfred.targets import KIT_ROOT, MAIN_CANDIDATES
+from alfred.targets import EXERCISES_MAIN, KIT_ROOT, MAIN_CANDIDATES, SUITE_DIR
 
 ROOT_VARIABLE = "ALFRED_AUTOGRADER_ROOT"
-BUNDLED = ["pyproject.toml", "README.md", "conftest.py", "alfred", "tests/lesson_07", "exercises"]  # no solutions
+# The kit as the grader needs it: its settings, the plugin, the engine, the lesson's suite and data, the stub's
+# folder (no solutions).
+BUNDLED = ["pyproject.toml", "README.md", "conftest.py", "alfred", SUITE_DIR.relative_to(KIT_ROOT).as_posix(),
+           EXERCISES_MAIN.relative_to(KIT_ROOT).parts[0]]
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image.

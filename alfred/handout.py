@@ -1,6 +1,6 @@
 """`alfred handout DIR`: the project a student receives, and nothing a student should not have.
 
-It holds the exercises, the visible suite, the pytest plugin (conftest.py and the modules of `alfred` it
+It holds the exercises, the visible suite with the lesson's data (lesson.toml), the pytest plugin (conftest.py and the modules of `alfred` it
 imports, found by reading their imports), a `pyproject.toml` with the student's dependencies only, a README
 written for students, and a GitHub Classroom workflow that grades with the same suite. It holds no
 solutions, no corpora, no attack files, no grader (`alfred grade`, the sandbox, the reports) and no teacher
@@ -13,9 +13,12 @@ import ast
 import tomllib
 from pathlib import Path
 
-from alfred.exercises import EXERCISES, LESSON_FOLDER
+from alfred.exercises import EXERCISES, LESSON
+from alfred.lesson import LESSON_FILE
 from alfred.scoring import load_rubric
-from alfred.targets import KIT_ROOT, SUITE_DIR
+from alfred.targets import EXERCISES_MAIN, KIT_ROOT, RUBRIC_FILE, SUITE_DIR
+
+SUITE = f"tests/{LESSON.folder}"  # where the handout keeps the suite: its lesson.toml finds the course two folders up
 
 PLUGIN_ENTRY = "alfred.pytest_options"  # loaded through the pytest11 entry point, so it comes along too
 CLASSROOM_WORKFLOW = ".github/workflows/classroom.yml"
@@ -30,15 +33,17 @@ def write_handout(destination: Path) -> list[Path]:
     if destination.exists() and any(destination.iterdir()):
         raise HandoutError(f"{destination} is not empty; give a new folder for the handout.")
     files = {
-        f"exercises/{LESSON_FOLDER}/main.py": (KIT_ROOT / "exercises" / LESSON_FOLDER / "main.py").read_text(),
+        LESSON.student_file: EXERCISES_MAIN.read_text(),
         "conftest.py": (KIT_ROOT / "conftest.py").read_text(),
         "pyproject.toml": pyproject(),
         "README.md": readme(),
-        ".gitignore": ".venv/\n__pycache__/\nbatcomputer_logs/\n*.egg-info/\n",
+        ".gitignore": "".join(f"{entry}\n" for entry in (".venv/", "__pycache__/", *LESSON.writes, ".alfred/",
+                                                            "*.egg-info/")),
         CLASSROOM_WORKFLOW: classroom_workflow(),
+        f"{SUITE}/{LESSON_FILE}": (SUITE_DIR / LESSON_FILE).read_text(),
     }
     for test in sorted(SUITE_DIR.glob("*.py")):
-        files[f"tests/{LESSON_FOLDER}/{test.name}"] = test.read_text()
+        files[f"{SUITE}/{test.name}"] = test.read_text()
     for module in plugin_modules():
         files[f"alfred/{module}.py"] = (KIT_ROOT / "alfred" / f"{module}.py").read_text()
     written = []
@@ -83,7 +88,7 @@ def pyproject() -> str:
     point, the rubric and pytest's settings."""
     kit = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text())
     dependencies = [dependency for dependency in kit["project"]["dependencies"] if not dependency.startswith("tqdm")]
-    rubric = load_rubric(KIT_ROOT / "pyproject.toml")
+    rubric = load_rubric(RUBRIC_FILE)
     points = "\n".join(f"{exercise} = {value:g}" for exercise, value in rubric.items())
     listed = ",\n".join(f'    "{dependency}"' for dependency in dependencies)
     return f'''[build-system]
@@ -91,9 +96,9 @@ requires = ["setuptools>=77"]
 build-backend = "setuptools.build_meta"
 
 [project]
-name = "alfred-lesson-7"
+name = "alfred-{LESSON.slug}"
 version = "{kit["project"]["version"]}"
-description = "Lesson 7, Alfred's Assistance: your FastAPI background-task exercises and their tests"
+description = "{_toml_text(LESSON.name + (", " + LESSON.title if LESSON.title else ""))}: your exercises and their tests"
 requires-python = "{kit["project"]["requires-python"]}"
 dependencies = [
 {listed},
@@ -104,6 +109,9 @@ alfred = "{PLUGIN_ENTRY}"
 
 [tool.setuptools]
 packages = ["alfred"]
+
+[tool.alfred]
+lesson = "{SUITE}"
 
 [tool.alfred.points]
 {points}
@@ -119,7 +127,7 @@ filterwarnings = ["error"]
 def classroom_workflow() -> str:
     """GitHub Classroom's autograding: one step per exercise, worth that exercise's points (the command
     grader gives a step's points when its command succeeds), and the reporter that sends them."""
-    rubric = load_rubric(KIT_ROOT / "pyproject.toml")
+    rubric = load_rubric(RUBRIC_FILE)
     homework = [exercise for exercise in EXERCISES if exercise.number and rubric[exercise.id] > 0]
     steps, runners, environment = [], [], []
     for exercise in homework:
@@ -165,13 +173,26 @@ jobs:
 '''
 
 
+def _full_name() -> str:
+    """The lesson's whole name, as the README's title: `Lesson N, "Its Title": its subject`."""
+    title = f', "{LESSON.title}"' if LESSON.title else ""
+    return f"{LESSON.name}{title}" + (f": {LESSON.subject}" if LESSON.subject else "")
+
+
+def _toml_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', "'")
+
+
 def readme() -> str:
     homework = [exercise for exercise in EXERCISES if exercise.number]
-    listing = "\n".join(f"- `TODO Exercise {e.number} ({e.id})`: {e.title} (`pytest exercises -m {e.id}`)"
-                        for e in homework)
-    return f'''# Lesson 7, "Alfred's Assistance": background tasks with FastAPI
+    folder = LESSON.student_file.split("/")[0]  # `pytest exercises`
+    listing = "\n".join(f"- `{e.todo or e.label}`: {e.title} (`pytest {folder} -m {e.id}`)" for e in homework)
+    others = ", ".join(f"`{e.id}`" for e in homework[1:])
+    module = LESSON.student_file.removesuffix(".py").replace("/", ".")
+    writes = ", ".join(f"`{entry}`" for entry in LESSON.writes)
+    return f'''# {_full_name()}
 
-Your file is `exercises/{LESSON_FOLDER}/main.py`. The lesson's worked example is already done in it; your
+Your file is `{LESSON.student_file}`. The lesson's worked example is already done in it; your
 exercises are marked with TODO comments:
 
 {listing}
@@ -186,20 +207,20 @@ python3 -m venv .venv && . .venv/bin/activate && pip install -e .
 
 ## The loop
 
-1. Run `pytest exercises`. Every failure says what was tried, what happened, what was expected, and a
+1. Run `pytest {folder}`. Every failure says what was tried, what happened, what was expected, and a
    hint. The run ends with your progress per exercise and your score.
-2. Fix `exercises/{LESSON_FOLDER}/main.py` and run the tests again, until every row says `yes`. One exercise
-   at a time: `pytest exercises -m model` (or `task`, `endpoint`, `stretch`).
-3. Try it by hand: `uvicorn exercises.{LESSON_FOLDER}.main:app --reload`, open http://127.0.0.1:8000/docs and
-   send a request. The background task prints in the uvicorn terminal after the response has arrived.
+2. Fix `{LESSON.student_file}` and run the tests again, until every row says `yes`. One exercise
+   at a time: `pytest {folder} -m {homework[0].id}`{f" (or {others})" if others else ""}.
+3. Try it by hand: `uvicorn {module}:app --reload`, open http://127.0.0.1:8000/docs and
+   send a request.{(" " + LESSON.try_by_hand) if LESSON.try_by_hand else ""}
 
 The tests never wait for real: a five-second sleep returns at once in them, and each test runs in an
-empty folder of its own, so your `batcomputer_logs/` is left alone.
+empty folder of its own{f", so your {writes} is left alone" if writes else ""}.
 
 ## Submitting
 
 Commit and push: if your class uses GitHub Classroom, the Actions tab grades every push with these same
 tests, exercise by exercise. If your teacher collects files (Gradescope, a shared folder), hand in
-`exercises/{LESSON_FOLDER}/main.py`, or this whole folder if your app uses templates or static files.
+`{LESSON.student_file}`, or this whole folder if your app uses templates or static files.
 Your teacher grades with the same tests, and may add checks of their own.
 '''

@@ -12,7 +12,7 @@ from alfred.targets import KIT_ROOT
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("alfred", "Alfred's kit (lesson 7)")
+    group = parser.getgroup("alfred", "Alfred's kit")
     group.addoption("--submission", metavar="PATH", help="test this main.py, or the folder holding it")
     group.addoption("--score-json", metavar="FILE", help="write the points of this run to FILE as JSON")
 

@@ -1,7 +1,7 @@
 """Turns test outcomes into points: the rubric, per-exercise partial credit, and the score report.
 
 `ResultCollector` is a pytest plugin that notes every suite test's exercise (from its marker), outcome and
-learner message. `score` applies the rubric: within an exercise, each test is worth the same share of the
+learner message, kept as its four fields (alfred.feedback.LearnerMessage) besides its text. `score` applies the rubric: within an exercise, each test is worth the same share of the
 exercise's points. `pytest --score-json`, the progress table and `alfred grade` all use these two.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from alfred.exercises import BY_ID, IDS
-from alfred.feedback import printable
+from alfred.feedback import LearnerFailure, printable
 
 RUBRIC_TABLE = "tool.alfred.points"
 
@@ -50,7 +50,8 @@ class TestResult:
     name: str
     exercise: str
     outcome: str = "not run"  # passed, failed, error, skipped
-    message: str = ""
+    message: str = ""  # the whole message as a terminal shows it
+    learner: dict[str, str] | None = None  # a check's message: tried, got, expected, hint; None for other text
 
 
 class ResultCollector:
@@ -75,7 +76,7 @@ class ResultCollector:
         report = yield
         result = self.results.get(item.nodeid)
         if result is not None and report.failed and not result.message:
-            result.message = _message(report, call)
+            result.message, result.learner = _message(report, call)
         elif result is not None and report.skipped and not result.message and isinstance(report.longrepr, tuple):
             result.message = printable(str(report.longrepr[2]).removeprefix("Skipped: "))[:MAX_MESSAGE_CHARS]
         return report
@@ -95,16 +96,26 @@ class ResultCollector:
 MAX_MESSAGE_CHARS = 3000
 
 
-def _message(report: pytest.TestReport, call: pytest.CallInfo) -> str:
-    """The learner message of a failure. Anything else (an error inside the kit, whatever caused it) is
-    named but never shown: a traceback would print the tests' source into a student's feedback."""
+def _message(report: pytest.TestReport, call: pytest.CallInfo) -> tuple[str, dict[str, str] | None]:
+    """The learner message of a failure: its text, and its fields when a check made it. Anything else (an
+    error inside the kit, whatever caused it) is named but never shown: a traceback would print the tests'
+    source into a student's feedback."""
     error = call.excinfo.value if call.excinfo else None
-    if isinstance(error, pytest.fail.Exception) and not error.pytrace:
+    learner = None
+    if isinstance(error, LearnerFailure):
+        text = error.learner.text
+        learner = {key: _bounded(value) for key, value in asdict(error.learner).items()}
+    elif isinstance(error, pytest.fail.Exception) and not error.pytrace:
         text = report.longreprtext
     else:
         kind = type(error).__name__ if error else "an unknown error"
         text = (f"The grader could not check this test ({kind} in the {report.when} step). "
                 "This is not a verdict on your code; your instructor can rerun it.")
+    return _bounded(text), learner
+
+
+def _bounded(text: str) -> str:
+    """Student words made printable and cut at MAX_MESSAGE_CHARS: a message never floods a report."""
     text = printable(text)
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 12] + " [cut short]"
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from alfred.exercises import LESSON_FOLDER
+from alfred.lesson import KIT_ROOT, current
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
-SUITE_DIR = KIT_ROOT / "tests" / LESSON_FOLDER
-EXERCISES_MAIN = KIT_ROOT / "exercises" / LESSON_FOLDER / "main.py"
-SOLUTIONS_MAIN = KIT_ROOT / "solutions" / LESSON_FOLDER / "main.py"
+LESSON = current()
+SUITE_DIR = LESSON.suite
+EXERCISES_MAIN = LESSON.root / LESSON.student_file
+SOLUTIONS_MAIN = LESSON.root / LESSON.solutions_file
+RUBRIC_FILE = LESSON.root / "pyproject.toml"  # its [tool.alfred.points] overrides the lesson's own points
 
 
 class TargetError(Exception):
@@ -27,12 +28,12 @@ class Target:
     project: Path | None = None  # the folder given, holding main.py and the app's other files; None for a file
 
 
-MAIN_CANDIDATES = ("main.py", f"{LESSON_FOLDER}/main.py", f"exercises/{LESSON_FOLDER}/main.py")  # a file, a folder, a handout
+# a file, a folder (main.py, <lesson folder>/main.py), a handed-out project (its path of the student's file)
+MAIN_CANDIDATES = tuple(dict.fromkeys(("main.py", f"{LESSON.folder}/main.py", LESSON.student_file)))
 
 
 def find_main(path: Path) -> Path:
-    """`path` itself if it is a .py file, else its main.py, lesson_07/main.py or (a handed-out project)
-    exercises/lesson_07/main.py."""
+    """`path` itself if it is a .py file, else the first of MAIN_CANDIDATES it holds."""
     if not path.exists():
         raise TargetError(f"{path} does not exist: give a .py file or a folder holding main.py.")
     if path.is_file():
@@ -67,4 +68,5 @@ def is_kit_folder_arg(arg: str, invocation_dir: Path) -> bool:
     """True for `exercises`, `solutions` (or a path inside them): arguments that name a target, not tests."""
     path = Path(arg.split("::")[0])
     path = (path if path.is_absolute() else invocation_dir / path).resolve()
-    return any(path == root or root in path.parents for root in (EXERCISES_MAIN.parents[1], SOLUTIONS_MAIN.parents[1]))
+    roots = (LESSON.root / Path(LESSON.student_file).parts[0], LESSON.root / Path(LESSON.solutions_file).parts[0])
+    return any(path == root or root in path.parents for root in roots)

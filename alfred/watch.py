@@ -13,7 +13,7 @@ Linux, on a filesystem that does not deliver events (network drives, the shared 
 and containers), or when file events cannot be set up. Ctrl-C stops it with exit code 0.
 
 The project is the nearest folder, from the current one upwards, holding conftest.py and the student's
-file (exercises/lesson_07/main.py). This module imports only the standard library, watchfiles (when it
+file (the lesson's student_file, exercises/<lesson folder>/main.py). This module imports only the standard library, watchfiles (when it
 runs) and the student-side `alfred.exercises` and `alfred.targets`, so the handout can run it without the grader.
 """
 
@@ -29,11 +29,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from alfred.exercises import IDS
+from alfred.exercises import IDS, LESSON
 from alfred.targets import EXERCISES_MAIN, KIT_ROOT
 
 UNDER_WATCH = "ALFRED_WATCH"  # set for the pytest runs it starts: their `next:` line says "save", not "run"
-STUDENT_FILE = EXERCISES_MAIN.relative_to(KIT_ROOT).as_posix()  # exercises/lesson_07/main.py
+STUDENT_FILE = EXERCISES_MAIN.relative_to(KIT_ROOT).as_posix()  # exercises/<lesson folder>/main.py
 WATCHED = STUDENT_FILE.split("/")[0]  # exercises: what the student passes to pytest, and where they edit
 # Filesystems whose changes made elsewhere (another machine, the host of a VM or container, Windows) send no
 # file events to this kernel: a save there is seen only by polling. Types as /proc/self/mountinfo spells them.
@@ -44,7 +44,7 @@ NO_EVENTS_FILESYSTEMS = frozenset({
     "fuse.sshfs", "fuse.vmhgfs-fuse", "fuse.grpcfuse", "fuse.rclone", "fuse.davfs2", "fuse.glusterfs",
     "fuse.ceph-fuse", "fuse.s3fs", "fuse.gcsfuse",
 })
-APP_WRITES = ("batcomputer_logs",)  # folders the app writes when run by hand: not the student's edits
+APP_WRITES = tuple(entry.rstrip("/") for entry in LESSON.writes)  # what the app writes when run by hand: not the student's edits
 POLL_EVERY_MS = 300
 WAKE_EVERY_MS = 200  # how often the watcher returns to Python with no change (to start up, and for Ctrl-C)
 

@@ -60,7 +60,7 @@ def _cut(text: str) -> str:
 
 @functools.cache
 def _test_code(nodeid: str) -> str:
-    """The source of the test function a node id names (tests/lesson_07/test_task.py::test_x[case])."""
+    """The source of the test function a node id names (tests/<lesson folder>/test_task.py::test_x[case])."""
     path, _, name = nodeid.partition("::")
     try:
         source = (KIT_ROOT / path).read_text()

@@ -3,7 +3,7 @@ learner message in a fence nothing in it can close."""
 
 from __future__ import annotations
 
-from alfred.exercises import BY_ID, IDS
+from alfred.exercises import BY_ID, IDS, LESSON
 from alfred.reports.text import code_block, code_span
 
 NAME = "feedback"
@@ -18,7 +18,7 @@ def for_class(rows: list[dict]) -> dict[str, str]:
 
 
 def markdown(row: dict) -> str:
-    lines = [f"# Lesson 7 feedback for {code_span(row['student'])}", "",
+    lines = [f"# {LESSON.name} feedback for {code_span(row['student'])}", "",
              f"Score: **{row['score']:g} / {row['max_score']:g}** ({row['status']})", ""]
     if row["status"] in ("error", "timeout"):
         lines += ["Your submission could not be tested:", "", *code_block(row["message"], indent=""), "",
@@ -38,5 +38,5 @@ def markdown(row: dict) -> str:
         lines.append("")
     if row["flags"]:
         lines += ["Notes for your instructor: " + ", ".join(row["flags"]), ""]
-    lines.append("Run `pytest exercises` to see the same tests on your machine.")
+    lines.append(f"Run `pytest {LESSON.student_file.split('/')[0]}` to see the same tests on your machine.")
     return "\n".join(lines) + "\n"

@@ -37,8 +37,8 @@ PASS, FAIL, BAR, TRACK, INK, MUTED = "#2f7d4f", "#c0392b", "#3a6ea5", "#e6e9ee",
 
 
 def title() -> str:
-    """The page's title: the lesson's name where the kit reads it from the lesson's data."""
-    return f"{getattr(getattr(exercises, 'LESSON', None), 'name', 'Lesson 7')}: class report"
+    """The page's title: the lesson's name, from the lesson's data."""
+    return f"{exercises.LESSON.name}: class report"
 
 
 def for_student(row: dict, name: str) -> dict[str, str]:

@@ -1,22 +1,30 @@
 """Student words in a report, kept as words: what each medium needs (Markdown code, CSV cells), and the parts
-of a learner message the class reports quote."""
+of a learner message the class reports quote, read from its fields (never parsed back out of its text)."""
 
 from __future__ import annotations
 
 from alfred.feedback import fence, printable
 
+PARTS = ("tried", "got", "expected", "hint")
+
+
+def part(test: dict, name: str) -> str | None:
+    """One field of a test's learner message (tried, got, expected, hint), or None when its message is not
+    a check's (a skip, a grader error, a result cached before messages kept their fields)."""
+    learner = test.get("learner")
+    return learner.get(name) if isinstance(learner, dict) else None
+
 
 def got(test: dict) -> str:
-    """What a failed test saw, from the `Got:` line of its learner message (its first line otherwise)."""
+    """What a failed test saw: its message's `got`, or the first line of a message that has no fields."""
+    seen = part(test, "got")
     lines = test["message"].splitlines()
-    seen = labelled(test, "Got:")
     return seen if seen is not None else (lines[0] if lines else "no message")
 
 
 def labelled(test: dict, label: str) -> str | None:
-    """The text after `label` (Tried:, Got:...) in a test's learner message."""
-    lines = test["message"].splitlines()
-    return next((line.removeprefix(label).strip() for line in lines if line.startswith(label)), None)
+    """The field a terminal shows after `label` (Tried:, Got:, Expected:, Hint:)."""
+    return part(test, label.rstrip(":").lower())
 
 
 def cell(text: str) -> str:

@@ -67,8 +67,8 @@ PAYLOAD = ("\x1b[2J\x1b[31mall passed\x1b[0m \u202eevil\u202c\x07\n```\n````\n# 
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def _row(message: str) -> dict:
-    test = {"exercise": "task", "name": "the task prints", "outcome": "failed", "message": message}
+def _row(message: str, learner: dict | None = None) -> dict:
+    test = {"exercise": "task", "name": "the task prints", "outcome": "failed", "message": message, "learner": learner}
     exercises = {i: {"score": 0.0, "max_score": 10.0, "passed": 0, "total": 1 if i == "task" else 0}
                  for i in ("lesson", "model", "task", "endpoint", "stretch")}
     return {"student": "robin", "status": "error", "score": 0.0, "max_score": 100.0, "exercises": exercises,
@@ -112,7 +112,12 @@ def test_exercism_output_is_cut_at_500_characters_with_a_note_and_a_broken_file_
     from alfred.reports import exercism
 
     schema = json.loads((Path(__file__).parent / "schemas" / "exercism-results-v3.schema.json").read_text())
-    long = _row("Tried:    POST /x\nGot:      " + "y" * 2000 + "\nExpected: z\nHint:     h")
+    from dataclasses import asdict
+
+    from alfred.feedback import LearnerMessage
+
+    message = LearnerMessage(tried="POST /x", got="y" * 2000, expected="z", hint="h")
+    long = _row(message.text, asdict(message))
     results = exercism.results({**long, "status": "graded"})
     jsonschema.validate(results, schema)
     output = results["tests"][0]["output"]

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from alfred.feedback import check, shown
+from alfred.feedback import check, request_tried, shown
 
 pytestmark = pytest.mark.endpoint
 
@@ -134,10 +134,6 @@ def unanswered(seen):
     return f"the endpoint answered status {answer.status}{error} with {(answer.text or 'an empty body')[:200]}"
 
 
-def tried(body=VALID):
-    return f"POST {PATH} with {shown(body)}"
-
-
 def report_tasks(seen):
     return [run for run in seen.scheduled if run.function.module_attr == TASK]
 
@@ -196,7 +192,7 @@ def test_valid_request_gets_a_2xx_confirmation(submission, body):
     answer = seen.response
     check(
         200 <= answer.status < 300 and answer.body not in (None, {}, [], ""),
-        tried=tried(sent),
+        tried=request_tried("POST", PATH, sent),
         got=confirmation_got(seen),
         expected="a success status (any 2xx: 200, 201, 202) with a JSON confirmation in the body, such as "
         "{\"message\": \"Alfred is on it\"}",
@@ -229,7 +225,7 @@ def test_the_task_is_scheduled_with_the_received_report_request(submission, body
     plain_dict_body = len(arguments) == 1 and arguments[0].type == "dict" and declared is None
     check(
         len(scheduled) == 1 and len(arguments) == 1 and received,
-        tried=tried(sent),
+        tried=request_tried("POST", PATH, sent),
         got=f"{TASK} was {times}" + (f"; {others}" if others else "")
         + (f"; {unanswered(seen)}" if unanswered(seen) else "")
         + ("; the endpoint takes its body as a plain dict (typed `dict`, not a model), so a dict is all it had "
@@ -292,7 +288,7 @@ def test_the_response_is_sent_before_the_report_task_runs(submission):
         hint = f"schedule it with background_tasks.add_task({TASK}, report_request) and return the confirmation."
     check(
         sent is not None and waited == 0 and started and all(start > sent for start in started),
-        tried=tried(body),
+        tried=request_tried("POST", PATH, body),
         got=got,
         expected=f"the response sent first, then {TASK} run by FastAPI in the background",
         hint=hint,
@@ -325,7 +321,7 @@ def test_a_body_the_model_rejects_gets_422_and_schedules_nothing(submission):
     expected_ok = status == 422 if rejected_by_model else 200 <= status < 300
     check(
         expected_ok and (not report_tasks(seen) or not rejected_by_model),
-        tried=tried(body),
+        tried=request_tried("POST", PATH, body),
         got=f"status {status}" + (", and the task was scheduled" if report_tasks(seen) else ""),
         expected=(f"status 422 with no task scheduled, since {model} rejects this body"
                   if rejected_by_model else f"the endpoint to accept what your {model} accepts"),

@@ -8,7 +8,8 @@ where the default is not what is tested), so one mistake fails the one test abou
 
 import pytest
 
-from alfred.feedback import check, lines, shown
+from alfred.feedback import call_tried, check, lines, request_tried, shown
+from alfred.timeline import around_the_sleeps
 
 pytestmark = pytest.mark.lesson
 
@@ -39,11 +40,6 @@ def raised(seen):
     return f"; then it raised {seen.error.sentence()}" if seen.error else ""
 
 
-def tried(email=EMAIL, **params):
-    query = "".join(f"?{name}={value}" for name, value in params.items())
-    return f"POST /log-activity/{email}{query}"
-
-
 def answered(seen):
     """What a test about the background task says when the endpoint did not answer 200, or ""."""
     response = seen.response
@@ -57,7 +53,7 @@ def test_log_activity_confirms_with_the_lessons_message(submission):
     expected = {"message": f"Activity logging initiated for {EMAIL}."}
     check(
         seen.response.status == 200 and seen.response.body == expected,
-        tried=tried(activity_description=ACTIVITY),
+        tried=request_tried("POST", f"/log-activity/{EMAIL}", params={"activity_description": ACTIVITY}),
         got=f"status {seen.response.status} with {seen.response.text or 'an empty body'}",
         expected=f"status 200 with {shown(expected)}",
         hint="the worked example returns {'message': f'Activity logging initiated for {user_email}.'}; "
@@ -70,7 +66,7 @@ def test_log_activity_rejects_a_bad_email_with_422(submission, bad_email):
     seen = log_activity(submission, email=bad_email, activity_description=ACTIVITY)
     check(
         seen.response.status == 422 and not seen.scheduled,
-        tried=tried(bad_email, activity_description=ACTIVITY),
+        tried=request_tried("POST", f"/log-activity/{bad_email}", params={"activity_description": ACTIVITY}),
         got=f"status {seen.response.status}" + (" and a task was scheduled" if seen.scheduled else ""),
         expected="status 422 (the path's user_email is an EmailStr) and no task scheduled",
         hint="keep `user_email: EmailStr` in the signature of the /log-activity route.",
@@ -87,7 +83,7 @@ def test_log_activity_appends_one_line_to_the_log(submission, params, activity):
     expected = f"User {EMAIL} activity: {activity}\n"
     check(
         seen.files.get(LOG_FILE) == expected,
-        tried=tried(**params),
+        tried=request_tried("POST", f"/log-activity/{EMAIL}", params=params),
         got=(f"{LOG_FILE} holds {shown(seen.files.get(LOG_FILE))}" if LOG_FILE in seen.files else f"no {LOG_FILE}")
         + task_trouble(seen) + (f"; {answered(seen)}" if answered(seen) else ""),
         expected=f"{LOG_FILE} holding exactly {shown(expected)}",
@@ -102,7 +98,8 @@ def test_two_requests_leave_two_lines_in_the_log(submission):
     expected = f"User {EMAIL} activity: Opened the Batcave\nUser {EMAIL} activity: Closed the Batcave\n"
     check(
         seen.files.get(LOG_FILE) == expected,
-        tried=f"{tried(activity_description='Opened the Batcave')}, then the same with 'Closed the Batcave'",
+        tried=request_tried("POST", f"/log-activity/{EMAIL}", params={"activity_description": "Opened the Batcave"})
+        + ", then the same with 'Closed the Batcave'",
         got=(f"{LOG_FILE} holds {shown(seen.files[LOG_FILE])}" if LOG_FILE in seen.files else f"no {LOG_FILE}")
         + task_trouble(seen),
         expected=f"both lines, in order: {shown(expected)}",
@@ -117,7 +114,7 @@ def test_log_response_is_sent_before_the_task_starts(submission):
     waited = sum(seen.sleeps("request"))
     check(
         sent is not None and runs and all(start > sent for start, _ in runs) and not waited,
-        tried=tried(activity_description=ACTIVITY),
+        tried=request_tried("POST", f"/log-activity/{EMAIL}", params={"activity_description": ACTIVITY}),
         got=answered(seen) or (
             f"{waited:g} simulated seconds of work passed before the response was complete" if waited
             else "the response was sent after the task began" if runs else "no background task ran"),
@@ -131,18 +128,12 @@ def test_log_response_is_sent_before_the_task_starts(submission):
 
 def task_prints_around_the_work(seen):
     """The lines the task printed before its first simulated sleep, and after its last one."""
-    timeline = [e for e in seen.events if e.phase == "call" and e.kind in ("print", "sleep")]
-    sleeps = [i for i, e in enumerate(timeline) if e.kind == "sleep"]
-    if not sleeps:
-        return [], []
-    before = [e.text or "" for e in timeline[: sleeps[0]] if e.kind == "print"]
-    after = [e.text or "" for e in timeline[sleeps[-1] + 1 :] if e.kind == "print"]
-    return before, after
+    return around_the_sleeps(seen) or ([], [])
 
 
 def test_logging_task_prints_start_works_two_seconds_then_prints_end(submission):
     seen = submission.call(TASK, EMAIL, ACTIVITY, watch=[LOG_FILE])
-    called = f"{TASK}({EMAIL!r}, {ACTIVITY!r})"
+    called = call_tried(TASK, EMAIL, ACTIVITY)
     sleeps = seen.sleeps("call")
     check(
         sleeps == [2.0],

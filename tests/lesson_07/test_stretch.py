@@ -15,7 +15,7 @@ from difflib import SequenceMatcher
 
 import pytest
 
-from alfred.feedback import check, lines
+from alfred.feedback import call_tried, check, lines
 from alfred.observation import Event, Observation
 
 pytestmark = pytest.mark.stretch
@@ -45,7 +45,7 @@ def log(submission, **setup):
     seen = submission.call(TASK, EMAIL, "Checked the Bat-Signal", watch=[LOG_FILE], **setup)
     check(
         seen.error is None,
-        tried=f"{TASK}({EMAIL!r}, 'Checked the Bat-Signal')",
+        tried=call_tried(TASK, EMAIL, "Checked the Bat-Signal"),
         got=f"it raised {seen.error.sentence() if seen.error else ''}",
         expected="it to log the activity",
         hint="the lesson's version of this function works: compare your edits with it.",

@@ -7,7 +7,8 @@ student's model (exercise 1). Time is virtual: the 5 seconds pass at once.
 import pytest
 
 from alfred.driver import report
-from alfred.feedback import check, lines
+from alfred.feedback import call_tried, check, lines, source_call
+from alfred.timeline import around_the_sleeps
 
 pytestmark = pytest.mark.task
 
@@ -41,21 +42,11 @@ def hint_or_error(seen, hint):
             "object you get.")
 
 
-def tried(name, email):
-    return f"{TASK}(IntelReportRequest(recipient_email={email!r}, report_name={name!r}))"
-
-
 def split_at_work(seen):
     """The lines printed before the first simulated sleep, and after the last one. With no sleep at all, the
     first line stands for the start message and the others for the end message."""
-    timeline = [e for e in seen.events if e.phase == "call" and e.kind in ("print", "sleep")]
-    sleeps = [i for i, e in enumerate(timeline) if e.kind == "sleep"]
-    printed = [e.text for e in timeline if e.kind == "print"]
-    if not sleeps:
-        return printed[:1], printed[1:]
-    before = [e.text for e in timeline[: sleeps[0]] if e.kind == "print"]
-    after = [e.text for e in timeline[sleeps[-1] + 1 :] if e.kind == "print"]
-    return before, after
+    printed = seen.printed("call")
+    return around_the_sleeps(seen) or (printed[:1], printed[1:])
 
 
 def around_the_work(seen, side, texts):
@@ -84,7 +75,7 @@ def test_task_announces_the_report_and_recipient_before_the_work(submission, nam
     before, _ = split_at_work(seen)
     check(
         mentions_both(before, name, email),
-        tried=tried(name, email),
+        tried=call_tried(TASK, source_call("IntelReportRequest", recipient_email=email, report_name=name)),
         got=around_the_work(seen, "before", before),
         expected=f"a start message naming {name!r} and {email!r}, printed before time.sleep(5)",
         hint=hint_or_error(seen, "print something like "
@@ -98,7 +89,7 @@ def test_task_announces_the_report_and_recipient_after_the_work(submission, name
     _, after = split_at_work(seen)
     check(
         mentions_both(after, name, email),
-        tried=tried(name, email),
+        tried=call_tried(TASK, source_call("IntelReportRequest", recipient_email=email, report_name=name)),
         got=around_the_work(seen, "after", after),
         expected=f"an end message naming {name!r} and {email!r}, printed after time.sleep(5)",
         hint=hint_or_error(seen, "print the end message after the sleep, and name the report and the recipient in it too."),
@@ -112,7 +103,7 @@ def test_task_works_for_exactly_five_simulated_seconds(submission, name, email):
     never_awaited = any("never awaited" in warning for warning in seen.warnings)
     check(
         slept == 5,
-        tried=tried(name, email),
+        tried=call_tried(TASK, source_call("IntelReportRequest", recipient_email=email, report_name=name)),
         got=f"it slept {slept:g} simulated seconds ({seen.sleeps('call') or 'no sleep at all'}){raised(seen)}",
         expected="5 simulated seconds of work: time.sleep(5) (or await asyncio.sleep(5) in an async task)",
         hint="asyncio.sleep(5) does nothing unless awaited: in a plain `def` task call time.sleep(5); in an "

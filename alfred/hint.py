@@ -1,0 +1,123 @@
+"""`alfred hint [EXERCISE]`: for students, the next hint of an exercise, one at a time, from the lesson's data.
+
+Without EXERCISE it runs the lesson's suite on the student's file, quietly (what `pytest exercises` runs), and
+takes the first exercise not done yet. Each call shows that exercise's next hint from its lesson.toml, gentlest
+first; the last one is shown again once they are all seen. Which hints were shown is kept in
+`.alfred/hints.json` of the student's project: the nearest folder, from the one the command runs in upwards,
+that holds the lesson's student file (exercises/<lesson folder>/main.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+from alfred.exercises import LESSON
+from alfred.lesson import Exercise
+
+STATE_FILE = Path(".alfred") / "hints.json"
+
+
+class HintError(Exception):
+    """`alfred hint` cannot answer; the message is one sentence with what to do."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("exercise", nargs="?", metavar="EXERCISE",
+                        help=f"an exercise's id or number ({', '.join(e.id for e in LESSON.homework)}); "
+                        "default: the first one not done yet")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        project = find_project(Path.cwd())
+        if args.exercise:
+            exercise = named(args.exercise)
+        else:
+            exercise = first_unfinished(project / LESSON.student_file)
+            if exercise is None:
+                return 0
+        print(next_hint(project, exercise))
+    except HintError as exc:
+        print(f"alfred: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def find_project(start: Path) -> Path:
+    for folder in (start, *start.parents):
+        if (folder / LESSON.student_file).is_file():
+            return folder
+    raise HintError(f"no {LESSON.student_file} here or above; run `alfred hint` in your project's folder.")
+
+
+def named(text: str) -> Exercise:
+    found = next((e for e in LESSON.exercises if text in (e.id, str(e.number))), None)
+    if found is None:
+        raise HintError(f"no exercise {text!r} in {LESSON.name}; its exercises are "
+                        f"{', '.join(f'{e.id} ({e.number})' if e.number else e.id for e in LESSON.exercises)}.")
+    return found
+
+
+def first_unfinished(main: Path) -> Exercise | None:
+    """The first exercise, in the lesson's order, with a test not passed on `main`; None (said on stdout)
+    when there is none, or when the file does not import (that comes first)."""
+    from alfred.suite import run_suite  # pytest is imported only when the suite runs
+
+    report = run_suite(main)
+    command = f"pytest {LESSON.student_file.split('/')[0]}"
+    if any(test["outcome"] == "skipped" and test["message"].startswith("not run:") for test in report["tests"]):
+        print(f"{LESSON.student_file} does not import: run `{command}` and fix the error its first failure names.")
+        return None
+    for exercise in LESSON.exercises:
+        entry = report["exercises"][exercise.id]
+        if entry["total"] and entry["passed"] < entry["total"]:
+            return exercise
+    print(f"Every exercise of {LESSON.name} passes: no hint needed. To read an exercise's hints anyway: "
+          f"`alfred hint {LESSON.homework[0].id if LESSON.homework else LESSON.exercises[0].id}`.")
+    return None
+
+
+def next_hint(project: Path, exercise: Exercise) -> str:
+    """The exercise's next hint as the student reads it, and the count of shown hints moved on by one."""
+    command = f"pytest {LESSON.student_file.split('/')[0]} -m {exercise.id}"
+    if not exercise.hints:
+        return (f"{exercise.label} has no hints in this lesson; each failure of `{command}` ends with a Hint: line "
+                "saying what to do.")
+    state = _read_state(project)
+    shown = state.setdefault(LESSON.folder, {})
+    count = shown.get(exercise.id, 0)
+    seen = min(count if isinstance(count, int) and count > 0 else 0, len(exercise.hints))
+    index = min(seen, len(exercise.hints) - 1)
+    shown[exercise.id] = index + 1
+    _write_state(project, state)
+    total = len(exercise.hints)
+    heading = f"{exercise.label}, {exercise.title}: hint {index + 1} of {total}"
+    if seen == total:
+        heading += " (the last one, again)"
+    body = textwrap.fill(exercise.hints[index], width=100, initial_indent="  ", subsequent_indent="  ")
+    after = (f"next: `alfred hint {exercise.id}` for hint {index + 2}, or `{command}` to check your work"
+             if index + 1 < total else f"next: `{command}` to check your work; that was the last hint")
+    return f"{heading}\n{body}\n{after}"
+
+
+def _read_state(project: Path) -> dict:
+    try:
+        state = json.loads((project / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(state, dict):
+        return {}
+    return {lesson: shown for lesson, shown in state.items() if isinstance(shown, dict)}
+
+
+def _write_state(project: Path, state: dict) -> None:
+    path = project / STATE_FILE
+    try:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(state, indent=2) + "\n")
+    except OSError as exc:
+        raise HintError(f"cannot remember the hints shown in {path} ({exc.strerror}); check that folder.") from None

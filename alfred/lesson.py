@@ -1,0 +1,163 @@
+"""A lesson as data: the `lesson.toml` beside a lesson's tests, read into frozen values the engine uses.
+
+The engine knows no lesson of its own. Everything lesson-specific it needs (the exercises with their ids,
+numbers, titles, points, TODO markers, the names in main.py they ask for, their hints; the student's file, the
+solutions, the display name) comes from one file per lesson, `tests/<folder>/lesson.toml`, as rustlings'
+info.toml does for a course. `current()` is the lesson a run is about: the ALFRED_LESSON environment variable
+(a lesson's folder or its lesson.toml) when set, else `lesson` in `[tool.alfred]` of the kit's
+pyproject.toml, else the kit's only `tests/*/lesson.toml`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KIT_ROOT = Path(__file__).resolve().parent.parent
+LESSON_FILE = "lesson.toml"
+LESSON_VARIABLE = "ALFRED_LESSON"
+
+
+class LessonError(Exception):
+    """A lesson file that cannot be used; the message names the file and what is wrong in it."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str  # the test marker, the `-m` of pytest, the gradebook's column: model, task...
+    number: int | None  # None for the lesson's worked example, which is not homework
+    title: str
+    points: float  # the default; a course's pyproject.toml [tool.alfred.points] may change it
+    todo: str = ""  # the marker in the student's file, "TODO Exercise 1 (model)"; "" for the worked example
+    names: tuple[str, ...] = ()  # names in main.py this exercise asks for
+    hints: tuple[str, ...] = ()  # shown one at a time by `alfred hint`, gentlest first
+
+    @property
+    def label(self) -> str:
+        return f"Exercise {self.number} ({self.id})" if self.number else "The lesson's worked example"
+
+
+@dataclass(frozen=True)
+class Lesson:
+    name: str  # "Lesson 99": how every report and command names the lesson
+    title: str  # "Hello, seam": the lesson's own title, if it has one
+    subject: str  # "a greeting route and a shouting function": what it teaches, in a few words
+    folder: str  # "lesson_99": the folder name shared by the suite, the exercises and the solutions
+    root: Path  # the course's folder: the student's file, the solutions and pyproject.toml are found from it
+    suite: Path  # the folder of lesson.toml and the graded tests
+    student_file: str  # the student's file, relative to root: exercises/lesson_99/main.py
+    solutions_file: str  # the reference, relative to root: solutions/lesson_99/main.py
+    exercises: tuple[Exercise, ...]
+    writes: tuple[str, ...] = ()  # folders the app writes when run by hand ("logs/"): kept out of git
+    try_by_hand: str = ""  # what a student sees when running the app by hand, for the handout's README
+
+    @property
+    def by_id(self) -> dict[str, Exercise]:
+        return {exercise.id: exercise for exercise in self.exercises}
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(exercise.id for exercise in self.exercises)
+
+    @property
+    def homework(self) -> tuple[Exercise, ...]:
+        return tuple(exercise for exercise in self.exercises if exercise.number)
+
+    @property
+    def slug(self) -> str:
+        """The lesson's name for a package or a file: lesson-7."""
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
+
+    def exercise_asking_for(self, name: str) -> Exercise | None:
+        return next((exercise for exercise in self.exercises if name in exercise.names), None)
+
+
+def load(path: Path) -> Lesson:
+    """The lesson described by `path` (a lesson.toml, or the folder holding one)."""
+    path = Path(path)
+    file = path / LESSON_FILE if path.is_dir() else path
+    try:
+        with file.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise LessonError(f"{file} does not exist: a lesson is a folder holding {LESSON_FILE}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise LessonError(f"{file} is not valid TOML: {exc}") from None
+    read = _Reader(file, data)
+    suite = file.resolve().parent
+    exercises = tuple(_exercise(read, index, entry) for index, entry in enumerate(read.list("exercises", dict)))
+    if not exercises:
+        raise LessonError(f"{file}: no [[exercises]]; a lesson names at least one.")
+    ids = [exercise.id for exercise in exercises]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise LessonError(f"{file}: the exercise id {repeated[0]!r} is used twice; each id names one exercise.")
+    return Lesson(
+        name=read.text("name"), title=read.text("title", ""), subject=read.text("subject", ""),
+        folder=suite.name, root=(suite / read.text("root", "../..")).resolve(), suite=suite,
+        student_file=read.text("student_file"), solutions_file=read.text("solutions_file"),
+        exercises=exercises, writes=tuple(read.list("writes", str)), try_by_hand=read.text("try_by_hand", ""),
+    )
+
+
+def _exercise(read: _Reader, index: int, entry: dict) -> Exercise:
+    where = _Reader(read.file, entry, f"exercise {index + 1}: ")
+    number = entry.get("number")
+    if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
+        raise LessonError(f"{read.file}: exercise {index + 1}: 'number' must be a whole number from 1, not {number!r}.")
+    points = entry.get("points")
+    if isinstance(points, bool) or not isinstance(points, (int, float)) or points < 0:
+        raise LessonError(f"{read.file}: exercise {index + 1}: 'points' must be a number, 0 or more, not {points!r}.")
+    return Exercise(id=where.text("id"), number=number, title=where.text("title"), points=float(points),
+                    todo=where.text("todo", ""), names=tuple(where.list("names", str)),
+                    hints=tuple(where.list("hints", str)))
+
+
+class _Reader:
+    """Reads typed values out of a TOML table, every mistake named with its file and key."""
+
+    def __init__(self, file: Path, table: dict, prefix: str = ""):
+        self.file, self.table, self.prefix = file, table, prefix
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.table.get(key, default)
+        if not isinstance(value, str) or (default is None and not value.strip()):
+            raise LessonError(f"{self.file}: {self.prefix}'{key}' must be a text, not {value!r}.")
+        return value
+
+    def list(self, key: str, kind: type) -> list[Any]:
+        value = self.table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, kind) for item in value):
+            raise LessonError(f"{self.file}: {self.prefix}'{key}' must be a list of {kind.__name__}, not {value!r}.")
+        return value
+
+
+def chosen_path(environ: dict | None = None) -> Path:
+    """Where the lesson of this run is: ALFRED_LESSON, else pyproject.toml's [tool.alfred] lesson, else the
+    kit's only tests/*/lesson.toml."""
+    environ = os.environ if environ is None else environ
+    if environ.get(LESSON_VARIABLE):
+        return Path(environ[LESSON_VARIABLE]).absolute()
+    try:
+        with (KIT_ROOT / "pyproject.toml").open("rb") as handle:
+            setting = tomllib.load(handle).get("tool", {}).get("alfred", {}).get("lesson")
+    except (OSError, tomllib.TOMLDecodeError):
+        setting = None
+    if isinstance(setting, str):
+        return KIT_ROOT / setting
+    found = sorted((KIT_ROOT / "tests").glob(f"*/{LESSON_FILE}"))
+    if len(found) != 1:
+        raise LessonError(f"{len(found)} lessons under {KIT_ROOT / 'tests'}: name the one to use with "
+                          f"`lesson = \"tests/<folder>\"` in [tool.alfred] of pyproject.toml, or {LESSON_VARIABLE}.")
+    return found[0]
+
+
+@functools.cache
+def current() -> Lesson:
+    """The lesson this process works on (read once)."""
+    return load(chosen_path())
