@@ -12,9 +12,10 @@ instead: with `--poll`, with WATCHFILES_FORCE_POLLING set (watchfiles' own switc
 Linux, on a filesystem that does not deliver events (network drives, the shared folders of virtual machines
 and containers), or when file events cannot be set up. Ctrl-C stops it with exit code 0.
 
-The project is the nearest folder, from the current one upwards, holding conftest.py and the student's
-file (the lesson's student_file, exercises/<lesson folder>/main.py). This module imports only the standard library, watchfiles (when it
-runs) and the student-side `alfred.exercises` and `alfred.targets`, so the handout can run it without the grader.
+The project is the nearest folder, from the current one upwards, holding conftest.py and the student's file
+(the lesson's student_file, exercises/<lesson folder>/main.py). This module imports only the standard library,
+watchfiles (when it runs) and the student-side `alfred.exercises` and `alfred.targets`, so the handout can run
+it without the grader.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ NO_EVENTS_FILESYSTEMS = frozenset({
     "fuse.sshfs", "fuse.vmhgfs-fuse", "fuse.grpcfuse", "fuse.rclone", "fuse.davfs2", "fuse.glusterfs",
     "fuse.ceph-fuse", "fuse.s3fs", "fuse.gcsfuse",
 })
-APP_WRITES = tuple(entry.rstrip("/") for entry in LESSON.writes)  # what the app writes when run by hand: not the student's edits
+APP_WRITES = tuple(entry.rstrip("/") for entry in LESSON.writes)  # the app's own files when run by hand: no edits
 POLL_EVERY_MS = 300
 WAKE_EVERY_MS = 200  # how often the watcher returns to Python with no change (to start up, and for Ctrl-C)
 
