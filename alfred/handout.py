@@ -21,6 +21,7 @@ from alfred.targets import EXERCISES_MAIN, KIT_ROOT, RUBRIC_FILE, SUITE_DIR
 SUITE = f"tests/{LESSON.folder}"  # where the handout keeps the suite: its lesson.toml finds the course two folders up
 
 PLUGIN_ENTRY = "alfred.pytest_options"  # loaded through the pytest11 entry point, so it comes along too
+STUDENT_COMMANDS = ("hint",)  # run as `python -m alfred.<name>` in the handout, which has no `alfred` command
 CLASSROOM_WORKFLOW = ".github/workflows/classroom.yml"
 
 
@@ -56,9 +57,10 @@ def write_handout(destination: Path) -> list[Path]:
 
 
 def plugin_modules() -> list[str]:
-    """The modules of `alfred` that conftest.py, the suite and the plugin's entry point import, and theirs."""
+    """The modules of `alfred` that conftest.py, the suite, the plugin's entry point and the students'
+    commands import, and theirs."""
     sources = [KIT_ROOT / "conftest.py", *sorted(SUITE_DIR.glob("*.py"))]
-    wanted = {"__init__", PLUGIN_ENTRY.split(".")[1]}
+    wanted = {"__init__", PLUGIN_ENTRY.split(".")[1], *STUDENT_COMMANDS}
     for source in sources:
         wanted |= _alfred_imports(source)
     todo = list(wanted)

@@ -4,7 +4,8 @@ Without EXERCISE it runs the lesson's suite on the student's file, quietly (what
 takes the first exercise not done yet. Each call shows that exercise's next hint from its lesson.toml, gentlest
 first; the last one is shown again once they are all seen. Which hints were shown is kept in
 `.alfred/hints.json` of the student's project: the nearest folder, from the one the command runs in upwards,
-that holds the lesson's student file (exercises/<lesson folder>/main.py).
+that holds the lesson's student file (exercises/<lesson folder>/main.py). The handout carries this module
+(it has no `alfred` command): there it runs as `python -m alfred.hint`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pathlib import Path
 
 from alfred.exercises import LESSON
 from alfred.lesson import Exercise
+from alfred.suite import run_suite
 
 STATE_FILE = Path(".alfred") / "hints.json"
+COMMAND = "alfred hint"  # how the student starts this command: `python -m alfred.hint` in the handout
 
 
 class HintError(Exception):
@@ -32,26 +35,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    command = getattr(args, "command_name", COMMAND)
     try:
-        project = find_project(Path.cwd())
+        project = find_project(Path.cwd(), command)
         if args.exercise:
             exercise = named(args.exercise)
         else:
-            exercise = first_unfinished(project / LESSON.student_file)
+            exercise = first_unfinished(project / LESSON.student_file, command)
             if exercise is None:
                 return 0
-        print(next_hint(project, exercise))
+        print(next_hint(project, exercise, command))
     except HintError as exc:
         print(f"alfred: {exc}", file=sys.stderr)
         return 2
     return 0
 
 
-def find_project(start: Path) -> Path:
+def find_project(start: Path, command: str = COMMAND) -> Path:
     for folder in (start, *start.parents):
         if (folder / LESSON.student_file).is_file():
             return folder
-    raise HintError(f"no {LESSON.student_file} here or above; run `alfred hint` in your project's folder.")
+    raise HintError(f"no {LESSON.student_file} here or above; run `{command}` in your project's folder.")
 
 
 def named(text: str) -> Exercise:
@@ -62,11 +66,9 @@ def named(text: str) -> Exercise:
     return found
 
 
-def first_unfinished(main: Path) -> Exercise | None:
+def first_unfinished(main: Path, command_name: str = COMMAND) -> Exercise | None:
     """The first exercise, in the lesson's order, with a test not passed on `main`; None (said on stdout)
     when there is none, or when the file does not import (that comes first)."""
-    from alfred.suite import run_suite  # pytest is imported only when the suite runs
-
     report = run_suite(main)
     command = f"pytest {LESSON.student_file.split('/')[0]}"
     if any(test["outcome"] == "skipped" and test["message"].startswith("not run:") for test in report["tests"]):
@@ -77,11 +79,11 @@ def first_unfinished(main: Path) -> Exercise | None:
         if entry["total"] and entry["passed"] < entry["total"]:
             return exercise
     print(f"Every exercise of {LESSON.name} passes: no hint needed. To read an exercise's hints anyway: "
-          f"`alfred hint {LESSON.homework[0].id if LESSON.homework else LESSON.exercises[0].id}`.")
+          f"`{command_name} {LESSON.homework[0].id if LESSON.homework else LESSON.exercises[0].id}`.")
     return None
 
 
-def next_hint(project: Path, exercise: Exercise) -> str:
+def next_hint(project: Path, exercise: Exercise, command_name: str = COMMAND) -> str:
     """The exercise's next hint as the student reads it, and the count of shown hints moved on by one."""
     command = f"pytest {LESSON.student_file.split('/')[0]} -m {exercise.id}"
     if not exercise.hints:
@@ -99,7 +101,7 @@ def next_hint(project: Path, exercise: Exercise) -> str:
     if seen == total:
         heading += " (the last one, again)"
     body = textwrap.fill(exercise.hints[index], width=100, initial_indent="  ", subsequent_indent="  ")
-    after = (f"next: `alfred hint {exercise.id}` for hint {index + 2}, or `{command}` to check your work"
+    after = (f"next: `{command_name} {exercise.id}` for hint {index + 2}, or `{command}` to check your work"
              if index + 1 < total else f"next: `{command}` to check your work; that was the last hint")
     return f"{heading}\n{body}\n{after}"
 
@@ -121,3 +123,10 @@ def _write_state(project: Path, state: dict) -> None:
         path.write_text(json.dumps(state, indent=2) + "\n")
     except OSError as exc:
         raise HintError(f"cannot remember the hints shown in {path} ({exc.strerror}); check that folder.") from None
+
+
+if __name__ == "__main__":  # the handout's way to run it: `python -m alfred.hint [EXERCISE]`
+    parser = argparse.ArgumentParser(prog="python -m alfred.hint", description="The next hint of an exercise.")
+    add_arguments(parser)
+    parser.set_defaults(command_name="python -m alfred.hint")
+    sys.exit(run(parser.parse_args()))

@@ -103,6 +103,7 @@ def test_the_engine_names_nothing_of_lesson_7():
 # --- the second lesson through the whole kit ---
 
 
+@pytest.mark.slow
 def test_a_second_lesson_is_graded_by_pytest_submission(tmp_path):
     scores = {}
     for name, sample in (("reference", REFERENCE), ("wrong", WRONG), ("stub", STUB)):
