@@ -76,6 +76,14 @@ def test_a_bad_lesson_file_is_refused_naming_the_file_and_the_mistake(tmp_path, 
     assert str(tmp_path / "lesson.toml") in str(refused.value) and words in str(refused.value)
 
 
+def test_pytest_stops_on_a_bad_lesson_file_in_one_line(tmp_path):
+    (tmp_path / "lesson.toml").write_text('name = "L"\nstudent_file = "a"\nsolutions_file = "b"\n[[exercises]]\n'
+                                          'id = "x"\ntitle = "X"\npoints = -1\n')
+    run = _run("-m", "pytest", "-p", "no:cacheprovider", "exercises", lesson=tmp_path)
+    assert run.returncode == pytest.ExitCode.USAGE_ERROR and run.stdout == "", run.stdout[-2000:]
+    assert run.stderr.strip() == f"ERROR: {tmp_path / 'lesson.toml'}: exercise 1: 'points' must be a number, 0 or more, not -1."
+
+
 # --- the engine holds no lesson ---
 
 LESSON_7_NAMES = ("IntelReportRequest", "simulate_intel_report_compilation", "log_batcomputer_activity",
