@@ -51,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import codecs
+import ctypes
 import gc
 import importlib.util
 import io
@@ -307,26 +308,21 @@ MARKER = b"\x1f"  # starts a line on the channel that is not the reply: {"phase"
 _STREAM_FD = types.MappingProxyType({"stdout": 1, "stderr": 2})
 
 
-def _libc_nanosleep():
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    class Timespec(ctypes.Structure):
-        _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
-
-    def nanosleep(seconds: float, *, _nanosleep=libc.nanosleep, _Timespec=Timespec, _int=int, _byref=ctypes.byref) -> None:
-        whole = _int(seconds)
-        _nanosleep(_byref(_Timespec(whole, _int((seconds - whole) * 1e9))), None)
-
-    return nanosleep
+class _Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
 
 
-_REAL_NANOSLEEP = _libc_nanosleep()  # a relative wait, asked of the kernel: the supervisor answers it at once
+def _real_nanosleep(seconds: float, *, _nanosleep=ctypes.CDLL(None, use_errno=True).nanosleep, _Timespec=_Timespec,
+                    _int=int, _byref=ctypes.byref) -> None:
+    """A relative wait, asked of the kernel: the supervisor answers it at once."""
+    whole = _int(seconds)
+    _nanosleep(_byref(_Timespec(whole, _int((seconds - whole) * 1e9))), None)
+
+
 
 
 def _witness(observer: dict, kind: str, entry: dict, *, _write=os.write, _channel=WITNESS_CHANNEL, _marker=MARKER,
-             _to_json=_to_json, _stream_fd=_STREAM_FD, _nanosleep=_REAL_NANOSLEEP, _OSError=OSError) -> None:
+             _to_json=_to_json, _stream_fd=_STREAM_FD, _nanosleep=_real_nanosleep, _OSError=OSError) -> None:
     """What the supervisor sees of one event: a phase that changed, then the print written, the sleep asked
     for, or any other event told, each at the moment it happens."""
     try:
