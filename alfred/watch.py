@@ -93,7 +93,7 @@ def _loop(args: argparse.Namespace, command: str) -> int:
     project = find_project(Path.cwd())
     folder = project / WATCHED
     polling, why = polling_reason(args.poll, folder)
-    pytest_command = [sys.executable, "-m", "pytest", WATCHED, *(["-m", args.marks] if args.marks else [])]
+    pytest_command = [sys.executable, "-c", _PYTEST, WATCHED, *(["-m", args.marks] if args.marks else [])]
     saves = None
     try:
         saves, polling, why = _start_watching(folder, polling, why)
@@ -206,13 +206,49 @@ def _next_change(saves: Iterator[set]) -> str:
     raise KeyboardInterrupt  # the watcher stopped
 
 
+# `python -m pytest`, except for Ctrl-C before pytest's session starts: the watch starts it with SIGINT and
+# SIGTERM blocked (so that no Ctrl-C falls between starting it and being able to stop it), and until the
+# session starts a Ctrl-C ends it quietly (the signal's default action) instead of printing a
+# KeyboardInterrupt traceback from pytest's own imports; from then on Ctrl-C is pytest's to handle, as usual.
+_PYTEST = """
+import signal
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+import pytest
+
+class Interruptible:
+    def pytest_sessionstart(self):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+raise SystemExit(pytest.main(plugins=[Interruptible()]))
+"""
+
+
 def _run_suite(command: list[str], project: Path, runs: int, changed: str | None) -> None:
     if sys.stdout.isatty():
         sys.stdout.write("\033[2J\033[H")  # a clear screen for each run: its table ends the screen
     cause = f", after a change to {changed}" if changed else ""
     _say(f"run {runs} at {time.strftime('%H:%M:%S')}{cause}: {' '.join(['pytest', *command[3:]])}")
-    child = subprocess.Popen(command, cwd=project, env={**os.environ, UNDER_WATCH: "1"})
+    # No Ctrl-C may fall between starting pytest and being able to stop it: until `child` is set, one is only
+    # noted (and raised after). The child starts with SIGINT and SIGTERM blocked (the forking thread's mask is
+    # inherited) and unblocks them itself (`_PYTEST`).
+    noted: list[int] = []
+    handlers = {signum: signal.signal(signum, lambda number, frame: noted.append(number))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, set(handlers))
     try:
+        child = subprocess.Popen(command, cwd=project, env={**os.environ, UNDER_WATCH: "1"})
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        raise
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        if noted:
+            raise KeyboardInterrupt
         code = child.wait()
     except KeyboardInterrupt:
         _stop(child)
