@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from alfred.exercises import exercise_asking_for
 from alfred.feedback import fail
 from alfred.observation import ErrorInfo, Observation, Reply, parse_reply
-from alfred.probe import MAX_REPLY_BYTES, encode_reply, run_probe
+from alfred.probe import MAX_REPLY_BYTES, encode_reply, model_report, run_probe
 from alfred.supervisor import Supervisor, read_probe, read_work_folder
 
 
@@ -160,7 +160,7 @@ class Submission:
     def _observe(self, probe: dict, setup: dict) -> Observation:
         """Runs the probe; a submission that cannot be imported or lacks a name fails the test right here."""
         __tracebackhide__ = True
-        unknown = set(setup) - {"files", "dirs", "watch"}
+        unknown = set(setup) - {"files", "dirs", "watch", "stand_in"}
         if unknown:
             raise TypeError(f"unknown probe set-up {sorted(unknown)}")
         probe = {**probe, **{key: value for key, value in setup.items() if value}}
@@ -317,6 +317,11 @@ class SubprocessDriver:
                 # gets the server's own answer, an empty 500, as from uvicorn.
                 observation["response"] = record.response or {"status": 500, "body_json": None, "text": "",
                                                                "content_type": ""}
+            if observation.get("model") is not None:
+                # The model as a route of the kit's answered about it, as the answers were sent: never the
+                # report the process sends.
+                answers = record.harness if None not in record.harness else []
+                observation["model"] = model_report(answers)
             # And the files it left, read by the judge from outside: never the list the process sends.
             observation["files"], files_cut = read_work_folder(record.replied_by, supervisor.watch[0],
                                                                self._project_files())

@@ -254,6 +254,7 @@ def import_dependencies(*, _libraries=_LIBRARIES) -> None:
         pass
     _cache_email_validator_version_check()
     _libraries.update(ASGITransport=httpx.ASGITransport, AsyncClient=httpx.AsyncClient, uvicorn=uvicorn,
+                      FastAPI=fastapi.FastAPI,
                       BackgroundTask=starlette.background.BackgroundTask, freeze_time=freezegun.freeze_time)
     # The libraries' objects live as long as the process: keep them out of every later garbage collection
     # (pytest collects at the end of a session; a fork server's children then share these pages untouched).
@@ -335,6 +336,19 @@ def _witness(observer: dict, kind: str, entry: dict, *, _write=os.write, _channe
             _nanosleep(entry["seconds"])
         else:
             _write(_channel, _marker + _to_json({"event": entry}).encode() + b"\n")
+    except _OSError:
+        pass
+
+
+def _witness_harness(observer: dict, sent, *, _write=os.write, _channel=WITNESS_CHANNEL, _marker=MARKER,
+                     _to_json=_to_json, _b64=base64.b64encode, _OSError=OSError) -> None:
+    """Tells the supervisor, as it is sent, one answer of the kit's route for a model (None: no route could
+    take the model)."""
+    if not observer["witnessed"]:
+        return
+    told = None if sent is None else {"status": sent["status"], "body": _b64(sent["body"]).decode("ascii")}
+    try:
+        _write(_channel, _marker + _to_json({"harness": told}).encode() + b"\n")
     except _OSError:
         pass
 
@@ -835,16 +849,50 @@ def _sent_as_told(sent: dict, *, _bytes=bytes, _isinstance=isinstance, _b64=base
     return {"content_type": content_type, "body": _b64(sent["body"]).decode("ascii")}
 
 
+STAND_IN_SAYS = " got "  # the stand-in's line: "<function> got <JSON object of the fields it read>"
+
+
+def _put_stand_in(module, stand_in: dict, *, _vars=vars, _list=list, _setattr=setattr, _getattr=getattr,
+                  _len=len, _TypeError=TypeError, _time=time, _print=print, _to_json=_to_json, _str=str,
+                  _isinstance=isinstance, _dict=dict, _says=STAND_IN_SAYS) -> None:
+    """Replaces main.py's function `stand_in["function"]` (under every name main.py gives it) with one of the
+    kit's that does what the lesson's does, visibly: given one object, it reads that object's fields (those
+    of its model, else its attributes), prints them as JSON, and works 5 s. What the endpoint hands its task,
+    and when, is then seen from outside the process (a print, a sleep), whatever the student's own task does:
+    that is the task exercise's."""
+    name = stand_in["function"]
+    original = _getattr(module, name, None)
+    if original is None:
+        return
+
+    def stand_in_task(*args, **kwargs):
+        given = [*args, *kwargs.values()]
+        if _len(given) != 1:
+            raise _TypeError(f"{name}() takes 1 argument, the report request object, but got {_len(given)}")
+        fields = _getattr(_getattr(given[0], "__class__", None), "model_fields", None)
+        names = _list(fields) if _isinstance(fields, _dict) else _list(_vars(given[0]))  # a dict has no vars()
+        read = {field: _str(_getattr(given[0], field)) for field in names}
+        _print(name + _says + _to_json(read))
+        _time.sleep(5)
+
+    stand_in_task.__name__ = stand_in_task.__qualname__ = name
+    for attribute, value in _list(_vars(module).items()):
+        if value is original:
+            _setattr(module, attribute, stand_in_task)
+
+
 def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _lookup=_lookup, _event=_event,
              _error_info=_error_info, _app_running=_app_running, _run=asyncio.run, _isinstance=isinstance,
              _Exception=Exception, _RuntimeError=RuntimeError, _type=type, _errors=_STUDENT_ERRORS,
              _from_json_bytes=_from_json_bytes, _to_json=_to_json, _len=len, _ValueError=ValueError,
-             _sent_response=_sent_as_told, _max_sent=MAX_SENT_BODY_BYTES,
+             _sent_response=_sent_as_told, _max_sent=MAX_SENT_BODY_BYTES, _put_stand_in=_put_stand_in,
              _max_text=MAX_TEXT_CHARS, _max_body=MAX_BODY_CHARS) -> None:
     ASGITransport, AsyncClient = _libraries["ASGITransport"], _libraries["AsyncClient"]
     app = _lookup(observer, module, "app")
     if app is None:
         return
+    if probe.get("stand_in"):
+        _put_stand_in(module, probe["stand_in"])
 
     sent = {"headers": [], "body": b""}  # the response as it leaves the app, for the supervisor to see
 
@@ -951,42 +999,98 @@ def _call(observer: dict, module, probe: dict, *, _lookup=_lookup, _materialize=
     observer["result"]["returned"] = _describe_value(observer, returned)
 
 
-def _validate(observer: dict, module, probe: dict, *, _lookup=_lookup, _isinstance=isinstance, _issubclass=issubclass,
-              _type=type, _BaseModel=BaseModel, _ValidationError=ValidationError, _Exception=Exception, _repr=repr,
-              _str=str, _len=len, _list=list, _error_info=_error_info, _describe_value=_describe_value,
-              _max_items=MAX_ITEMS, _max_text=MAX_TEXT_CHARS) -> None:
+def model_report(exchanges: list, *, _from_json_bytes=_from_json_bytes, _to_json=_to_json, _isinstance=isinstance,
+                 _dict=dict, _list=list, _str=str, _len=len, _ValueError=ValueError, _RecursionError=RecursionError,
+                 _lookup_errors=(KeyError, TypeError, AttributeError), _max_items=MAX_ITEMS,
+                 _max_text=MAX_TEXT_CHARS) -> dict:
+    """A model's report from what a FastAPI route taking it as its body answered (`_validate`): `exchanges` is
+    [(status, body bytes) of POST /, (status, body bytes) of GET /openapi.json], or [] when no route could take
+    it. The same function reads the exchanges the probe saw in process and those the judge's supervisor saw
+    told on the channel, so both reach the same report."""
+    report = {"is_pydantic": False, "fields": {}, "accepted": False, "values_json": None, "errors": []}
+    if _len(exchanges) != 2:
+        return report
+    (status, body), (_, schema_body) = exchanges
+    try:
+        answer, schema = _from_json_bytes(body), _from_json_bytes(schema_body)
+    except (_ValueError, _RecursionError):
+        return report
+    if not _isinstance(schema, _dict):
+        return report
+    report["is_pydantic"] = True
+    try:
+        reference = schema["paths"]["/"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        model_schema = schema["components"]["schemas"][reference.rsplit("/", 1)[-1]]
+        properties, required = model_schema.get("properties", {}), model_schema.get("required", [])
+    except _lookup_errors:
+        properties, required = {}, []
+    if _isinstance(properties, _dict) and _isinstance(required, _list):
+        for name in _list(properties)[:_max_items]:
+            described = properties[name] if _isinstance(properties[name], _dict) else {}
+            kind = described.get("type") or " | ".join(_str(option.get("type", option.get("$ref", "?")))
+                                                     for option in described.get("anyOf", []) if _isinstance(option, _dict))
+            shown = f"{kind} ({described['format']})" if described.get("format") else _str(kind or "any")
+            report["fields"][_str(name)[:_max_text]] = {"required": name in required, "annotation": shown[:_max_text]}
+    if status == 200 and _isinstance(answer, _dict):
+        report["accepted"] = True
+        report["values_json"] = _to_json(answer)
+    elif status == 422 and _isinstance(answer, _dict) and _isinstance(answer.get("detail"), _list):
+        for error in answer["detail"][:_max_items]:
+            if not _isinstance(error, _dict) or not _isinstance(error.get("loc"), _list):
+                continue
+            loc = error["loc"][1:] if error["loc"][:1] == ["body"] else error["loc"]
+            report["errors"].append({"loc": [_str(part)[:_max_text] for part in loc[:_max_items]],
+                                     "type": _str(error.get("type", ""))[:_max_text],
+                                     "msg": _str(error.get("msg", ""))[:_max_text]})
+    return report
+
+
+def _validate(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _lookup=_lookup, _run=asyncio.run,
+              _Exception=Exception, _len=len, _list=list, _witness_harness=_witness_harness, _model_report=model_report,
+              _max_sent=MAX_SENT_BODY_BYTES) -> None:
+    """The model as FastAPI uses it: a route of the kit's takes it as its JSON body and answers with what it
+    holds; the report is read from the route's answers (and its OpenAPI schema), as a client sees them."""
     model = _lookup(observer, module, probe["model"])
     if model is None:
         return
-    is_pydantic = _isinstance(model, _type) and _issubclass(model, _BaseModel)
-    report = {"is_pydantic": is_pydantic, "fields": {}, "accepted": False, "values_json": None, "errors": []}
-    observer["result"]["model"] = report
-    if not is_pydantic:
-        return
-    fields = _list(model.model_fields.items())
-    if _len(fields) > _max_items:
-        observer["result"]["output_truncated"] = True
-    report["fields"] = {
-        name: {"required": field.is_required(), "annotation": _repr(field.annotation)[:_max_text]}
-        for name, field in fields[:_max_items]
-    }
+    FastAPI, ASGITransport, AsyncClient = _libraries["FastAPI"], _libraries["ASGITransport"], _libraries["AsyncClient"]
+
+    async def echo(body):
+        return body
+
+    echo.__annotations__ = {"body": model}
     try:
-        instance = model.model_validate(probe["data"])
-    except _ValidationError as exc:
-        errors = exc.errors()
-        if _len(errors) > _max_items:
-            observer["result"]["output_truncated"] = True
-        report["errors"] = [
-            {"loc": [_str(part)[:_max_text] for part in error["loc"][:_max_items]],
-             "type": error["type"][:_max_text], "msg": error["msg"][:_max_text]}
-            for error in errors[:_max_items]
-        ]
+        harness = FastAPI()
+        harness.post("/")(echo)
+    except _Exception:  # noqa: BLE001 - not something a route can take as its body
+        observer["result"]["model"] = _model_report([])
+        _witness_harness(observer, None)
         return
-    except _Exception as exc:
-        observer["result"]["error"] = _error_info(observer, exc)
-        return
-    report["accepted"] = True
-    report["values_json"] = _describe_value(observer, instance)["value_json"]
+    exchanges = []
+
+    async def told(scope, receive, send):
+        sent = {"status": 0, "body": b""}
+
+        async def recording_send(message):
+            if message["type"] == "http.response.start":
+                sent["status"] = message["status"]
+            elif message["type"] == "http.response.body" and _len(sent["body"]) <= _max_sent:
+                sent["body"] += message.get("body", b"")[:_max_sent + 1]
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                exchanges.append((sent["status"], sent["body"]))
+                _witness_harness(observer, sent)
+
+        await harness(scope, receive, recording_send)
+
+    async def ask():
+        transport = ASGITransport(app=told, raise_app_exceptions=False)
+        async with AsyncClient(transport=transport, base_url="http://harness") as client:
+            await client.post("/", json=probe["data"])
+            await client.get("/openapi.json")
+
+    _run(ask())
+    observer["result"]["model"] = _model_report(exchanges)
 
 
 # The actions, by name: a table nothing can change (student code could reach a dict by name and edit it).

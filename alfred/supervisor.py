@@ -297,6 +297,7 @@ class ProbeRecord:
     events: list[dict] = field(default_factory=list)
     truncated: bool = False
     response: dict | None = None  # the first response the app sent, as told when it was sent
+    harness: list = field(default_factory=list)  # the answers of the kit's route for a model, as told when sent
 
 
 def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_bytes: int) -> ProbeRecord:
@@ -330,18 +331,19 @@ def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_by
 
     if not supervisor.wait_for(reply_ready, deadline):
         record.problem = "timeout" if supervisor.running() else "crashed"
-    record.events, record.truncated, record.response = _events(supervisor.seen[start:position])
+    record.events, record.truncated, record.response, record.harness = _events(supervisor.seen[start:position])
     return record
 
 
-def _events(record: list[Seen]) -> tuple[list[dict], bool, dict | None]:
+def _events(record: list[Seen]) -> tuple[list[dict], bool, dict | None, list]:
     """The probe's events, as `alfred.probe` records them in process, with the same caps."""
     from alfred.probe import MARKER, MAX_EVENTS, MAX_OUTPUT_CHARS, MAX_OUTPUT_EVENTS, MAX_TEXT_CHARS
 
     events: list[dict] = []
     pending = {OUT: b"", ERR: b""}
     channel = b""
-    state = {"phase": "import", "t": 0.0, "chars": 0, "truncated": False, "status": None, "response": None}
+    state = {"phase": "import", "t": 0.0, "chars": 0, "truncated": False, "status": None, "response": None,
+             "harness": []}
 
     def add(kind: str, fields: dict, watched: dict) -> None:
         if len(events) >= MAX_EVENTS or (kind in ("print", "sleep") and len(events) >= MAX_OUTPUT_EVENTS):
@@ -379,7 +381,7 @@ def _events(record: list[Seen]) -> tuple[list[dict], bool, dict | None]:
     for fd, rest in pending.items():  # a last line without its newline, as a flush at the end prints it
         if rest:
             printed(fd, rest, record[-1].watched if record else {})
-    return events, state["truncated"], state["response"]
+    return events, state["truncated"], state["response"], state["harness"]
 
 
 _TOLD = frozenset({"response-start", "response-complete", "task-start", "task-end"})  # events only the process knows
@@ -396,6 +398,9 @@ def _apply_marker(text: bytes, state: dict, add, watched: dict) -> None:
         return
     if isinstance(told.get("phase"), str):
         state["phase"] = told["phase"][:40]
+        return
+    if "harness" in told:
+        state["harness"].append(_harness_answer(told["harness"]))
         return
     event = told.get("event")
     if isinstance(event, dict) and event.get("kind") in _TOLD:
@@ -546,3 +551,16 @@ def _response(status: int, sent) -> dict | None:
         charset = "utf-8"
     return {"status": status, "body_json": body_json if body_json is not None and len(body_json) <= MAX_BODY_CHARS else None,
             "text": body.decode(charset, "replace")[:MAX_TEXT_CHARS], "content_type": content_type[:MAX_TEXT_CHARS]}
+
+
+def _harness_answer(told) -> tuple[int, bytes] | None:
+    """One answer of the kit's route for a model, as told: (status, body), or None (no route could take it)."""
+    import base64
+    import binascii
+
+    if not isinstance(told, dict) or not isinstance(told.get("status"), int) or not isinstance(told.get("body"), str):
+        return None
+    try:
+        return told["status"], base64.b64decode(told["body"], validate=True)
+    except (binascii.Error, ValueError):
+        return None

@@ -1,4 +1,8 @@
-"""Exercise 1 (model): IntelReportRequest, a Pydantic model with recipient_email (EmailStr) and report_name."""
+"""Exercise 1 (model): IntelReportRequest, a Pydantic model with recipient_email (EmailStr) and report_name.
+
+The model is judged as FastAPI uses it: a route of the kit's takes it as its JSON body, and what that route
+answers (200 with the values, or 422 with the errors, and its OpenAPI schema) is what these tests read.
+"""
 
 import pytest
 
@@ -16,7 +20,7 @@ def validate(submission, data):
     check(
         seen.model.is_pydantic,
         tried=f"{MODEL}(**{shown(data)})",
-        got=f"{MODEL} is not a Pydantic model",
+        got=f"FastAPI cannot take {MODEL} as a request body: it is not a Pydantic model",
         expected=f"class {MODEL}(BaseModel)",
         hint="import BaseModel from pydantic and inherit from it.",
     )

@@ -1,11 +1,10 @@
-"""Wrong: IntelReportRequest is a stdlib @dataclass, not a Pydantic BaseModel.
+"""Correct by behaviour: IntelReportRequest is a stdlib @dataclass instead of a Pydantic BaseModel.
 
-loses: model
-
-FastAPI still validates a dataclass body (EmailStr included) and passes the instance on, so the endpoint
-behaves as asked and should keep its marks.
-
-Otherwise a copy of the reference solution (solutions/lesson_07/main.py).
+FastAPI validates a dataclass body exactly as it validates a model (EmailStr included), answers 422 for the
+same bodies with the same errors, and passes the instance on, so every request behaves as the lesson asks.
+The kit grades the model through a route that takes it as its body (issue 14: no point rests on what is
+learned inside the student's process, such as the class's bases), and this version earns full marks; it
+used to lose the model exercise as not a BaseModel. Otherwise a copy of the reference solution.
 """
 
 import os
