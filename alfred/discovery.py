@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from alfred.feedback import printable
+from alfred.lesson import written_folders
 from alfred.probe import PROJECT_SKIPPED  # one list: what discovery leaves out is what the probe never lays out
 
 MAX_SOURCE_BYTES = 1_000_000  # main.py
@@ -279,7 +280,8 @@ def _read_tree(folder: int, names_of: Counter, main_name: str, prefix: PurePosix
                           entry.is_file(follow_symlinks=False)) for entry in entries)
     for name, is_link, is_dir, is_file in listing:
         relative = prefix / name
-        if name.startswith(".") or (is_dir and name in PROJECT_SKIPPED) or (not prefix.parts and name == main_name):
+        if name.startswith(".") or (is_dir and (name in PROJECT_SKIPPED or name in written_folders())) \
+                or (not prefix.parts and name == main_name):
             continue
         if not (is_link or is_dir or is_file):  # a pipe, a socket, a device: not part of a project
             continue

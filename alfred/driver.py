@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from alfred.exercises import exercise_asking_for
 from alfred.feedback import fail
+from alfred.lesson import written_folders
 from alfred.observation import ErrorInfo, Observation, Reply, parse_reply
 from alfred.probe import MAX_REPLY_BYTES, encode_reply, model_report, run_probe
 from alfred.supervisor import Supervisor, read_probe, read_work_folder
@@ -44,7 +45,8 @@ class InProcessDriver:
 
     def run(self, probe: dict, workdir: Path) -> dict:
         # The reply line another process would have sent, read as the judge reads it: exactly the same data.
-        observation = run_probe(self.main_path, probe, workdir, None, self.project)
+        observation = run_probe(self.main_path, probe, workdir, None, self.project,
+                                also_skipped=written_folders())
         reply = parse_reply(encode_reply({"id": 0, "observation": observation}))
         if not isinstance(reply, Reply):
             return {"problem": reply}
@@ -102,9 +104,10 @@ def _stopped_early(observation: Observation) -> bool:
     return bool(observation.problem or observation.load_error or observation.missing_name or observation.error)
 
 
-def report(recipient_email: str, report_name: str, **extra: Any) -> dict:
-    """An argument placeholder: the probe passes the task a report request object with these fields."""
-    return {"$report": {"recipient_email": recipient_email, "report_name": report_name, **extra}}
+def model_object(model: str, **fields: Any) -> dict:
+    """An argument placeholder: the probe passes the function an object of main.py's `model` holding these
+    fields (or, while that model cannot hold them, a stand-in of the kit's with that name and fields)."""
+    return {"$model": {"name": model, "fields": fields}}
 
 
 class Submission:

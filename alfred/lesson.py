@@ -161,3 +161,9 @@ def chosen_path(environ: dict | None = None) -> Path:
 def current() -> Lesson:
     """The lesson this process works on (read once)."""
     return load(chosen_path())
+
+
+def written_folders() -> tuple[str, ...]:
+    """The folders the current lesson's app writes when run by hand (`writes`): never taken for part of a
+    student's project, nor laid out in a test's work folder as if the student had been given them."""
+    return tuple(folder.strip("/") for folder in current().writes)

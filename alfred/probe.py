@@ -102,7 +102,7 @@ MAX_VALUE_DEPTH = 64  # nesting of a free-form JSON text the judge agrees to dec
 # A student's project: the files beside main.py (templates, static files, data) are laid out in the work
 # folder, as when the student runs `uvicorn main:app` in that folder. Not these: caches, environments, and
 # what the app itself writes there when run by hand.
-PROJECT_SKIPPED = frozenset({"__pycache__", "venv", "node_modules", "batcomputer_logs"})
+PROJECT_SKIPPED = frozenset({"__pycache__", "venv", "node_modules"})  # and the folders a lesson's app writes
 MAX_PROJECT_FILES = 300
 MAX_PROJECT_BYTES = 5_000_000
 MAX_REPLY_BYTES = 512 * 1024
@@ -769,7 +769,8 @@ def _prepare_workdir(workdir: str, probe: dict, *, _makedirs=os.makedirs, _dirna
             handle.write(text)
 
 
-def _lay_out_project(observer: dict, project: str | None, *, _scandir=os.scandir, _makedirs=os.makedirs,
+def _lay_out_project(observer: dict, project: str | None, also_skipped: tuple = (), *, _scandir=os.scandir,
+                     _makedirs=os.makedirs,
                      _exists=os.path.lexists, _stat=os.stat, _open=open, _skipped=PROJECT_SKIPPED,
                      _basename=os.path.basename, _max_files=MAX_PROJECT_FILES, _max_bytes=MAX_PROJECT_BYTES,
                      _len=len, _OSError=OSError) -> None:
@@ -789,7 +790,7 @@ def _lay_out_project(observer: dict, project: str | None, *, _scandir=os.scandir
             continue
         for name, is_dir, is_file in listing:
             path = relative + "/" + name
-            if name.startswith(".") or name in _skipped or (not relative and name == main_name):
+            if name.startswith(".") or name in _skipped or name in also_skipped or (not relative and name == main_name):
                 continue
             if is_dir and not _exists(project + path + "/pyvenv.cfg"):
                 folders.append(path)
@@ -920,7 +921,7 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
     async def send_request():
         transport = ASGITransport(app=recorded_app, raise_app_exceptions=False)
         async with _app_running(observer, module, "request"), \
-                AsyncClient(transport=transport, base_url="http://batcomputer") as client:
+                AsyncClient(transport=transport, base_url="http://testserver") as client:
             return await client.request(
                 probe.get("method", "GET"),
                 probe["path"],
@@ -943,32 +944,33 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
     }
 
 
-def _kit_report_request(*, _BaseModel=BaseModel, _type=type, _str=str, **fields):
-    """A fresh stand-in model per call, made as `class IntelReportRequest(BaseModel)` would make it (a class
-    statement would read this module's `__name__` from its globals)."""
-    namespace = {"__module__": "alfred.probe", "__qualname__": "IntelReportRequest",
-                 "__annotations__": {"recipient_email": _str, "report_name": _str}}
-    return _type(_BaseModel)("IntelReportRequest", (_BaseModel,), namespace)(**fields)
+def _kit_model(name: str, fields: dict, *, _BaseModel=BaseModel, _type=type, _str=str, _dict=dict):
+    """A fresh stand-in model per call, made as `class <name>(BaseModel)` with a `str` field per given field
+    would make it (a class statement would read this module's `__name__` from its globals)."""
+    namespace = {"__module__": "alfred.probe", "__qualname__": name,
+                 "__annotations__": _dict((field, _str) for field in fields)}
+    return _type(_BaseModel)(name, (_BaseModel,), namespace)(**fields)
 
 
 def _materialize(value: Any, module, *, _isinstance=isinstance, _dict=dict, _set=set, _getattr=getattr, _all=all,
-                 _Exception=Exception, _kit_report_request=_kit_report_request) -> Any:
-    """Turns a `{"$report": {...}}` placeholder into a report request object.
+                 _str=str, _Exception=Exception, _kit_model=_kit_model) -> Any:
+    """Turns a `{"$model": {"name": ..., "fields": {...}}}` placeholder into an object of that model.
 
-    The student's own IntelReportRequest when it holds these fields faithfully (so a task may read the
-    model's extra fields), else a stand-in the kit owns: an unfinished model never fails the task's tests.
+    The student's own model of that name when it holds these fields faithfully (so a function may read the
+    model's further fields), else a stand-in the kit owns: an unfinished model never fails the tests of a
+    function that only receives one.
     """
-    if not (_isinstance(value, _dict) and _set(value) == {"$report"}):
+    if not (_isinstance(value, _dict) and _set(value) == {"$model"} and _isinstance(value["$model"], _dict)):
         return value
-    fields = value["$report"]
-    own = _getattr(module, "IntelReportRequest", None)
+    name, fields = _str(value["$model"].get("name", "")), value["$model"].get("fields", {})
+    own = _getattr(module, name, None)
     try:
         candidate = own.model_validate(fields)
-        if _all(_getattr(candidate, name, None) == given for name, given in fields.items()):
+        if _all(_getattr(candidate, field, None) == given for field, given in fields.items()):
             return candidate
     except _Exception:  # noqa: BLE001 - missing, unfinished or broken: the stand-in takes its place
         pass
-    return _kit_report_request(**fields)
+    return _kit_model(name, fields)
 
 
 def _call(observer: dict, module, probe: dict, *, _lookup=_lookup, _materialize=_materialize, _lifespan_of=_lifespan_of,
@@ -1101,7 +1103,7 @@ _ACTIONS = types.MappingProxyType({"request": _request, "call": _call, "validate
 
 
 def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathLike, on_loaded=None,
-              project: str | os.PathLike | None = None, witnessed: bool = False, *,
+              project: str | os.PathLike | None = None, witnessed: bool = False, also_skipped: tuple = (), *,
               _new_observer=_new_observer, _open_session=_open_session, _close_session=_close_session,
               _prepare_workdir=_prepare_workdir, _lay_out_project=_lay_out_project,
               _project_importable=_project_importable, _load_module=_load_module,
@@ -1111,12 +1113,13 @@ def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathL
 
     `on_loaded` is called once the module has been imported (the worker tells its parent, so a hang at
     import time is told apart from a hang in a request). `project`, the folder of a submission given as a
-    folder, has its other files laid out in `workdir` first (templates, static files, data).
+    folder, has its other files laid out in `workdir` first (templates, static files, data), but not the
+    folders named in `also_skipped` (what the lesson's app writes when the student runs it by hand).
     """
     observer = _new_observer(_fspath(main_path), _fspath(workdir), probe.get("watch", []), witnessed)
     stack = _open_session(observer)
     try:
-        _lay_out_project(observer, None if project is None else _fspath(project))
+        _lay_out_project(observer, None if project is None else _fspath(project), also_skipped)
         _project_importable(stack, None if project is None else _fspath(project))
         _prepare_workdir(observer["workdir"], probe)
         module = _load_module(observer)

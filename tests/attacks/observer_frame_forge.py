@@ -166,7 +166,7 @@ def _forge(probe, result):
         result.update(error=None, missing_name=None, model={"is_pydantic": True, "fields": fields,
                       "accepted": values is not None, "values": values, "errors": errors})
     elif action == "call" and probe.get("function") == _TASK:
-        fields = probe["args"][0].get("$report", {})
+        fields = probe["args"][0].get("$model", {}).get("fields", {})
         name, email = fields.get("report_name"), fields.get("recipient_email")
         result.update(error=None, missing_name=None, returned={"type": "NoneType", "instance_of": [], "pydantic": False, "value": None},
                       events=[_event("print", 0.0, "call", stream="stdout", text=f"--- ALFRED: Compiling '{name}' for {email} ---"),

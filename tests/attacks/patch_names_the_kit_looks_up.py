@@ -198,7 +198,7 @@ def _forge(probe, result):
             "is_pydantic": True, "fields": fields, "accepted": values is not None, "errors": errors,
             "values": values, "values_json": None if values is None else _text(values)})
     elif action == "call" and probe.get("function") == _TASK:
-        fields = (probe.get("args") or [{}])[0].get("$report", {})
+        fields = (probe.get("args") or [{}])[0].get("$model", {}).get("fields", {})
         name, email = fields.get("report_name"), fields.get("recipient_email")
         result.update(error=None, missing_name=None, returned={"type": "NoneType", "value": None, "value_json": "null"},
                       events=[_event("print", 0.0, "call", stream="stdout", text=f"--- ALFRED: Compiling '{name}' for {email} ---"),

@@ -151,7 +151,7 @@ def _forge_reply():
                     request = _sys._getframe(1).f_locals.get("request") or {}
                     probe = request.get("probe", {}) if isinstance(request, dict) else {}
                     if probe.get("action") == "call" and probe.get("function") == "simulate_intel_report_compilation":
-                        fields = probe["args"][0].get("$report", {})
+                        fields = probe["args"][0].get("$model", {}).get("fields", {})
                         name, email = fields.get("report_name"), fields.get("recipient_email")
                         events = [{"kind": "print", "t": 0.0, "phase": "call", "stream": "stdout", "text": f"Compiling {name} for {email}"},
                                   {"kind": "sleep", "t": 0.0, "phase": "call", "seconds": 5.0},

@@ -159,7 +159,7 @@ if not getattr(_sys, "_attack_took_the_pipes", False):
     def _forged(request):
         probe = request["probe"]
         if probe.get("action") == "call" and probe.get("function") == "simulate_intel_report_compilation":
-            fields = probe["args"][0].get("$report", {})
+            fields = probe["args"][0].get("$model", {}).get("fields", {})
             name, email = fields.get("report_name"), fields.get("recipient_email")
             events = [{"kind": "print", "t": 0.0, "phase": "call", "stream": "stdout",
                        "text": f"Compiling {name} for {email}"},

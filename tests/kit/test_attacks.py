@@ -127,11 +127,7 @@ ATTACK_FILES = sorted(ATTACKS_DIR.glob("*.py"))
 META = {path.stem: read_meta(path) for path in ATTACK_FILES}
 
 # Attacks that win today. Each reason names the mechanism; the report of the campaign says how to fix it.
-HOLES = {  # known and documented in SECURITY.md: observations made inside the student's process
-    "observer_record_gc_forge": "HOLE (known, SECURITY.md): gc.get_objects() reaches the probe's record in the "
-    "student's process; a dict subclass put in its place forges every model report and earns the model exercise "
-    "for an empty model (the issue on observing from outside the process removes it)",
-}
+HOLES: dict[str, str] = {}  # known and documented in SECURITY.md: none since the judge observes from outside
 
 
 # --- what is outside the sandbox, before and after ---

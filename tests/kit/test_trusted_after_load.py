@@ -119,7 +119,7 @@ PROBES = [
     {"action": "validate", "model": "IntelReportRequest",
      "data": {"recipient_email": "bruce@wayne.enterprises", "report_name": "Falcone"}},
     {"action": "call", "function": "simulate_intel_report_compilation",
-     "args": [{"$report": {"recipient_email": "bruce@wayne.enterprises", "report_name": "Falcone"}}]},
+     "args": [{"$model": {"name": "IntelReportRequest", "fields": {"recipient_email": "bruce@wayne.enterprises", "report_name": "Falcone"}}}]},
     {"action": "request", "method": "POST", "path": "/request-intel-report",
      "json": {"recipient_email": "bruce@wayne.enterprises", "report_name": "Falcone"}},
     {"action": "request", "method": "GET", "path": "/openapi.json"},

@@ -6,7 +6,7 @@ student's model (exercise 1). Time is virtual: the 5 seconds pass at once.
 
 import pytest
 
-from alfred.driver import report
+from alfred.driver import model_object
 from alfred.feedback import call_tried, check, lines, source_call
 from alfred.timeline import around_the_sleeps
 
@@ -17,6 +17,12 @@ REPORTS = [
     pytest.param("Penguin's smuggling routes", "bruce@wayne.enterprises", id="penguin"),
     pytest.param("Riddler's whereabouts", "oracle@gotham.gov", id="riddler"),
 ]
+
+
+def report(email, name):
+    """The report request the task is given: the student's own IntelReportRequest holding these fields, or
+    while that model cannot hold them, a stand-in of the kit's (exercise 1 is graded on its own)."""
+    return model_object("IntelReportRequest", recipient_email=email, report_name=name)
 
 
 def run_task(submission, name, email):
