@@ -262,6 +262,7 @@ class SubprocessDriver:
         self._child: tuple[int, int, Supervisor, str] | None = None  # pid, probes fd, its supervisor, work folder
         self._workdirs: dict[str, str] = {}
         self._given: dict[str, bytes] | None = None
+        self._serving: socket.socket | None = None  # hands the submission process a socket to serve on
         self._next_id = 0
         self._spent = 0.0
 
@@ -294,13 +295,15 @@ class SubprocessDriver:
         request = {"id": self._next_id, "workdir": self._workdir_key(workdir), "probe": probe}
         supervisor.watch = (f"{work}/{request['workdir']}", tuple(probe.get("watch", ())))
         start = len(supervisor.seen)
+        exchange = self._send_request(probe, supervisor) if probe.get("action") == "request" else None
         deadline = time.monotonic() + self.reply_seconds  # for sending the probe and reading the reply
         try:
             if not _write_before(probes_fd, (json.dumps(request) + "\n").encode(), deadline):
                 return self._end_child("timeout", "it stopped reading what the grader sent")
         except OSError:
             return self._end_child("crashed")
-        record = read_probe(supervisor, start, deadline, self.max_reply_bytes)
+        record = read_probe(supervisor, start, deadline, self.max_reply_bytes, exchange)
+        self._hang_up(supervisor)
         loaded = record.loaded
         reply = record.problem or parse_reply(record.reply)
         if not isinstance(reply, Reply) or reply.id != self._next_id:
@@ -316,10 +319,8 @@ class SubprocessDriver:
             # What the process printed and waited, and when, as its supervisor saw it: never what it says.
             observation["events"] = record.events
             if observation.get("response") is not None or record.response is not None:
-                # The response as the app sent it, when it sent it; an app that sent none before it crashed
-                # gets the server's own answer, an empty 500, as from uvicorn.
-                observation["response"] = record.response or {"status": 500, "body_json": None, "text": "",
-                                                               "content_type": ""}
+                # The response as the judge read it on its own connection to the app (None: no complete one).
+                observation["response"] = record.response
             if observation.get("model") is not None:
                 # The model as a route of the kit's answered about it, as the answers were sent: never the
                 # report the process sends.
@@ -342,6 +343,33 @@ class SubprocessDriver:
         # Each test's tmp_path maps to its own folder in the submission's private work area.
         return self._workdirs.setdefault(str(workdir), f"test-{len(self._workdirs)}")
 
+    def _send_request(self, probe: dict, supervisor: Supervisor):
+        """Connects to the app the submission process is about to serve, and sends it the probe's request, as
+        a client would; returns the HTTP client (h11) that reads its answer, or None when it cannot be sent."""
+        address = b"\0alfred-" + os.urandom(12).hex().encode()  # abstract: in the judge's network namespace
+        connection = socket.socket(socket.AF_UNIX)
+        try:
+            with socket.socket(socket.AF_UNIX) as listening:  # one for this request alone, handed over
+                listening.bind(address)
+                listening.listen(1)
+                connection.connect(address)  # queued until the app accepts it
+                exchange, data = http_request(probe)
+                connection.setblocking(False)
+                connection.send(data)  # a request is far smaller than a socket's buffer
+                self._serving.settimeout(self.reply_seconds)
+                socket.send_fds(self._serving, [b"H"], [listening.fileno()])
+        except OSError:
+            connection.close()
+            return None
+        supervisor.client = connection
+        return exchange
+
+    @staticmethod
+    def _hang_up(supervisor: Supervisor) -> None:
+        if supervisor.client is not None:
+            supervisor.client.close()
+            supervisor.client = None
+
     def _project_files(self) -> dict[str, bytes]:
         """The student's project files beside main.py, as staged: laid out in every work folder, they are not
         something the app wrote unless it changed them."""
@@ -355,18 +383,20 @@ class SubprocessDriver:
         """A new submission process, under a supervisor of its own; None when it did not hand over its listener."""
         pid, probes_fd, handover, work = self.server.spawn(self.key, self.main)
         os.set_blocking(probes_fd, False)  # a process that stops reading must not stall the judge
-        with socket.socket(fileno=handover) as channel:
-            channel.settimeout(self.reply_seconds)
-            try:
-                _, fds, _, _ = socket.recv_fds(channel, 1, 1)
-            except OSError:
-                fds = []
+        channel = socket.socket(fileno=handover)
+        channel.settimeout(self.reply_seconds)
+        try:
+            _, fds, _, _ = socket.recv_fds(channel, 1, 1)  # its supervisor's listener
+        except OSError:
+            fds = []
         if len(fds) != 1:
             for fd in fds:
                 os.close(fd)
             os.close(probes_fd)
+            channel.close()
             self.server.end(pid)
             return None
+        self._serving = channel  # on which it is handed a listening socket for each request
         return pid, probes_fd, Supervisor(fds[0]), work
 
     def _end_child(self, problem: str, detail: str = "") -> dict:
@@ -374,6 +404,7 @@ class SubprocessDriver:
         pid, probes_fd, supervisor, _ = self._child
         self._child = None
         os.close(probes_fd)
+        self._serving.close()
         ended = self.server.end(pid)
         supervisor.stop()
         if ended == "SIGXCPU":
@@ -390,6 +421,36 @@ class SubprocessDriver:
             pid, probes_fd, supervisor, _ = self._child
             self._child = None
             os.close(probes_fd)
+            self._serving.close()
             if not self.server_broken:
                 self.server.end(pid)
             supervisor.stop()
+
+
+def http_request(probe: dict):
+    """(an h11 client that has sent it, the bytes) of the HTTP/1.1 request a "request" probe describes, as
+    httpx would send it."""
+    import json as json_module
+    from urllib.parse import quote, urlencode
+
+    import h11
+
+    body = b""
+    headers = [("host", "testserver"), ("user-agent", "alfred-judge"), ("accept", "*/*")]
+    if probe.get("content") is not None:
+        body = str(probe["content"]).encode()
+    elif probe.get("json") is not None:
+        body = json_module.dumps(probe["json"], ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        headers.append(("content-type", "application/json"))
+    for name, value in (probe.get("headers") or {}).items():
+        headers = [(key, kept) for key, kept in headers if key != name.lower()] + [(name.lower(), str(value))]
+    if body or probe.get("method", "GET").upper() in ("POST", "PUT", "PATCH"):
+        headers.append(("content-length", str(len(body))))
+    target = quote(probe["path"], safe="/:@!$&'()*+,;=-._~%")
+    if probe.get("params"):
+        target += "?" + urlencode(probe["params"], doseq=True)
+    client = h11.Connection(h11.CLIENT)
+    data = client.send(h11.Request(method=probe.get("method", "GET").upper(), target=target, headers=headers))
+    data += client.send(h11.Data(data=body)) if body else b""
+    data += client.send(h11.EndOfMessage())
+    return client, data

@@ -61,6 +61,7 @@ import operator
 import os
 import re
 import shutil
+import socket
 import sys
 import time
 import traceback
@@ -305,6 +306,7 @@ def _new_observer(main_path, workdir, watch, witnessed=False, *, _realpath=os.pa
 # --- telling the supervisor (alfred.supervisor) what only this process knows, as it happens ---
 
 WITNESS_CHANNEL = 3  # the descriptor the judge's supervisor reads (alfred.supervisor.CHANNEL)
+SERVING = 4  # witnessed: a socket on which the judge hands a listening socket for each request, served by uvicorn
 MARKER = b"\x1f"  # starts a line on the channel that is not the reply: {"phase": ...} or {"event": ...}
 _STREAM_FD = types.MappingProxyType({"stdout": 1, "stderr": 2})
 
@@ -334,6 +336,8 @@ def _witness(observer: dict, kind: str, entry: dict, *, _write=os.write, _channe
             _write(_stream_fd[entry["stream"]], entry["text"].encode("utf-8", "surrogatepass") + b"\n")
         elif kind == "sleep":
             _nanosleep(entry["seconds"])
+        elif kind in ("response-start", "response-complete"):
+            pass  # the judge reads the response itself, from the socket the app answered on
         else:
             _write(_channel, _marker + _to_json({"event": entry}).encode() + b"\n")
     except _OSError:
@@ -840,14 +844,70 @@ async def _app_running(observer: dict, module, phase: str, *, _lifespan_of=_life
         observer["phase"] = "shutdown"
 
 
-def _sent_as_told(sent: dict, *, _bytes=bytes, _isinstance=isinstance, _b64=base64.b64encode) -> dict:
-    """The response as the app sent it, told on the channel: its content type and its body (base64), the
-    body cut at MAX_SENT_BODY_BYTES."""
-    content_type = ""
-    for name, value in sent["headers"]:
-        if _isinstance(name, _bytes) and name.lower() == b"content-type" and _isinstance(value, _bytes):
-            content_type = value.decode("latin-1")
-    return {"content_type": content_type, "body": _b64(sent["body"]).decode("ascii")}
+def _listening_socket(*, _socket=socket.socket, _recv_fds=socket.recv_fds, _fd=SERVING, _close=os.close,
+                      _dup=os.dup, _OSError=OSError, _len=len):
+    """The listening socket the judge handed over for the request being served: the last one sent (those of
+    earlier probes that never served, main.py having failed to import, are closed unused)."""
+    channel = _socket(fileno=_dup(_fd))
+    try:
+        channel.settimeout(5)
+        _, fds, _, _ = _recv_fds(channel, 1, 1)
+        channel.setblocking(False)
+        while True:
+            try:
+                _, more, _, _ = _recv_fds(channel, 1, 1)
+            except _OSError:
+                break
+            if not more:
+                break
+            for fd in fds:
+                _close(fd)
+            fds = more
+    finally:
+        channel.close()
+    if _len(fds) != 1:
+        raise _OSError("the judge handed no socket to serve on")
+    return _socket(fileno=fds[0])
+
+
+def _serve_one_request(observer: dict, module, app, *, _libraries=_LIBRARIES, _lifespan_of=_lifespan_of, _run=asyncio.run,
+                       _listening_socket=_listening_socket, _Event=asyncio.Event, _list=list) -> None:
+    """Serves the judge's one request with uvicorn on the listening socket the judge handed over for it, the
+    app's lifespan around it as uvicorn runs it, until the request and the tasks it started are done."""
+    uvicorn = _libraries["uvicorn"]
+    done = _Event()
+
+    async def app_until_done(scope, receive, send):
+        try:
+            await app(scope, receive, send)
+        finally:
+            if scope["type"] == "http":
+                done.set()
+
+    lifespan = _lifespan_of(module) is not None
+    config = uvicorn.Config(app_until_done, lifespan="on" if lifespan else "off", log_config=None,
+                            log_level="critical", access_log=False, proxy_headers=False, ws="none",
+                            http="h11", timeout_graceful_shutdown=1)
+    config.load()
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)
+
+    async def serve():
+        observer["phase"] = "startup" if lifespan else "request"
+        await server.startup(sockets=[_listening_socket()])
+        observer["phase"] = "request"
+        try:
+            await done.wait()
+        finally:
+            for listening in server.servers:  # what uvicorn's own shutdown does, without its waits
+                listening.close()
+            for connection in _list(server.server_state.connections):
+                connection.shutdown()
+            if lifespan:
+                observer["phase"] = "shutdown"
+                await server.lifespan.shutdown()
+
+    _run(serve())
 
 
 STAND_IN_SAYS = " got "  # the stand-in's line: "<function> got <JSON object of the fields it read>"
@@ -886,7 +946,7 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
              _error_info=_error_info, _app_running=_app_running, _run=asyncio.run, _isinstance=isinstance,
              _Exception=Exception, _RuntimeError=RuntimeError, _type=type, _errors=_STUDENT_ERRORS,
              _from_json_bytes=_from_json_bytes, _to_json=_to_json, _len=len, _ValueError=ValueError,
-             _sent_response=_sent_as_told, _max_sent=MAX_SENT_BODY_BYTES, _put_stand_in=_put_stand_in,
+             _put_stand_in=_put_stand_in, _serve_one_request=_serve_one_request,
              _max_text=MAX_TEXT_CHARS, _max_body=MAX_BODY_CHARS) -> None:
     ASGITransport, AsyncClient = _libraries["ASGITransport"], _libraries["AsyncClient"]
     app = _lookup(observer, module, "app")
@@ -895,19 +955,13 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
     if probe.get("stand_in"):
         _put_stand_in(module, probe["stand_in"])
 
-    sent = {"headers": [], "body": b""}  # the response as it leaves the app, for the supervisor to see
-
     async def recorded_app(scope, receive, send):
         async def recording_send(message):
             if message["type"] == "http.response.start":
-                sent["headers"] = message.get("headers", [])
                 _event(observer, "response-start", {"status": message["status"]})
-            elif message["type"] == "http.response.body" and _len(sent["body"]) <= _max_sent:
-                sent["body"] += message.get("body", b"")[:_max_sent + 1]
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
-                _event(observer, "response-complete",
-                       {"sent": _sent_response(sent)} if observer["witnessed"] else {})
+                _event(observer, "response-complete", {})
                 observer["phase"] = "after-response"
 
         try:
@@ -917,6 +971,10 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
             if not _isinstance(exc, _Exception):  # SystemExit: answer 500 like an ordinary crash would
                 raise _RuntimeError(f"{_type(exc).__name__} raised by the app") from None
             raise
+
+    if observer["witnessed"]:  # a real server, on the judge's socket: the judge reads what comes back
+        _serve_one_request(observer, module, recorded_app)
+        return
 
     async def send_request():
         transport = ASGITransport(app=recorded_app, raise_app_exceptions=False)

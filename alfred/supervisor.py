@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 OUT, ERR, CHANNEL = 1, 2, 3  # the descriptors watched: stdout, stderr, the probe's channel to the judge
 SLEEP = "sleep"
+RECEIVED = "received"  # bytes of the app's answer, as they reached the judge's connection
 MAX_CAPTURED_BYTES = 4 * 1024 * 1024  # per descriptor and process; beyond it writes are answered, not kept
 MAX_WRITE_READ = 64 * 1024  # bytes taken from one write; the writer is told the rest was not written yet
 MAX_SLEEPS = 10_000
@@ -100,7 +101,7 @@ def listen_for_the_judge(channel: socket.socket, program: bytes) -> None:
 class Seen:
     """One thing the process did, in the order the kernel stopped it: bytes written to a descriptor, or a wait."""
 
-    kind: str  # "write" or "sleep"
+    kind: str  # "write", "sleep" or "received"
     fd: int = 0
     data: bytes = b""
     seconds: float = 0.0
@@ -120,10 +121,15 @@ class Supervisor:
         self.truncated = False
         self.sleeps = 0
         self.watch: tuple[str, tuple[str, ...]] | None = None
+        self.client: socket.socket | None = None  # the judge's connection to the app, drained at every stop
+        self.received = 0
         self.changed = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._answer_stops, name="alfred-supervisor", daemon=True)
         self._thread.start()
+
+    def _drain(self) -> None:
+        _drain(self)
 
     def running(self) -> bool:
         """Whether any process of the filter is still there to be watched."""
@@ -195,6 +201,9 @@ class Supervisor:
         return 0, 0
 
     def _record(self, pid: int, seen: Seen) -> None:
+        """Records one stop, after what reached the judge's connection to the app before it: the response's
+        bytes are placed where the process had sent them, among its prints and waits."""
+        self._drain()
         seen.pid = pid
         if self.watch is not None and self.watch[1]:
             folder, paths = self.watch  # as the process sees it: reached through its own root
@@ -207,6 +216,22 @@ class Supervisor:
 _WRITE = 1  # x86_64 system call numbers
 _NANOSLEEP = 35
 _CLOCK_NANOSLEEP = 230
+
+
+def _drain(supervisor: Supervisor) -> None:
+    client = supervisor.client
+    while client is not None and supervisor.received < MAX_CAPTURED_BYTES:
+        try:
+            data = client.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            return
+        supervisor.received += len(data)
+        with supervisor.changed:
+            supervisor.seen.append(Seen(RECEIVED, data=data))
 
 
 def _read_memory(pid: int, address: int, count: int) -> bytes | None:
@@ -300,7 +325,8 @@ class ProbeRecord:
     harness: list = field(default_factory=list)  # the answers of the kit's route for a model, as told when sent
 
 
-def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_bytes: int) -> ProbeRecord:
+def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_bytes: int,
+               exchange=None) -> ProbeRecord:
     """Follows the supervisor's record from index `start` until the probe's reply line is complete on the
     channel, then rebuilds the probe's events from the record: every print from the bytes that reached
     descriptors 1 and 2, every sleep from a wait asked of the kernel, in the order the kernel stopped the
@@ -331,11 +357,12 @@ def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_by
 
     if not supervisor.wait_for(reply_ready, deadline):
         record.problem = "timeout" if supervisor.running() else "crashed"
-    record.events, record.truncated, record.response, record.harness = _events(supervisor.seen[start:position])
+    record.events, record.truncated, record.response, record.harness = _events(supervisor.seen[start:position],
+                                                                               exchange)
     return record
 
 
-def _events(record: list[Seen]) -> tuple[list[dict], bool, dict | None, list]:
+def _events(record: list[Seen], exchange=None) -> tuple[list[dict], bool, dict | None, list]:
     """The probe's events, as `alfred.probe` records them in process, with the same caps."""
     from alfred.probe import MARKER, MAX_EVENTS, MAX_OUTPUT_CHARS, MAX_OUTPUT_EVENTS, MAX_TEXT_CHARS
 
@@ -362,7 +389,14 @@ def _events(record: list[Seen]) -> tuple[list[dict], bool, dict | None, list]:
         state["chars"] += len(line)
         add("print", {"stream": "stdout" if fd == OUT else "stderr", "text": line[:MAX_TEXT_CHARS]}, watched)
 
+    answer = {"status": None, "content_type": "", "body": b"", "done": False}
     for seen in record:
+        if seen.kind == RECEIVED:
+            if exchange is not None and not answer["done"]:
+                _read_answer(exchange, seen.data, answer, add)
+                if answer["done"]:
+                    state["response"] = _response(answer["status"], answer["body"], answer["content_type"])
+            continue
         if seen.kind == SLEEP:
             if seen.seconds > 0:
                 add("sleep", {"seconds": seen.seconds}, seen.watched)
@@ -384,7 +418,7 @@ def _events(record: list[Seen]) -> tuple[list[dict], bool, dict | None, list]:
     return events, state["truncated"], state["response"], state["harness"]
 
 
-_TOLD = frozenset({"response-start", "response-complete", "task-start", "task-end"})  # events only the process knows
+_TOLD = frozenset({"task-start", "task-end"})  # events only the process can tell (a response is read, not told)
 
 
 def _apply_marker(text: bytes, state: dict, add, watched: dict) -> None:
@@ -406,10 +440,6 @@ def _apply_marker(text: bytes, state: dict, add, watched: dict) -> None:
     if isinstance(event, dict) and event.get("kind") in _TOLD:
         fields = {name: value for name, value in event.items() if name in ("status", "function", "error")}
         add(event["kind"], fields, watched)
-        if event["kind"] == "response-start" and isinstance(event.get("status"), int):
-            state["status"] = event["status"]
-        elif event["kind"] == "response-complete" and state["response"] is None and state["status"] is not None:
-            state["response"] = _response(state["status"], event.get("sent"))
 
 
 def _surrogates_ok(raw: bytes) -> bool:
@@ -524,21 +554,40 @@ def _read_beneath(top_path: str, parts: tuple[str, ...], pid: int, limit: int) -
         os.close(fd)
 
 
-def _response(status: int, sent) -> dict | None:
-    """A response as the probe reports one (alfred.probe._request), from the app's own bytes as they left it."""
-    import base64
-    import binascii
+def _read_answer(exchange, data: bytes, answer: dict, add) -> None:
+    """Feeds bytes of the app's answer to the judge's HTTP client (h11), adding the response's events as its
+    parts arrive."""
+    import h11
+
+    try:
+        exchange.receive_data(data)
+        while True:
+            event = exchange.next_event()
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                return
+            if isinstance(event, h11.Response):
+                answer["status"] = event.status_code
+                answer["content_type"] = next((value.decode("latin-1") for name, value in event.headers
+                                               if name == b"content-type"), "")
+                add("response-start", {"status": event.status_code}, {})
+            elif isinstance(event, h11.Data):
+                if len(answer["body"]) < MAX_CAPTURED_BYTES:
+                    answer["body"] += bytes(event.data)
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                if answer["status"] is not None:
+                    answer["done"] = True
+                    add("response-complete", {}, {})
+                return
+    except h11.RemoteProtocolError:
+        return
+
+
+def _response(status: int, body: bytes, content_type: str) -> dict:
+    """A response as the probe reports one (alfred.probe._request), from the bytes the app sent back."""
     import codecs
 
     from alfred.probe import MAX_BODY_CHARS, MAX_TEXT_CHARS, _from_json_bytes, _to_json
 
-    if not isinstance(sent, dict) or not isinstance(sent.get("body"), str):
-        return None
-    try:
-        body = base64.b64decode(sent["body"], validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    content_type = sent.get("content_type") if isinstance(sent.get("content_type"), str) else ""
     try:
         body_json = _to_json(_from_json_bytes(body))
     except (ValueError, RecursionError):

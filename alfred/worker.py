@@ -317,14 +317,17 @@ def _supervised(probes_fd: int, to_judge: socket.socket, program: bytes) -> int:
     """Puts this process under the judge's supervisor (alfred.supervisor), before any student code runs:
     descriptors 1 to 3 lead nowhere, and every write to them, every sleep, is seen and answered by the judge.
     Returns where the probes now arrive (a descriptor above the watched ones)."""
-    from alfred.probe import WITNESS_CHANNEL
+    from alfred.probe import SERVING, WITNESS_CHANNEL
     from alfred.supervisor import listen_for_the_judge
 
-    moved = fcntl.fcntl(probes_fd, fcntl.F_DUPFD, 10)
+    moved = fcntl.fcntl(probes_fd, fcntl.F_DUPFD, 10)  # above the descriptors given fixed roles here
     os.close(probes_fd)
-    os.dup2(1, WITNESS_CHANNEL)  # /dev/null, like 1 and 2: what is written there is taken by the supervisor
-    listen_for_the_judge(to_judge, program)
+    channel = socket.socket(fileno=fcntl.fcntl(to_judge.fileno(), fcntl.F_DUPFD, 10))
     to_judge.close()
+    os.dup2(1, WITNESS_CHANNEL)  # /dev/null, like 1 and 2: what is written there is taken by the supervisor
+    with channel:
+        listen_for_the_judge(channel, program)
+        os.dup2(channel.fileno(), SERVING)  # where the judge hands a listening socket for each of its requests
     return moved
 
 
