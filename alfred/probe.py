@@ -1000,6 +1000,9 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
         "text": response.text[:_max_text],
         "content_type": response.headers.get("content-type", ""),
     }
+    if response.status_code == 500 and not response.content and not response.headers:
+        # The app raised before answering: uvicorn, which serves it when grading, answers so.
+        observer["result"]["response"].update(text="Internal Server Error", content_type="text/plain; charset=utf-8")
 
 
 def _kit_model(name: str, fields: dict, *, _BaseModel=BaseModel, _type=type, _str=str, _dict=dict):
