@@ -63,6 +63,7 @@ import re
 import shutil
 import socket
 import sys
+import threading
 import time
 import traceback
 import types
@@ -355,6 +356,17 @@ def _witness_harness(observer: dict, sent, *, _write=os.write, _channel=WITNESS_
         _write(_channel, _marker + _to_json({"harness": told}).encode() + b"\n")
     except _OSError:
         pass
+
+
+def _mark_phase(observer: dict, *, _write=os.write, _channel=WITNESS_CHANNEL, _marker=MARKER, _to_json=_to_json,
+                _OSError=OSError) -> None:
+    """Witnessed: tells the supervisor at once that the phase changed (a response it reads next belongs to it)."""
+    if observer["witnessed"] and observer["phase"] != observer["witnessed_phase"]:
+        observer["witnessed_phase"] = observer["phase"]
+        try:
+            _write(_channel, _marker + _to_json({"phase": observer["phase"]}).encode() + b"\n")
+        except _OSError:
+            pass
 
 
 def _event(observer: dict, kind: str, fields: dict, *, _witness=_witness, _len=len, _round=round, _exists=os.path.exists,
@@ -871,7 +883,8 @@ def _listening_socket(*, _socket=socket.socket, _recv_fds=socket.recv_fds, _fd=S
 
 
 def _serve_one_request(observer: dict, module, app, *, _libraries=_LIBRARIES, _lifespan_of=_lifespan_of, _run=asyncio.run,
-                       _listening_socket=_listening_socket, _Event=asyncio.Event, _list=list) -> None:
+                       _listening_socket=_listening_socket, _Event=asyncio.Event, _list=list,
+                       _mark_phase=_mark_phase) -> None:
     """Serves the judge's one request with uvicorn on the listening socket the judge handed over for it, the
     app's lifespan around it as uvicorn runs it, until the request and the tasks it started are done."""
     uvicorn = _libraries["uvicorn"]
@@ -894,8 +907,10 @@ def _serve_one_request(observer: dict, module, app, *, _libraries=_LIBRARIES, _l
 
     async def serve():
         observer["phase"] = "startup" if lifespan else "request"
+        _mark_phase(observer)
         await server.startup(sockets=[_listening_socket()])
         observer["phase"] = "request"
+        _mark_phase(observer)
         try:
             await done.wait()
         finally:
@@ -913,18 +928,24 @@ def _serve_one_request(observer: dict, module, app, *, _libraries=_LIBRARIES, _l
 STAND_IN_SAYS = " got "  # the stand-in's line: "<function> got <JSON object of the fields it read>"
 
 
-def _put_stand_in(module, stand_in: dict, *, _vars=vars, _list=list, _setattr=setattr, _getattr=getattr,
-                  _len=len, _TypeError=TypeError, _time=time, _print=print, _to_json=_to_json, _str=str,
-                  _isinstance=isinstance, _dict=dict, _says=STAND_IN_SAYS) -> None:
+def _put_stand_in(observer: dict, module, stand_in: dict, *, _vars=vars, _list=list, _setattr=setattr,
+                  _getattr=getattr, _len=len, _TypeError=TypeError, _time=time, _print=print, _to_json=_to_json,
+                  _str=str, _isinstance=isinstance, _dict=dict, _says=STAND_IN_SAYS, _Thread=threading.Thread,
+                  _Event=threading.Event, _swapped=_swapped) -> None:
     """Replaces main.py's function `stand_in["function"]` (under every name main.py gives it) with one of the
     kit's that does what the lesson's does, visibly: given one object, it reads that object's fields (those
     of its model, else its attributes), prints them as JSON, and works 5 s. What the endpoint hands its task,
     and when, is then seen from outside the process (a print, a sleep), whatever the student's own task does:
-    that is the task exercise's."""
+    that is the task exercise's.
+
+    A thread the request starts to run it begins once the request is handled (`_threads_after_request`), as
+    on a real server, where the response leaves while the thread is at work: so the order the judge sees
+    does not depend on how the machine schedules threads."""
     name = stand_in["function"]
     original = _getattr(module, name, None)
     if original is None:
         return
+    handled, started, original_start = _Event(), [], _Thread.start
 
     def stand_in_task(*args, **kwargs):
         given = [*args, *kwargs.values()]
@@ -937,9 +958,31 @@ def _put_stand_in(module, stand_in: dict, *, _vars=vars, _list=list, _setattr=se
         _time.sleep(5)
 
     stand_in_task.__name__ = stand_in_task.__qualname__ = name
+
+    def start(thread):
+        if _getattr(thread, "_target", None) is stand_in_task:
+            def after_the_request(*args, **kwargs):
+                handled.wait(10)
+                return stand_in_task(*args, **kwargs)
+
+            thread._target = after_the_request
+            started.append(thread)
+        return original_start(thread)
+
+    observer["stack"].enter_context(_swapped(_Thread, "start", start))
+    observer["stand_in_threads"] = (handled, started)
     for attribute, value in _list(_vars(module).items()):
         if value is original:
             _setattr(module, attribute, stand_in_task)
+
+
+def _threads_after_request(observer: dict) -> None:
+    """The request is handled: threads started to run the stand-in may begin, and are waited for."""
+    if observer.get("stand_in_threads"):
+        handled, started = observer["stand_in_threads"]
+        handled.set()
+        for thread in started:
+            thread.join(10)
 
 
 def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _lookup=_lookup, _event=_event,
@@ -947,13 +990,14 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
              _Exception=Exception, _RuntimeError=RuntimeError, _type=type, _errors=_STUDENT_ERRORS,
              _from_json_bytes=_from_json_bytes, _to_json=_to_json, _len=len, _ValueError=ValueError,
              _put_stand_in=_put_stand_in, _serve_one_request=_serve_one_request,
+             _threads_after_request=_threads_after_request,
              _max_text=MAX_TEXT_CHARS, _max_body=MAX_BODY_CHARS) -> None:
     ASGITransport, AsyncClient = _libraries["ASGITransport"], _libraries["AsyncClient"]
     app = _lookup(observer, module, "app")
     if app is None:
         return
     if probe.get("stand_in"):
-        _put_stand_in(module, probe["stand_in"])
+        _put_stand_in(observer, module, probe["stand_in"])
 
     async def recorded_app(scope, receive, send):
         async def recording_send(message):
@@ -974,6 +1018,7 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
 
     if observer["witnessed"]:  # a real server, on the judge's socket: the judge reads what comes back
         _serve_one_request(observer, module, recorded_app)
+        _threads_after_request(observer)
         return
 
     async def send_request():
@@ -990,6 +1035,7 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
             )
 
     response = _run(send_request())
+    _threads_after_request(observer)
     try:
         body_json = _to_json(_from_json_bytes(response.content))  # the body, as Response.json() decodes it
     except _ValueError:

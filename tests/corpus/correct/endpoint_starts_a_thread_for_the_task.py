@@ -1,8 +1,11 @@
-"""Wrong: the endpoint starts a threading.Thread for the task instead of using BackgroundTasks.
+"""Correct by behaviour: the endpoint starts a threading.Thread for the task instead of using BackgroundTasks.
 
-loses: endpoint
-
-Otherwise a copy of the reference solution (solutions/lesson_07/main.py).
+The response leaves at once and the report is compiled afterwards, as the lesson asks; a client cannot tell
+it from BackgroundTasks. Graded from outside the process (issue 14), it keeps its marks: the kit's stand-in
+task, run by that thread, begins once the request is handled, as on a real server where the response leaves
+while the thread works (so no verdict depends on how the machine schedules threads). It used to lose the
+endpoint exercise because no BackgroundTasks was seen inside the process. Otherwise a copy of the reference
+solution (solutions/lesson_07/main.py).
 """
 
 import threading
