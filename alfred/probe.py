@@ -1298,6 +1298,21 @@ def warm_up() -> None:
             {"action": "validate", "model": "Ping", "data": {"email": "nope"}},
         ):
             encode_reply({"id": 0, "observation": run_probe(sample, probe, scratch)})
+    _warm_up_serving()
+
+
+def _warm_up_serving() -> None:
+    """What serving a request with uvicorn imports on first use (its h11 protocol, its lifespan), loaded
+    once here rather than by every submission process."""
+    import uvicorn
+
+    async def app(scope, receive, send):
+        pass
+
+    config = uvicorn.Config(app, lifespan="on", log_config=None, log_level="critical", access_log=False,
+                            proxy_headers=False, ws="none", http="h11")
+    config.load()
+    config.lifespan_class(config)
 
 
 def _cache_email_validator_version_check() -> None:

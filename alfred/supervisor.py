@@ -156,7 +156,7 @@ class Supervisor:
         poller.register(self.listener, select.POLLIN)
         buffer = bytearray(_NOTIF.size)
         while not self._stopping:
-            events = poller.poll(50)
+            events = poller.poll(10)  # how soon `stop` is noticed
             if not events:
                 continue
             if not events[0][1] & select.POLLIN:  # every process of the filter is gone
