@@ -91,7 +91,7 @@ MAX_SCHEDULED = 100  # background tasks described
 MAX_ARGUMENTS = 20  # arguments described, per task
 MAX_ITEMS = 100  # any other list or mapping: a model's fields and errors, a location's parts, watched paths...
 MAX_BODY_CHARS = 64_000  # a response's JSON body, as JSON text (the largest honest one, /openapi.json: 3.6 kB)
-MAX_SENT_BODY_BYTES = 96_000  # a response's body as told to the supervisor when it is sent
+MAX_SENT_BODY_BYTES = 96_000  # an answer of the kit's route for a model, as told to the supervisor when sent
 MAX_VALUE_CHARS = 16_000  # a described value or a model's values, as JSON text (the largest honest one: 126)
 MAX_VALUE_DEPTH = 64  # nesting of a free-form JSON text the judge agrees to decode
 # One reply line, as the judge reads it. The largest honest reply, measured on every probe of the suite

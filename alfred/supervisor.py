@@ -12,9 +12,10 @@ the student's code. What the process *does* is seen here instead, by the kernel'
   that was said. The order of the record is the order in which the kernel stopped the process.
 
 A process asking the kernel to wait 5 s has slept 5 s, whatever code asked; a line that reached
-descriptor 1 was printed, whoever wrote it. Descriptor 3 is the channel on which the kit's probe reports
-(`alfred.probe`): its markers place what only the process can tell (a response sent, a task started)
-among the prints and waits, at the moment the process tells it.
+descriptor 1 was printed, whoever wrote it. At every stop the judge also drains its own connection to the
+app (`client`), so a response's bytes are placed where the process had sent them. Descriptor 3 is the
+channel on which the kit's probe reports (`alfred.probe`): its markers place what only the process can tell
+(its phase, a task started: hints) among the prints and waits, at the moment the process tells it.
 """
 
 from __future__ import annotations
@@ -321,7 +322,7 @@ class ProbeRecord:
     problem: str | None = None
     events: list[dict] = field(default_factory=list)
     truncated: bool = False
-    response: dict | None = None  # the first response the app sent, as told when it was sent
+    response: dict | None = None  # the response, as the judge read it on its own connection to the app
     harness: list = field(default_factory=list)  # the answers of the kit's route for a model, as told when sent
 
 
