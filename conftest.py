@@ -184,7 +184,7 @@ def _student_command(name: str) -> str | None:
     cli = package / "cli.py"
     installed = entry_points(group="console_scripts", name="alfred")
     if cli.is_file() and f'add_parser("{name}"' in cli.read_text() and any(
-            script.value.startswith("alfred.cli:") for script in installed):
+            script.value.split(":")[0] in ("alfred.cli", "alfred.__main__") for script in installed):
         return f"alfred {name}"
     module = package / f"{name}.py"
     if module.is_file() and 'if __name__ == "__main__":' in module.read_text():

@@ -1,7 +1,24 @@
-"""`python -m alfred` is the `alfred` command."""
+"""`python -m alfred` and the `alfred` command: `alfred.cli`, behind a one-line error for a bad lesson file.
+
+The kit's modules read the lesson (its lesson.toml) when they are imported; a mistake in that file is told
+in one line naming the file and the key, with exit code 2, as every other usage error of `alfred`.
+"""
+
+from __future__ import annotations
 
 import sys
 
-from alfred.cli import main
+from alfred.lesson import LessonError
 
-sys.exit(main())
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        from alfred.cli import main as cli_main
+    except LessonError as exc:
+        print(f"alfred: {exc}", file=sys.stderr)
+        return 2
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

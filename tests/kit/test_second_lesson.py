@@ -76,6 +76,17 @@ def test_a_bad_lesson_file_is_refused_naming_the_file_and_the_mistake(tmp_path, 
     assert str(tmp_path / "lesson.toml") in str(refused.value) and words in str(refused.value)
 
 
+@pytest.mark.parametrize("command", [["-m", "alfred", "grade"], ["-m", "alfred", "hint"],
+                                     ["-c", "import sys; from alfred.__main__ import main; sys.exit(main(['grade']))"]],
+                         ids=["python -m alfred grade", "python -m alfred hint", "the alfred command"])
+def test_the_alfred_command_stops_on_a_bad_lesson_file_in_one_line(tmp_path, command):
+    (tmp_path / "lesson.toml").write_text('name = "L"\nstudent_file = "a"\nsolutions_file = "b"\n[[exercises]]\n'
+                                          'id = "x"\ntitle = "X"\npoints = -1\n')
+    run = _run(*command, lesson=tmp_path)
+    assert run.returncode == 2 and run.stdout == "", run.stdout[-2000:]
+    assert run.stderr.strip() == f"alfred: {tmp_path / 'lesson.toml'}: exercise 1: 'points' must be a number, 0 or more, not -1."
+
+
 def test_pytest_stops_on_a_bad_lesson_file_in_one_line(tmp_path):
     (tmp_path / "lesson.toml").write_text('name = "L"\nstudent_file = "a"\nsolutions_file = "b"\n[[exercises]]\n'
                                           'id = "x"\ntitle = "X"\npoints = -1\n')
