@@ -53,10 +53,6 @@ _TIMER_ABSTIME = 1
 _TIMESPEC = struct.Struct("qq")
 
 
-class SupervisionUnavailable(RuntimeError):
-    """This machine's kernel cannot stop a process at its system calls for another to answer."""
-
-
 # --- the student side: run by trusted code, before any student code ---
 
 
@@ -130,7 +126,19 @@ class Supervisor:
         self._thread.start()
 
     def _drain(self) -> None:
-        _drain(self)
+        """Takes what has reached the judge's connection to the app, as "received" entries of the record."""
+        while self.client is not None and self.received < MAX_CAPTURED_BYTES:
+            try:
+                data = self.client.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                data = b""
+            if not data:
+                return
+            self.received += len(data)
+            with self.changed:
+                self.seen.append(Seen(RECEIVED, data=data))
 
     def running(self) -> bool:
         """Whether any process of the filter is still there to be watched."""
@@ -219,22 +227,6 @@ _NANOSLEEP = 35
 _CLOCK_NANOSLEEP = 230
 
 
-def _drain(supervisor: Supervisor) -> None:
-    client = supervisor.client
-    while client is not None and supervisor.received < MAX_CAPTURED_BYTES:
-        try:
-            data = client.recv(65536)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            return
-        supervisor.received += len(data)
-        with supervisor.changed:
-            supervisor.seen.append(Seen(RECEIVED, data=data))
-
-
 def _read_memory(pid: int, address: int, count: int) -> bytes | None:
     try:
         fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
@@ -278,34 +270,6 @@ def _exists(folder: str, path: str) -> bool:
     except (OSError, ValueError):
         return False
     return True
-
-
-def check_supervision() -> None:
-    """Raises SupervisionUnavailable with the reason when this machine cannot supervise a process."""
-    program = filter_program()
-    parent, child = socket.socketpair()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            parent.close()
-            listen_for_the_judge(child, program)
-            code = 0
-        except BaseException:  # noqa: BLE001 - told to the parent by the missing listener
-            pass
-        finally:
-            os._exit(code)
-    child.close()
-    try:
-        _, fds, _, _ = socket.recv_fds(parent, 1, 1)
-    finally:
-        parent.close()
-        os.waitpid(pid, 0)
-    for fd in fds:
-        os.close(fd)
-    if not fds:
-        raise SupervisionUnavailable("the kernel refused a seccomp filter with a user-notification listener "
-                                     "(Linux 5.5 or later, with seccomp, is needed to grade)")
 
 
 # --- what one probe did, as the judge reads it from the supervisor's record ---
