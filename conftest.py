@@ -5,10 +5,10 @@
     pytest --submission PATH     the suite against PATH: a .py file, or a folder with main.py or <lesson folder>/main.py
     pytest                       the kit's self-check: the suite against the reference, plus tests/kit
 
-The lesson is data: its lesson.toml (alfred/lesson.py reads it) names the exercises, the files and the suite.
+The lesson is data: its lesson.toml (alfred/course/lesson.py reads it) names the exercises, the files and the suite.
 
 Add `-m <exercise id>` for one exercise, `--score-json FILE` for the points (the options themselves live in
-alfred/pytest_options.py, loaded early through an entry point). Each test gets a fresh
+alfred/judge/pytest_options.py, loaded early through an entry point). Each test gets a fresh
 `tmp_path` working directory, and the run ends with a progress table per exercise.
 """
 
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from alfred.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submission
-from alfred.exercises import BY_ID, EXERCISES, LESSON
-from alfred.lesson import LESSON_FILE
-from alfred.scoring import ResultCollector, RubricError, load_rubric, score
-from alfred.targets import (EXERCISES_MAIN, RUBRIC_FILE, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetError,
+from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submission
+from alfred.course.exercises import BY_ID, EXERCISES, LESSON
+from alfred.course.lesson import LESSON_FILE
+from alfred.judge.scoring import ResultCollector, RubricError, load_rubric, score
+from alfred.course.targets import (EXERCISES_MAIN, RUBRIC_FILE, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetError,
                             is_kit_folder_arg, resolve)
 from alfred.watch import UNDER_WATCH
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from alfred.lesson import LessonError
+from alfred.course.lesson import LessonError
 
 
 def main(argv: list[str] | None = None) -> int:

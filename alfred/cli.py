@@ -21,14 +21,14 @@ import signal
 import sys
 from pathlib import Path
 
-from alfred.discovery import GradeError, discover
-from alfred.exercises import LESSON
-from alfred.grade import grade_class, merge, shard_of
+from alfred.grading.discovery import GradeError, discover
+from alfred.course.exercises import LESSON
+from alfred.grading.grade import grade_class, merge, shard_of
 from alfred.handout import HandoutError, write_handout
 from alfred.hint import add_arguments as add_hint_arguments, run as hint
 from alfred.reports import DEFAULT_FORMATS, FORMATS
-from alfred.sandbox import SandboxUnavailable, check_bwrap
-from alfred.targets import KIT_ROOT, MAIN_CANDIDATES
+from alfred.sandbox.fork_server import SandboxUnavailable, check_bwrap
+from alfred.course.targets import KIT_ROOT, MAIN_CANDIDATES
 from alfred.watch import add_arguments as add_watch_arguments, run as watch
 
 DEMO_CLASS = KIT_ROOT / "demo_class"
@@ -137,7 +137,7 @@ def _handout(args: argparse.Namespace) -> int:
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    from alfred.gradescope import bundle
+    from alfred.grading.gradescope import bundle
 
     _check_out(args.out)
     print(f"alfred: {bundle(args.out)}: upload it as the assignment's autograder (docs/gradescope.md).", file=sys.stderr)

@@ -13,14 +13,14 @@ import ast
 import tomllib
 from pathlib import Path
 
-from alfred.exercises import EXERCISES, LESSON
-from alfred.lesson import LESSON_FILE
-from alfred.scoring import load_rubric
-from alfred.targets import EXERCISES_MAIN, KIT_ROOT, RUBRIC_FILE, SUITE_DIR
+from alfred.course.exercises import EXERCISES, LESSON
+from alfred.course.lesson import LESSON_FILE
+from alfred.judge.scoring import load_rubric
+from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, RUBRIC_FILE, SUITE_DIR
 
 SUITE = f"tests/{LESSON.folder}"  # where the handout keeps the suite: its lesson.toml finds the course two folders up
 
-PLUGIN_ENTRY = "alfred.pytest_options"  # loaded through the pytest11 entry point, so it comes along too
+PLUGIN_ENTRY = "alfred.judge.pytest_options"  # loaded through the pytest11 entry point, so it comes along too
 STUDENT_COMMANDS = ("hint",)  # run as `python -m alfred.<name>` in the handout, which has no `alfred` command
 CLASSROOM_WORKFLOW = ".github/workflows/classroom.yml"
 
@@ -58,17 +58,27 @@ def write_handout(destination: Path) -> list[Path]:
 
 def plugin_modules() -> list[str]:
     """The modules of `alfred` that conftest.py, the suite, the plugin's entry point and the students'
-    commands import, and theirs."""
+    commands import, and theirs, with the `__init__` of every package holding them: paths under alfred/
+    without `.py` (`judge/feedback`)."""
     sources = [KIT_ROOT / "conftest.py", *sorted(SUITE_DIR.glob("*.py"))]
-    wanted = {"__init__", PLUGIN_ENTRY.split(".")[1], *STUDENT_COMMANDS}
+    wanted = {"__init__", _module_path(PLUGIN_ENTRY.split(".")[1:]), *STUDENT_COMMANDS}
     for source in sources:
         wanted |= _alfred_imports(source)
     todo = list(wanted)
     while todo:
-        for module in _alfred_imports(KIT_ROOT / "alfred" / f"{todo.pop()}.py") - wanted:
-            wanted.add(module)
-            todo.append(module)
+        module = todo.pop()
+        packages = {"/".join([*module.split("/")[:depth], "__init__"]) for depth in range(1, module.count("/") + 1)}
+        for found in (_alfred_imports(KIT_ROOT / "alfred" / f"{module}.py") | packages) - wanted:
+            wanted.add(found)
+            todo.append(found)
     return sorted(wanted)
+
+
+def _module_path(parts: list[str]) -> str:
+    """`["judge", "feedback"]` (alfred.judge.feedback) as a path under alfred/: `judge/feedback`, or
+    `reports/__init__` for a package."""
+    path = "/".join(parts)
+    return f"{path}/__init__" if (KIT_ROOT / "alfred" / path).is_dir() else path
 
 
 def _alfred_imports(path: Path) -> set[str]:
@@ -76,12 +86,14 @@ def _alfred_imports(path: Path) -> set[str]:
     the sandbox's error that the subprocess driver names: they are not the student's)."""
     found = set()
     for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("alfred."):
-            found.add(node.module.split(".")[1])
-        elif isinstance(node, ast.ImportFrom) and node.module == "alfred":
-            found |= {alias.name for alias in node.names}
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "alfred":
+            package = node.module.split(".")[1:]
+            found.add(_module_path(package) if package else "__init__")
+            found |= {_module_path([*package, alias.name]) for alias in node.names
+                      if (KIT_ROOT / "alfred" / "/".join([*package, f"{alias.name}.py"])).is_file()
+                      or (KIT_ROOT / "alfred" / "/".join([*package, alias.name])).is_dir()}
         elif isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("alfred.")}
+            found |= {_module_path(alias.name.split(".")[1:]) for alias in node.names if alias.name.startswith("alfred.")}
     return found
 
 
@@ -109,8 +121,8 @@ dependencies = [
 [project.entry-points.pytest11]
 alfred = "{PLUGIN_ENTRY}"
 
-[tool.setuptools]
-packages = ["alfred"]
+[tool.setuptools.packages.find]
+include = ["alfred", "alfred.*"]
 
 [tool.alfred]
 lesson = "{SUITE}"

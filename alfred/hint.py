@@ -16,9 +16,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from alfred.exercises import LESSON
-from alfred.lesson import Exercise
-from alfred.suite import run_suite
+from alfred.course.exercises import LESSON
+from alfred.course.lesson import Exercise
+from alfred.judge.suite import run_suite
 
 STATE_FILE = Path(".alfred") / "hints.json"
 COMMAND = "alfred hint"  # how the student starts this command: `python -m alfred.hint` in the handout

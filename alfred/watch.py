@@ -14,7 +14,7 @@ and containers), or when file events cannot be set up. Ctrl-C stops it with exit
 
 The project is the nearest folder, from the current one upwards, holding conftest.py and the student's file
 (the lesson's student_file, exercises/<lesson folder>/main.py). This module imports only the standard library,
-watchfiles (when it runs) and the student-side `alfred.exercises` and `alfred.targets`, so the handout can run
+watchfiles (when it runs) and the student-side `alfred.course.exercises` and `alfred.course.targets`, so the handout can run
 it without the grader.
 """
 
@@ -30,8 +30,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from alfred.exercises import IDS, LESSON
-from alfred.targets import EXERCISES_MAIN, KIT_ROOT
+from alfred.course.exercises import IDS, LESSON
+from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT
 
 UNDER_WATCH = "ALFRED_WATCH"  # set for the pytest runs it starts: their `next:` line says "save", not "run"
 STUDENT_FILE = EXERCISES_MAIN.relative_to(KIT_ROOT).as_posix()  # exercises/<lesson folder>/main.py

@@ -11,7 +11,7 @@ import importlib
 import os
 from pathlib import Path
 
-from alfred.probe import import_dependencies
+from alfred.inside.probe import import_dependencies
 
 import_dependencies()  # what the suite imports before its first probe, in the same order
 for name in Path(os.environ.get("ALFRED_FLOOR_MODULES", os.devnull)).read_text().split():

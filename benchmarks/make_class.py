@@ -10,7 +10,7 @@ import shutil
 from itertools import cycle
 from pathlib import Path
 
-from alfred import corpus
+from alfred.grading import corpus
 
 
 def make_class(out: Path, students: int) -> list[Path]:

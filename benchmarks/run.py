@@ -30,7 +30,7 @@ from pathlib import Path
 
 from make_class import make_class
 
-from alfred.sandbox import STUDENT_UID_BASE, STUDENT_UID_SLOTS
+from alfred.sandbox.fork_server import STUDENT_UID_BASE, STUDENT_UID_SLOTS
 
 KIT = Path(__file__).resolve().parent.parent
 # Runs `pytest exercises` in-process, then lists every module it imported (the floor imports the same).
@@ -54,7 +54,7 @@ def median_of(repeat: int, command: list[str], env: dict | None = None) -> float
 
 def server_start_seconds(repeat: int, sandboxed: bool) -> float:
     """Starting one fork server (bubblewrap or not, interpreter, warmed-up imports): paid once per worker."""
-    from alfred.sandbox import ForkServer
+    from alfred.sandbox.fork_server import ForkServer
 
     runs = []
     for _ in range(repeat):

@@ -5,7 +5,7 @@ A format is a module with `NAME` and two functions; `alfred grade` writes what t
     for_student(row, name) -> {relative path: text}   as soon as that student is graded (name: safe file stem)
     for_class(rows)        -> {relative path: text}   once the class is graded (or stopped)
 
-Every format reads the same result rows (`alfred.grade` makes them: student, status, score, max_score,
+Every format reads the same result rows (`alfred.grading.grade` makes them: student, status, score, max_score,
 exercises, flags, message, tests), and escapes student words for its own medium (`alfred.reports.text`).
 Add a format by adding a module here and naming it in `FORMATS`.
 """

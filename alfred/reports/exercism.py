@@ -13,9 +13,9 @@ import ast
 import functools
 import json
 
-from alfred.exercises import BY_ID
+from alfred.course.exercises import BY_ID
 from alfred.reports.text import got
-from alfred.targets import KIT_ROOT
+from alfred.course.targets import KIT_ROOT
 
 NAME = "exercism"
 VERSION = 3

@@ -3,7 +3,7 @@ learner message in a fence nothing in it can close."""
 
 from __future__ import annotations
 
-from alfred.exercises import BY_ID, IDS, LESSON
+from alfred.course.exercises import BY_ID, IDS, LESSON
 from alfred.reports.text import code_block, code_span
 
 NAME = "feedback"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import csv
 import io
 
-from alfred.exercises import IDS
-from alfred.feedback import printable
+from alfred.course.exercises import IDS
+from alfred.judge.feedback import printable
 
 NAME = "gradebook"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from alfred.exercises import BY_ID
+from alfred.course.exercises import BY_ID
 
 NAME = "gradescope"
 

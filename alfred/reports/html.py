@@ -21,10 +21,10 @@ import statistics
 from collections import Counter
 from urllib.parse import quote
 
-from alfred import exercises
-from alfred.discovery import slug_of
-from alfred.exercises import BY_ID, IDS
-from alfred.feedback import printable
+from alfred.course import exercises
+from alfred.grading.discovery import slug_of
+from alfred.course.exercises import BY_ID, IDS
+from alfred.judge.feedback import printable
 from alfred.reports.text import got, labelled
 
 NAME = "html"

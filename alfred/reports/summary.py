@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 
-from alfred.exercises import BY_ID
+from alfred.course.exercises import BY_ID
 from alfred.reports.text import code_block, code_cell
 
 NAME = "summary"

@@ -3,7 +3,7 @@ of a learner message the class reports quote, read from its fields (never parsed
 
 from __future__ import annotations
 
-from alfred.feedback import fence, printable
+from alfred.judge.feedback import fence, printable
 
 PARTS = ("tried", "got", "expected", "hint")
 

@@ -5,7 +5,7 @@ base: stub
 
 The task does no work: it finds the probe's record of the probe (a dict) through gc.get_objects() and appends
 a start print, a 5 s sleep and an end print to its events. Before the judge saw prints and waits from outside
-the process (alfred.supervisor) this earned the task exercise; now the record is never read for them.
+the process (alfred.sandbox.supervisor) this earned the task exercise; now the record is never read for them.
 
 Safety: this file attacks the grader. Grade it only with `alfred grade` (sandboxed); it refuses
 to import anywhere but as a sandbox's student user (uid 40000-59999).

@@ -8,7 +8,7 @@ At import, gc.get_objects() yields the live record of the probe (a dict whose "p
 correct model would report (computed with a private model; the graded IntelReportRequest stays empty).
 No name of the kit is looked up: the object itself is changed. Contained since the model exercise is judged
 from the answers of a route that takes the model as its body, as they are sent, seen from outside the
-process (alfred.supervisor): the record is never read for it.
+process (alfred.sandbox.supervisor): the record is never read for it.
 
 Safety: this file attacks the grader. Grade it only with `alfred grade` (sandboxed); it refuses
 to import anywhere but as a sandbox's student user (uid 40000-59999).

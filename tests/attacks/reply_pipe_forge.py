@@ -3,7 +3,7 @@
 honest: 0
 base: stub
 
-At import, the frames lead to alfred.worker._serve, which holds the request and writes the reply
+At import, the frames lead to alfred.sandbox.worker._serve, which holds the request and writes the reply
 with json.dumps. The attack puts a shim in place of `json` in that frame's globals: for the task's
 call probes the line written on the reply pipe becomes a fabricated observation (start print, 5 s
 sleep, end print) with the right id. KNOWN weakness: the reply is written by the student's process.

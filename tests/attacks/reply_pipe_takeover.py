@@ -7,7 +7,7 @@ At import, main.py finds its two pipes in /proc/self/fd (one read-only, one writ
 the judge's request pipe and puts an empty pipe in its place, so the kit's loop waits for ever; a thread
 then reads the real requests and answers them itself: a forged observation (start print, a 5 s sleep, end
 print) for every call of the task, the kit's own answer for the rest. Found by a red-team review. Contained since the judge
-sees prints and waits from outside the process (alfred.supervisor): the replies it forges list events
+sees prints and waits from outside the process (alfred.sandbox.supervisor): the replies it forges list events
 that are never believed.
 
 Safety: this file attacks the grader. Grade it only with `alfred grade` (sandboxed); it refuses
@@ -170,7 +170,7 @@ if not getattr(_sys, "_attack_took_the_pipes", False):
         return None
 
     def _serve_instead():
-        import alfred.probe as probe_module
+        import alfred.inside.probe as probe_module
 
         buffer = b""
         while True:

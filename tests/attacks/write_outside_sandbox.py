@@ -170,7 +170,7 @@ def _write():
             landed.append(path)
         except OSError as exc:
             refused[folder] = exc.strerror
-    for path in ["/etc/hostname", "/etc/passwd", "/work/main/alfred/grade.py", "/work/main/alfred/__init__.py",
+    for path in ["/etc/hostname", "/etc/passwd", "/work/main/alfred/grading/grade.py", "/work/main/alfred/__init__.py",
                  "/proc/sys/kernel/hostname", __file__]:
         try:
             with open(path, "a") as handle:

@@ -49,10 +49,10 @@ import pytest
 from markdown_it import MarkdownIt
 
 from alfred.cli import DEMO_CLASS, main
-from alfred.discovery import discover, slug_of
-from alfred.exercises import IDS
-from alfred.suite import run_suites
-from alfred.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
+from alfred.grading.discovery import discover, slug_of
+from alfred.course.exercises import IDS
+from alfred.judge.suite import run_suites
+from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
 
 pytestmark = [
     pytest.mark.slow,
@@ -67,7 +67,7 @@ STEPHANIE = DEMO_CLASS / "stephanie_brown.py"
 SYNC_CORRECT = KIT_ROOT / "tests" / "corpus" / "correct" / "sync_def_endpoints_with_lesson_prints.py"
 START, END = "# >>> ATTACK", "# <<< ATTACK"
 MARKER = "ALFRED-ATTACK-MARKER"
-STUDENT_UIDS = range(40000, 60000)  # alfred.sandbox gives each sandbox's students one uid from this range
+STUDENT_UIDS = range(40000, 60000)  # alfred.sandbox.fork_server gives each sandbox's students one uid from this range
 # Time budgets, for this kit's 2-core machine when idle; they grow with the machine's pace, measured at the
 # start of the campaign (seconds per submission of the honest files graded in-process), so a loaded machine
 # gets more time instead of false alarms. An attack whose run was not reached is skipped as "not run".

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from alfred.reports.feedback import markdown as feedback_markdown
 from alfred.reports.gradebook import csv_text as _gradebook
 from alfred.reports.summary import markdown as _summary
-from alfred.observation import Observation
-from alfred.probe import MAX_EVENTS, MAX_OUTPUT_EVENTS, run_probe
-from alfred.targets import SOLUTIONS_MAIN
+from alfred.judge.observation import Observation
+from alfred.inside.probe import MAX_EVENTS, MAX_OUTPUT_EVENTS, run_probe
+from alfred.course.targets import SOLUTIONS_MAIN
 
 # --- the channel ---
 
@@ -42,7 +42,7 @@ def test_sending_a_probe_to_a_process_that_stopped_reading_gives_up_at_the_deadl
     import os
     import time
 
-    from alfred.driver import _write_before
+    from alfred.judge.driver import _write_before
 
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
@@ -81,7 +81,7 @@ def _outside_code(markdown: str) -> str:
 
 
 def test_student_words_in_feedback_and_summary_stay_inert_text():
-    from alfred.feedback import printable
+    from alfred.judge.feedback import printable
 
     row = _row(printable(f"Got:      it raised RuntimeError: {PAYLOAD}"))
     for report in (feedback_markdown(row), _summary([row, {**row, "status": "graded"}])):
@@ -91,7 +91,7 @@ def test_student_words_in_feedback_and_summary_stay_inert_text():
 
 
 def test_printable_escapes_controls_and_keeps_every_other_character():
-    from alfred.feedback import printable
+    from alfred.judge.feedback import printable
 
     assert printable("é ✓ 🎉 line\n\tnext") == "é ✓ 🎉 line\n\tnext"
     assert printable("\x1b[2J\u202e\x00") == "\\x1b[2J\\u202e\\x00"
@@ -114,7 +114,7 @@ def test_exercism_output_is_cut_at_500_characters_with_a_note_and_a_broken_file_
     schema = json.loads((Path(__file__).parent / "schemas" / "exercism-results-v3.schema.json").read_text())
     from dataclasses import asdict
 
-    from alfred.feedback import LearnerMessage
+    from alfred.judge.feedback import LearnerMessage
 
     message = LearnerMessage(tried="POST /x", got="y" * 2000, expected="z", hint="h")
     long = _row(message.text, asdict(message))

@@ -11,9 +11,9 @@ import time
 import httpx
 import pytest
 
-from alfred.exercises import IDS
-from alfred.scoring import RubricError, load_rubric
-from alfred.targets import KIT_ROOT
+from alfred.course.exercises import IDS
+from alfred.judge.scoring import RubricError, load_rubric
+from alfred.course.targets import KIT_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def test_a_students_run_ends_with_the_progress_table():
 
 
 def test_scores_add_up_from_exact_points_rounded_once():
-    from alfred.scoring import TestResult, score
+    from alfred.judge.scoring import TestResult, score
 
     rubric = {"lesson": 0.0, "model": 20.0, "task": 25.0, "endpoint": 35.0, "stretch": 20.0}
     outcomes = {"model": ["passed", "passed", "failed"], "task": ["passed", "failed", "failed"],

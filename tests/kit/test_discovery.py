@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from alfred.discovery import MAX_FOLDER_FILES, Entry, GradeError, discover, slug_of
-from alfred.grade import content_hash
-from alfred.targets import SOLUTIONS_MAIN
+from alfred.grading.discovery import MAX_FOLDER_FILES, Entry, GradeError, discover, slug_of
+from alfred.grading.grade import content_hash
+from alfred.course.targets import SOLUTIONS_MAIN
 
 CANDIDATES = ("main.py", "lesson_07/main.py")
 SOURCE = SOLUTIONS_MAIN.read_bytes()

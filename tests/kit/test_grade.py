@@ -12,11 +12,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from alfred import corpus
+from alfred.grading import corpus
 from alfred.cli import DEMO_CLASS, main
-from alfred.exercises import IDS
-from alfred.suite import run_suites
-from alfred.targets import SOLUTIONS_MAIN
+from alfred.course.exercises import IDS
+from alfred.judge.suite import run_suites
+from alfred.course.targets import SOLUTIONS_MAIN
 
 pytestmark = pytest.mark.slow
 
@@ -222,7 +222,7 @@ def test_a_project_near_the_size_limit_keeps_room_for_every_test(tmp_path, capsy
 def test_the_judge_stops_one_slow_submission_and_grades_the_next(tmp_path, capsys, monkeypatch):
     """However a submission makes grading slow (its own waits, or output that is slow to check), the judge's
     whole work on it has a wall-clock limit; the student after it is graded."""
-    from alfred import grade as grading
+    from alfred.grading import grade as grading
 
     monkeypatch.setattr(grading, "JUDGE_SECONDS", 3.0)
     klass = tmp_path / "class"

@@ -17,9 +17,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from alfred import corpus
-from alfred.gradescope import ROOT_VARIABLE, bundle
-from alfred.targets import SOLUTIONS_MAIN
+from alfred.grading import corpus
+from alfred.grading.gradescope import ROOT_VARIABLE, bundle
+from alfred.course.targets import SOLUTIONS_MAIN
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("bash") is None, reason="run_autograder is bash")]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from alfred.handout import CLASSROOM_WORKFLOW, write_handout
-from alfred.targets import EXERCISES_MAIN, SOLUTIONS_MAIN
+from alfred.course.targets import EXERCISES_MAIN, SOLUTIONS_MAIN
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def test_the_handout_holds_no_line_of_the_solutions_and_no_grader(handout):
     names = {path.relative_to(handout).as_posix() for path in files}
     assert not any(name.startswith(("solutions/", "tests/corpus", "tests/attacks", "tests/kit", "demo_class",
                                     "benchmarks")) for name in names), names
-    assert not {"alfred/grade.py", "alfred/sandbox.py", "alfred/worker.py", "alfred/cli.py"} & names
+    assert not {"alfred/grading/grade.py", "alfred/sandbox/fork_server.py", "alfred/sandbox/worker.py", "alfred/cli.py"} & names
     assert "project" in tomllib.loads((handout / "pyproject.toml").read_text())
     assert "scripts" not in tomllib.loads((handout / "pyproject.toml").read_text())["project"]  # no `alfred grade`
 

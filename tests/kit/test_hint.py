@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from alfred import corpus
+from alfred.grading import corpus
 from alfred.handout import write_handout
-from alfred.lesson import LESSON_VARIABLE, current, load
-from alfred.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
+from alfred.course.lesson import LESSON_VARIABLE, current, load
+from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
 
 LESSON = current()
 LESSON_99 = KIT_ROOT / "tests" / "kit" / "fixtures" / "course_99" / "tests" / "lesson_99"

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from alfred.cli import DEMO_CLASS
-from alfred.targets import KIT_ROOT
+from alfred.course.targets import KIT_ROOT
 
 MANIFESTS = sorted((KIT_ROOT / "deploy" / "kubernetes").glob("*.yaml"))
 

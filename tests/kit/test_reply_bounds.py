@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from alfred.driver import InProcessDriver, Submission, SubprocessDriver
-from alfred.observation import Described, ModelReport, Observation, Reply, Response, decoded, parse_reply
-from alfred.probe import (
+from alfred.judge.driver import InProcessDriver, Submission, SubprocessDriver
+from alfred.judge.observation import Described, ModelReport, Observation, Reply, Response, decoded, parse_reply
+from alfred.inside.probe import (
     MAX_BODY_CHARS,
     MAX_EVENTS,
     MAX_REPLY_BYTES,
@@ -34,8 +34,8 @@ from alfred.probe import (
     json_shape,
     run_probe,
 )
-from alfred.supervisor import filter_program, listen_for_the_judge
-from alfred.targets import SOLUTIONS_MAIN
+from alfred.sandbox.supervisor import filter_program, listen_for_the_judge
+from alfred.course.targets import SOLUTIONS_MAIN
 
 OLD_CAP = 2_000_000  # the size cap replies had before their shape was bounded
 HOSTILE_PEAK = 10_000_000  # Python allocations for a refused reply: a few copies of what was read, hardly any tree
@@ -75,7 +75,7 @@ def hostile(size: int) -> dict[str, bytes]:
 
 class _Server:
     """Stands in for the sandbox's fork server: the 'submission process' is a supervised child process that
-    writes one reply on the watched channel, as a real one does (alfred.supervisor)."""
+    writes one reply on the watched channel, as a real one does (alfred.sandbox.supervisor)."""
 
     def __init__(self, reply: bytes):
         self.reply = reply

@@ -23,11 +23,11 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from alfred.cli import DEMO_CLASS
-from alfred.discovery import slug_of
-from alfred.exercises import IDS
+from alfred.grading.discovery import slug_of
+from alfred.course.exercises import IDS
 from alfred.reports import DEFAULT_FORMATS, class_files
 from alfred.reports.html import BANDS, for_class, title
-from alfred.targets import SOLUTIONS_MAIN
+from alfred.course.targets import SOLUTIONS_MAIN
 
 # Every tag the report may hold: anything else (script, img, iframe, a student's <b>) means escaping failed.
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "header", "h1", "h2", "h3", "p", "div",
@@ -59,7 +59,7 @@ class _Page(HTMLParser):
 
 
 def _row(student: str, status: str, score: float, message: str = "", flags=(), learner: dict | None = None):
-    """A result row as `alfred.grade` makes it: one test per exercise, the task's failed with the learner
+    """A result row as `alfred.grading.grade` makes it: one test per exercise, the task's failed with the learner
     message `learner` (tried, got, expected, hint), carried as fields and as the text a terminal shows."""
     tests = [{"nodeid": f"tests/lesson_07/test_{i}.py::test_{i}_works[case]", "name": f"test_{i}_works[case]",
               "exercise": i, "outcome": "passed", "message": ""} for i in IDS]

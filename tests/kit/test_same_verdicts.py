@@ -1,15 +1,15 @@
 """A student's own run and the grade agree: on every file of every corpus, the in-process driver that
 `pytest exercises` uses and the sandboxed driver whose prints, sleeps and order are seen from outside the
-student's process (alfred.supervisor) reach the same verdict on every test.
+student's process (alfred.sandbox.supervisor) reach the same verdict on every test.
 """
 
 import pytest
 
-from alfred import corpus
-from alfred.discovery import read_submission
-from alfred.grade import grade_class
-from alfred.suite import run_suites
-from alfred.targets import MAIN_CANDIDATES
+from alfred.grading import corpus
+from alfred.grading.discovery import read_submission
+from alfred.grading.grade import grade_class
+from alfred.judge.suite import run_suites
+from alfred.course.targets import MAIN_CANDIDATES
 
 pytestmark = pytest.mark.slow
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from alfred.driver import SubprocessDriver
-from alfred.observation import Observation
-from alfred.sandbox import RUNTIME_MODULES, ForkServer, SandboxView
-from alfred.targets import KIT_ROOT
+from alfred.judge.driver import SubprocessDriver
+from alfred.judge.observation import Observation
+from alfred.sandbox.fork_server import RUNTIME_MODULES, ForkServer, SandboxView
+from alfred.course.targets import KIT_ROOT
 
 pytestmark = [
     pytest.mark.slow,
@@ -59,7 +59,9 @@ LOOK_AROUND = """
             "submissions": sorted(os.listdir("/submissions")),
             "students": sorted(os.listdir("/students")),
             "own files": sorted(os.listdir("/submission")),
-            "runtime": sorted(name for name in os.listdir("/run/alfred-runtime/alfred") if name.endswith(".py")),
+            "runtime": sorted(os.path.relpath(os.path.join(folder, name), "/run/alfred-runtime/alfred")
+                            for folder, _, names in os.walk("/run/alfred-runtime/alfred") for name in names
+                            if name.endswith(".py")),
             "capabilities": status["CapEff"].strip(),
             "processes": sorted(name for name in os.listdir("/proc") if name.isdigit()),
         }
@@ -72,7 +74,7 @@ def test_a_submission_sees_its_own_files_and_nothing_of_the_kit_the_class_or_the
         folder.mkdir(parents=True)
     (klass / "bob" / "main.py").write_text("print('bob')\n")
     paths = [str(KIT_ROOT), str(KIT_ROOT / "solutions" / "lesson_07" / "main.py"), str(KIT_ROOT / "tests"),
-             str(KIT_ROOT / "alfred" / "grade.py"), str(klass / "bob" / "main.py"), str(out), str(tmp_path)]
+             str(KIT_ROOT / "alfred" / "grading" / "grade.py"), str(klass / "bob" / "main.py"), str(out), str(tmp_path)]
     server = ForkServer(sandboxed=True, hidden=(klass, out))
     try:
         seen = ask(server, "s-alice", f"PATHS = {paths!r}\n" + textwrap.dedent(LOOK_AROUND), tmp_path,
@@ -205,11 +207,12 @@ def test_every_layout_covers_the_kit_the_class_and_the_reports(layout):
 
 def test_no_kit_module_beyond_the_runtime_runs_inside_the_sandbox():
     """The runtime copy is all the kit the sandbox holds: its modules import no other module of the kit."""
+    runtime = {"alfred." + name.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for name in RUNTIME_MODULES}
     for name in RUNTIME_MODULES:
         source = (KIT_ROOT / "alfred" / name).read_text()
-        imported = {line.split()[1].split(".")[1] for line in source.splitlines()
+        imported = {line.split()[1] for line in source.splitlines()
                     if line.strip().startswith(("from alfred.", "import alfred."))}
-        assert imported <= {Path(module).stem for module in RUNTIME_MODULES}, (name, imported)
+        assert imported <= runtime, (name, imported)
 
 
 def test_the_sandbox_runs_this_interpreter_from_its_environment():

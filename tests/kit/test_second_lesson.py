@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from alfred.lesson import LESSON_VARIABLE, LessonError, current, load
+from alfred.course.lesson import LESSON_VARIABLE, LessonError, current, load
 from alfred.reports import DEFAULT_FORMATS, FORMATS
-from alfred.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
+from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
 
 COURSE = KIT_ROOT / "tests" / "kit" / "fixtures" / "course_99"
 LESSON_99 = COURSE / "tests" / "lesson_99"

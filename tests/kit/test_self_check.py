@@ -1,6 +1,6 @@
 """The kit checks itself: the reference passes, the stubs fail where they should, every corpus sample
 scores as its annotation says, and every behaviour is graded once. Each check runs the real graded suite
-in-process (alfred.suite.run_suite), exactly as `pytest --submission PATH --score-json FILE` would.
+in-process (alfred.judge.suite.run_suite), exactly as `pytest --submission PATH --score-json FILE` would.
 """
 
 import itertools
@@ -8,10 +8,10 @@ from collections import defaultdict
 
 import pytest
 
-from alfred import corpus
-from alfred.exercises import EXERCISES, IDS
-from alfred.suite import run_suite, run_suites
-from alfred.targets import EXERCISES_MAIN, SOLUTIONS_MAIN
+from alfred.grading import corpus
+from alfred.course.exercises import EXERCISES, IDS
+from alfred.judge.suite import run_suite, run_suites
+from alfred.course.targets import EXERCISES_MAIN, SOLUTIONS_MAIN
 
 
 def outcomes(report, exercise_id):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from alfred.targets import SOLUTIONS_MAIN
+from alfred.course.targets import SOLUTIONS_MAIN
 
 pytestmark = [
     pytest.mark.slow,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from alfred.supervisor import CHANNEL, SLEEP, Supervisor, filter_program, listen_for_the_judge, read_probe
+from alfred.sandbox.supervisor import CHANNEL, SLEEP, Supervisor, filter_program, listen_for_the_judge, read_probe
 
 
 def supervised(body) -> Supervisor:

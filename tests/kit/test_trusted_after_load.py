@@ -1,7 +1,7 @@
 """Trusted code in the student's process uses nothing the student can replace by name (the rule at the top of
-alfred/probe.py): a main.py that, once loaded, replaces json's functions and encoder, lies through builtins to
+alfred/inside/probe.py): a main.py that, once loaded, replaces json's functions and encoder, lies through builtins to
 the kit's own code, and shadows or replaces names in the kit modules' globals gets, probe for probe, the very
-reply bytes its honest code gets. Run through `alfred.worker._serve`, in a process of its own, without a
+reply bytes its honest code gets. Run through `alfred.sandbox.worker._serve`, in a process of its own, without a
 sandbox (the attack corpus does the same in one: tests/attacks/patch_names_the_kit_looks_up.py)."""
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ import subprocess
 import sys
 import types
 
-from alfred import probe, worker
-from alfred.driver import SubprocessDriver
-from alfred.sandbox import ForkServer
-from alfred.targets import KIT_ROOT, SOLUTIONS_MAIN
+from alfred.inside import probe
+from alfred.sandbox import worker
+from alfred.judge.driver import SubprocessDriver
+from alfred.sandbox.fork_server import ForkServer
+from alfred.course.targets import KIT_ROOT, SOLUTIONS_MAIN
 
 GLOBAL_LOOKUPS = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS", "STORE_GLOBAL", "DELETE_GLOBAL"}
-# What in alfred.probe runs only before any student code: the fork server's warm-up, and the libraries'
+# What in alfred.inside.probe runs only before any student code: the fork server's warm-up, and the libraries'
 # import, whose later calls return at their first line, on a table bound at import.
 BEFORE_ANY_STUDENT_CODE = {"warm_up", "_cache_email_validator_version_check", "import_dependencies"}
 
@@ -93,7 +94,7 @@ def _patch_everything():
         setattr(_builtins, name, _lying(getattr(_builtins, name), lie))
     junk = type("Junk", (), {"__getattr__": lambda self, name: "Forged", "__call__": lambda self, *a, **k: "Forged"})()
     kit = [module for name, module in list(_sys.modules.items())  # the worker runs as __main__ (python -m)
-           if name.startswith("alfred.") or getattr(getattr(module, "__spec__", None), "name", "") == "alfred.worker"]
+           if name.startswith("alfred.") or getattr(getattr(module, "__spec__", None), "name", "") == "alfred.sandbox.worker"]
     assert len(kit) >= 3, [module.__name__ for module in kit]
     for module in kit:
         # A global shadows a builtin for that module's code alone: the builtins that are types, too.

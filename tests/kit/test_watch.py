@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from alfred.handout import write_handout
-from alfred.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR
+from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR
 from alfred.watch import NO_EVENTS_FILESYSTEMS, STUDENT_FILE, UNDER_WATCH, filesystem_type, polling_reason, run
 
 PATIENCE = 180  # seconds: far beyond a slow machine's run of the suite; only a hung watch reaches it

@@ -18,8 +18,8 @@ from collections import Counter
 
 import pytest
 
-from alfred.feedback import check, request_tried, shown
-from alfred.probe import STAND_IN_SAYS
+from alfred.judge.feedback import check, request_tried, shown
+from alfred.inside.probe import STAND_IN_SAYS
 
 pytestmark = pytest.mark.endpoint
 

@@ -8,8 +8,8 @@ where the default is not what is tested), so one mistake fails the one test abou
 
 import pytest
 
-from alfred.feedback import call_tried, check, lines, request_tried, shown
-from alfred.timeline import around_the_sleeps
+from alfred.judge.feedback import call_tried, check, lines, request_tried, shown
+from alfred.judge.timeline import around_the_sleeps
 
 pytestmark = pytest.mark.lesson
 

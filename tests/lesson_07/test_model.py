@@ -6,7 +6,7 @@ answers (200 with the values, or 422 with the errors, and its OpenAPI schema) is
 
 import pytest
 
-from alfred.feedback import check, shown
+from alfred.judge.feedback import check, shown
 
 pytestmark = pytest.mark.model
 

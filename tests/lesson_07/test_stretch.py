@@ -15,8 +15,8 @@ from difflib import SequenceMatcher
 
 import pytest
 
-from alfred.feedback import call_tried, check, lines
-from alfred.observation import Event, Observation
+from alfred.judge.feedback import call_tried, check, lines
+from alfred.judge.observation import Event, Observation
 
 pytestmark = pytest.mark.stretch
 

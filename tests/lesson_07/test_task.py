@@ -6,9 +6,9 @@ student's model (exercise 1). Time is virtual: the 5 seconds pass at once.
 
 import pytest
 
-from alfred.driver import model_object
-from alfred.feedback import call_tried, check, lines, source_call
-from alfred.timeline import around_the_sleeps
+from alfred.judge.driver import model_object
+from alfred.judge.feedback import call_tried, check, lines, source_call
+from alfred.judge.timeline import around_the_sleeps
 
 pytestmark = pytest.mark.task
 

@@ -1,6 +1,6 @@
 """Grades submissions: one student at a time (`grade_one`) and a whole class with its reports (`grade_class`).
 
-The judge is the kit's pytest suite, run in the grader's own processes (alfred.suite.run_suite); student
+The judge is the kit's pytest suite, run in the grader's own processes (alfred.judge.suite.run_suite); student
 code only ever runs in a worker process behind `SubprocessDriver`, sandboxed by default. Every finished
 student's files (made by the formats of `alfred.reports`) are written atomically at once, so an interrupted
 run keeps them and the next run resumes: a submission whose content hash and kit hash are unchanged is not
@@ -20,18 +20,18 @@ from pathlib import Path
 
 import pytest
 
-from alfred.discovery import Entry, GradeError, slug_of
-from alfred.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver, missing_package
-from alfred.exercises import BY_ID, IDS
-from alfred.feedback import printable
-from alfred.observation import ErrorInfo
+from alfred.grading.discovery import Entry, GradeError, slug_of
+from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver, missing_package
+from alfred.course.exercises import BY_ID, IDS
+from alfred.judge.feedback import printable
+from alfred.judge.observation import ErrorInfo
 from alfred.reports import DEFAULT_FORMATS, class_files, student_files
 from alfred.reports.text import got, part
-from alfred.sandbox import ForkServer, ServerError, die_with_parent
-from alfred.scoring import load_rubric, score
-from alfred.suite import SuiteError, run_suite
-from alfred.lesson import LESSON_FILE
-from alfred.targets import KIT_ROOT, RUBRIC_FILE, SUITE_DIR
+from alfred.sandbox.fork_server import ForkServer, ServerError, die_with_parent
+from alfred.judge.scoring import load_rubric, score
+from alfred.judge.suite import SuiteError, run_suite
+from alfred.course.lesson import LESSON_FILE
+from alfred.course.targets import KIT_ROOT, RUBRIC_FILE, SUITE_DIR
 
 SUBMISSION_SECONDS = 60.0  # the submission's own time: its probes, counted by the driver
 JUDGE_SECONDS = 180.0  # everything for one submission, the judge's own work included (2-5 s when honest)

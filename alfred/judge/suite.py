@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from alfred import pytest_options
-from alfred.targets import KIT_ROOT, SUITE_DIR
+from alfred.judge import pytest_options
+from alfred.course.targets import KIT_ROOT, SUITE_DIR
 
 
 class SuiteError(Exception):

@@ -20,12 +20,12 @@ from typing import Any, Protocol
 import pytest
 from pydantic import ValidationError
 
-from alfred.exercises import exercise_asking_for
-from alfred.feedback import fail
-from alfred.lesson import written_folders
-from alfred.observation import ErrorInfo, Observation, Reply, parse_reply
-from alfred.probe import MAX_REPLY_BYTES, encode_reply, model_report, run_probe
-from alfred.supervisor import Supervisor, read_probe, read_work_folder
+from alfred.course.exercises import exercise_asking_for
+from alfred.judge.feedback import fail
+from alfred.course.lesson import written_folders
+from alfred.judge.observation import ErrorInfo, Observation, Reply, parse_reply
+from alfred.inside.probe import MAX_REPLY_BYTES, encode_reply, model_report, run_probe
+from alfred.sandbox.supervisor import Supervisor, read_probe, read_work_folder
 
 
 class Driver(Protocol):
@@ -267,7 +267,7 @@ class SubprocessDriver:
         self._spent = 0.0
 
     def run(self, probe: dict, workdir: Path) -> dict:
-        from alfred.sandbox import ServerError
+        from alfred.sandbox.fork_server import ServerError
 
         started = time.monotonic()
         try:

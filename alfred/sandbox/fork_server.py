@@ -1,4 +1,4 @@
-"""The grader's side of the student sandbox: start the fork server (`alfred.worker`) and give it orders.
+"""The grader's side of the student sandbox: start the fork server (`alfred.sandbox.worker`) and give it orders.
 
 `ForkServer(sandboxed=True)` runs the server under bubblewrap: new mount, PID, network, IPC and UTS
 namespaces, a cleared environment, a seccomp filter, and only what student code needs to run, read-only:
@@ -9,7 +9,7 @@ other students' work and reports are never visible, wherever things are installe
 
 The server keeps CAP_SETUID and CAP_SETGID, to run each submission as a student uid with no capabilities at
 all, and CAP_SYS_ADMIN, to give each submission namespaces of its own and a new, empty tmpfs that is thrown
-away after it (see `alfred.worker`). bwrap reads its options from a pipe (`--args`), so they stay out of
+away after it (see `alfred.sandbox.worker`). bwrap reads its options from a pipe (`--args`), so they stay out of
 /proc/1/cmdline.
 
 One server serves many submissions in turn, so the interpreter start-up and the FastAPI imports are paid
@@ -32,19 +32,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alfred.cgroups import Cgroup
-from alfred.supervisor import filter_program
-from alfred.targets import KIT_ROOT
+from alfred.sandbox.cgroups import Cgroup
+from alfred.sandbox.supervisor import filter_program
+from alfred.course.targets import KIT_ROOT
 
 SANDBOX_MEMORY_BYTES = 1024 * 1024 * 1024  # the fork server and the submission process it serves
 SANDBOX_PIDS = 128
 START_SECONDS = 60
-RUNTIME_MODULES = ("__init__.py", "worker.py", "probe.py", "supervisor.py")  # all of the kit that runs inside the sandbox
+RUNTIME_MODULES = ("__init__.py", "inside/__init__.py", "inside/probe.py", "sandbox/__init__.py", "sandbox/worker.py",
+                   "sandbox/supervisor.py")  # all of the kit that runs inside the sandbox, relative to alfred/
 RUNTIME_IN_SANDBOX = "/run/alfred-runtime"
 ENVIRONMENT_IN_SANDBOX = "/run/alfred-environment"  # the kit's virtual environment, wherever it is installed
 SUBMISSIONS_IN_SANDBOX, STUDENTS_IN_SANDBOX = "/submissions", "/students"
 STUDENT_UID_BASE, STUDENT_UID_SLOTS = 40000, 20000
-_BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_IN_SANDBOX!r}); from alfred.worker import main; "
+_BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_IN_SANDBOX!r}); from alfred.sandbox.worker import main; "
          "sys.exit(main(sys.argv[1:]))")
 
 
@@ -90,7 +91,7 @@ class SandboxView:
         """This interpreter and its environment; this kit's folder, its installed `alfred` package (in
         site-packages when the kit is not installed in place) and `hidden` hidden."""
         base, prefix = Path(sys.base_prefix).resolve(), Path(sys.prefix)
-        package = Path(__file__).resolve().parent
+        package = Path(__file__).resolve().parents[1]
         return cls(runtime, staging, base, prefix if prefix.resolve() != base else None,
                    (KIT_ROOT.resolve(), package, *(path.resolve() for path in hidden)))
 
@@ -150,7 +151,7 @@ class ServerError(Exception):
 
 
 class ForkServer:
-    """A started `alfred.worker` fork server, sandboxed or not, with a staging folder for submissions."""
+    """A started `alfred.sandbox.worker` fork server, sandboxed or not, with a staging folder for submissions."""
 
     def __init__(self, sandboxed: bool, hidden: tuple[Path, ...] = ()):
         self.sandboxed = sandboxed
@@ -176,7 +177,7 @@ class ForkServer:
         else:
             layout = {"isolate": False, "submissions": str(self.staging), "students": str(self.students),
                       "supervision": filter_program().hex()}
-            command, fds = [sys.executable, "-I", "-m", "alfred.worker", str(theirs.fileno()), json.dumps(layout)], []
+            command, fds = [sys.executable, "-I", "-m", "alfred.sandbox.worker", str(theirs.fileno()), json.dumps(layout)], []
         passed = [theirs.fileno(), *fds]
         try:
             self.process = subprocess.Popen(
@@ -314,8 +315,12 @@ def _copy_runtime(runtime: Path) -> None:
     for folder in (runtime, package):
         folder.chmod(0o755)
     for name in RUNTIME_MODULES:
-        shutil.copyfile(KIT_ROOT / "alfred" / name, package / name)
-        (package / name).chmod(0o644)
+        copy = package / name
+        if not copy.parent.is_dir():
+            copy.parent.mkdir()
+            copy.parent.chmod(0o755)
+        shutil.copyfile(KIT_ROOT / "alfred" / name, copy)
+        copy.chmod(0o644)
 
 
 # --- bubblewrap ---

@@ -1,7 +1,7 @@
 """Turns test outcomes into points: the rubric, per-exercise partial credit, and the score report.
 
 `ResultCollector` is a pytest plugin that notes every suite test's exercise (from its marker), outcome and
-learner message, kept as its four fields (alfred.feedback.LearnerMessage) besides its text. `score` applies the rubric: within an exercise, each test is worth the same share of the
+learner message, kept as its four fields (alfred.judge.feedback.LearnerMessage) besides its text. `score` applies the rubric: within an exercise, each test is worth the same share of the
 exercise's points. `pytest --score-json`, the progress table and `alfred grade` all use these two.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from alfred.exercises import BY_ID, IDS
-from alfred.feedback import LearnerFailure, printable
+from alfred.course.exercises import BY_ID, IDS
+from alfred.judge.feedback import LearnerFailure, printable
 
 RUBRIC_TABLE = "tool.alfred.points"
 

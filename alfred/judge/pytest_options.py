@@ -9,7 +9,7 @@ whatever lies in the current folder.
 
 import pytest
 
-from alfred.lesson import KIT_ROOT, LessonError, current
+from alfred.course.lesson import KIT_ROOT, LessonError, current
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -3,7 +3,7 @@
 The cgroup is made inside the grader's own cgroup, so it only narrows the limits the grader already has.
 The sandbox's first process joins it before it starts anything (`join_in_child`, used as Popen's
 `preexec_fn`), so every process of the sandbox is counted. Where no writable cgroup exists, the kit falls
-back on the rlimits of `alfred.worker` alone, and `alfred grade` says so once.
+back on the rlimits of `alfred.sandbox.worker` alone, and `alfred grade` says so once.
 """
 
 from __future__ import annotations

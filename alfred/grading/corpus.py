@@ -13,8 +13,8 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from alfred.exercises import IDS
-from alfred.targets import KIT_ROOT
+from alfred.course.exercises import IDS
+from alfred.course.targets import KIT_ROOT
 
 CORPUS_DIR = KIT_ROOT / "tests" / "corpus"
 

@@ -2,10 +2,10 @@
 
 Everything that names an exercise (test markers, the progress table, grade reports) reads it from here, so
 "Exercise 3 (endpoint)" is spelled the same way everywhere. The exercises themselves are data, in the
-lesson's lesson.toml (alfred.lesson); this module is the engine's short way to them.
+lesson's lesson.toml (alfred.course.lesson); this module is the engine's short way to them.
 """
 
-from alfred.lesson import Exercise, current
+from alfred.course.lesson import Exercise, current
 
 LESSON = current()
 EXERCISES: tuple[Exercise, ...] = LESSON.exercises

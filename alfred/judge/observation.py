@@ -1,7 +1,7 @@
-"""What a probe saw, as the judge reads it: typed, validated views of the plain data `alfred.probe` sends.
+"""What a probe saw, as the judge reads it: typed, validated views of the plain data `alfred.inside.probe` sends.
 
 `parse_reply` reads one reply line from a student process: its size and shape are checked on the bytes
-(`alfred.probe.reply_problem`: at most MAX_REPLY_BYTES, MAX_REPLY_NODES JSON values, MAX_REPLY_DEPTH levels)
+(`alfred.inside.probe.reply_problem`: at most MAX_REPLY_BYTES, MAX_REPLY_NODES JSON values, MAX_REPLY_DEPTH levels)
 before anything is built, then it is parsed, and its observation validated against `Observation`, whose
 every list and mapping is bounded. So whatever a reply holds, the judge's memory for it is bounded by
 construction. What the student's code produced in free form (a JSON body, a value handed to a task, a model's
@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from alfred.probe import (
+from alfred.inside.probe import (
     MAX_ARGUMENTS,
     MAX_BODY_CHARS,
     MAX_EVENTS,

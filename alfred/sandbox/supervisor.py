@@ -296,7 +296,7 @@ def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_by
     channel, then rebuilds the probe's events from the record: every print from the bytes that reached
     descriptors 1 and 2, every sleep from a wait asked of the kernel, in the order the kernel stopped the
     process; the markers on the channel add the phase and the events only the process can tell."""
-    from alfred.probe import MARKER
+    from alfred.inside.probe import MARKER
 
     record = ProbeRecord()
     channel, position = bytearray(), start
@@ -329,7 +329,7 @@ def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_by
 
 def _events(record: list[Seen], exchange=None) -> tuple[list[dict], bool, dict | None, list]:
     """The probe's events, as `alfred.probe` records them in process, with the same caps."""
-    from alfred.probe import MARKER, MAX_EVENTS, MAX_OUTPUT_CHARS, MAX_OUTPUT_EVENTS, MAX_TEXT_CHARS
+    from alfred.inside.probe import MARKER, MAX_EVENTS, MAX_OUTPUT_CHARS, MAX_OUTPUT_EVENTS, MAX_TEXT_CHARS
 
     events: list[dict] = []
     pending = {OUT: b"", ERR: b""}
@@ -424,7 +424,7 @@ def read_work_folder(pid: int, folder: str, given: dict[str, bytes]) -> tuple[di
     order, the first MAX_FILES of them, MAX_FILE_CHARS each, a project file left as it was given excepted.
     No link is followed, at any depth: a link planted to lead the judge elsewhere leads nowhere. Returns
     (files, whether some were left out)."""
-    from alfred.probe import MAX_FILE_CHARS, MAX_FILES
+    from alfred.inside.probe import MAX_FILE_CHARS, MAX_FILES
 
     try:
         root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -551,7 +551,7 @@ def _response(status: int, body: bytes, content_type: str) -> dict:
     """A response as the probe reports one (alfred.probe._request), from the bytes the app sent back."""
     import codecs
 
-    from alfred.probe import MAX_BODY_CHARS, MAX_TEXT_CHARS, _from_json_bytes, _to_json
+    from alfred.inside.probe import MAX_BODY_CHARS, MAX_TEXT_CHARS, _from_json_bytes, _to_json
 
     try:
         body_json = _to_json(_from_json_bytes(body))

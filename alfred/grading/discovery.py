@@ -24,9 +24,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from alfred.feedback import printable
-from alfred.lesson import written_folders
-from alfred.probe import PROJECT_SKIPPED  # one list: what discovery leaves out is what the probe never lays out
+from alfred.judge.feedback import printable
+from alfred.course.lesson import written_folders
+from alfred.inside.probe import PROJECT_SKIPPED  # one list: what discovery leaves out is what the probe never lays out
 
 MAX_SOURCE_BYTES = 1_000_000  # main.py
 MAX_FOLDER_BYTES = 5_000_000  # everything else a student's project holds (templates, static files, data)

@@ -2,7 +2,7 @@
 
 Tests call `check(...)` or `fail(...)`; both end the test as a plain failure with no traceback into the kit,
 because the student's next step is in their own main.py. The message stays a `LearnerMessage` (four fields)
-on its way to every report: the failure carries it, alfred.scoring records it as it is, and each report
+on its way to every report: the failure carries it, alfred.judge.scoring records it as it is, and each report
 shows the fields it needs; its text, below, is only how a terminal shows it. `request_tried` and
 `call_tried` say what a test tried, the same way in every lesson's tests.
 """

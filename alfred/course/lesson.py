@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+KIT_ROOT = Path(__file__).resolve().parents[2]
 LESSON_FILE = "lesson.toml"
 LESSON_VARIABLE = "ALFRED_LESSON"
 

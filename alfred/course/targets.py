@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from alfred.lesson import KIT_ROOT, current
+from alfred.course.lesson import KIT_ROOT, current
 
 LESSON = current()
 SUITE_DIR = LESSON.suite

@@ -76,7 +76,7 @@ def main(argv: list[str]) -> int:
     layout = json.loads(argv[1])
     _die_with_parent()
     _silence_standard_streams()
-    from alfred.probe import warm_up
+    from alfred.inside.probe import warm_up
 
     warm_up()
     server = _Server(layout)
@@ -317,8 +317,8 @@ def _supervised(probes_fd: int, to_judge: socket.socket, program: bytes) -> int:
     """Puts this process under the judge's supervisor (alfred.supervisor), before any student code runs:
     descriptors 1 to 3 lead nowhere, and every write to them, every sleep, is seen and answered by the judge.
     Returns where the probes now arrive (a descriptor above the watched ones)."""
-    from alfred.probe import SERVING, WITNESS_CHANNEL
-    from alfred.supervisor import listen_for_the_judge
+    from alfred.inside.probe import SERVING, WITNESS_CHANNEL
+    from alfred.sandbox.supervisor import listen_for_the_judge
 
     moved = fcntl.fcntl(probes_fd, fcntl.F_DUPFD, 10)  # above the descriptors given fixed roles here
     os.close(probes_fd)
@@ -338,7 +338,7 @@ def _serve(main_py: Path, work: Path, probes_fd: int) -> None:
     # the request is decoded and the reply made and encoded by alfred.probe's functions, bound at its import.
     # The reply goes to the supervised channel: the judge's supervisor takes it, in order with what the
     # probe's prints and sleeps did.
-    from alfred.probe import WITNESS_CHANNEL, answer, decode_request
+    from alfred.inside.probe import WITNESS_CHANNEL, answer, decode_request
 
     main, base, loaded, channel, write, memoryview_ = str(main_py), str(work), LOADED, WITNESS_CHANNEL, os.write, memoryview
 

@@ -1,6 +1,6 @@
 """Questions about a probe's timeline that the tests of more than one exercise ask, written once.
 
-A lesson's tests import these next to alfred.feedback; they read an `Observation` (alfred.observation) and
+A lesson's tests import these next to alfred.judge.feedback; they read an `Observation` (alfred.judge.observation) and
 know no lesson.
 """
 

@@ -1054,7 +1054,7 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
 def _kit_model(name: str, fields: dict, *, _BaseModel=BaseModel, _type=type, _str=str, _dict=dict):
     """A fresh stand-in model per call, made as `class <name>(BaseModel)` with a `str` field per given field
     would make it (a class statement would read this module's `__name__` from its globals)."""
-    namespace = {"__module__": "alfred.probe", "__qualname__": name,
+    namespace = {"__module__": "alfred.inside.probe", "__qualname__": name,
                  "__annotations__": _dict((field, _str) for field in fields)}
     return _type(_BaseModel)(name, (_BaseModel,), namespace)(**fields)
 

@@ -2,12 +2,12 @@
 
 Gradescope unzips the bundle into /autograder/source, runs `setup.sh` once to build the image, then runs
 `run_autograder` for each submission with the upload in /autograder/submission, and reads
-/autograder/results/results.json. `run_autograder` calls `python -m alfred.gradescope`, which:
+/autograder/results/results.json. `run_autograder` calls `python -m alfred.grading.gradescope`, which:
 
 1. writes a valid results.json at once (score 0, "grading did not finish"), so a platform timeout never
    leaves nothing;
 2. finds the student's file wherever the upload put it: main.py, <lesson folder>/main.py or the handout's
-   path of it (alfred.targets.MAIN_CANDIDATES) at the top or in one folder, or a single .py file under any name;
+   path of it (alfred.course.targets.MAIN_CANDIDATES) at the top or in one folder, or a single .py file under any name;
 3. grades it as `alfred grade` does, in bubblewrap. Where the container does not let bubblewrap run, it
    grades nothing (score 0, "not graded: no sandbox") unless ALFRED_ALLOW_UNSANDBOXED=1: unsandboxed, the
    student's code would run as root beside results.json and could rewrite it after the grader ends;
@@ -25,8 +25,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from alfred.discovery import read_submission
-from alfred.targets import EXERCISES_MAIN, KIT_ROOT, MAIN_CANDIDATES, SUITE_DIR
+from alfred.grading.discovery import read_submission
+from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, MAIN_CANDIDATES, SUITE_DIR
 
 ROOT_VARIABLE = "ALFRED_AUTOGRADER_ROOT"
 # The kit as the grader needs it: its settings, the plugin, the engine, the lesson's suite and data, the stub's
@@ -51,7 +51,7 @@ fi
 RUN = """#!/usr/bin/env bash
 # Gradescope runs this for every submission: grade /autograder/submission into /autograder/results.
 ROOT="${ALFRED_AUTOGRADER_ROOT:-/autograder}"
-exec "${ALFRED_PYTHON:-$ROOT/venv/bin/python}" -m alfred.gradescope
+exec "${ALFRED_PYTHON:-$ROOT/venv/bin/python}" -m alfred.grading.gradescope
 """
 
 
@@ -89,9 +89,9 @@ def run(root: Path) -> dict:
 
 
 def _grade_upload(root: Path) -> dict:
-    from alfred.grade import grade_class
+    from alfred.grading.grade import grade_class
     from alfred.reports.gradescope import results as gradescope_results
-    from alfred.sandbox import SandboxUnavailable, check_bwrap
+    from alfred.sandbox.fork_server import SandboxUnavailable, check_bwrap
 
     found = find_upload(root / "submission")
     if isinstance(found, str):
