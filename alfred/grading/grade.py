@@ -27,14 +27,12 @@ from alfred.judge.feedback import printable
 from alfred.judge.observation import ErrorInfo
 from alfred.reports import DEFAULT_FORMATS, class_files, student_files
 from alfred.reports.text import got, part
+from alfred.sandbox.limits import LIMITS
 from alfred.sandbox.fork_server import ForkServer, ServerError, die_with_parent
 from alfred.judge.scoring import load_rubric, score
 from alfred.judge.suite import SuiteError, run_suite
 from alfred.course.lesson import LESSON_FILE
 from alfred.course.targets import KIT_ROOT, RUBRIC_FILE, SUITE_DIR
-
-SUBMISSION_SECONDS = 60.0  # the submission's own time: its probes, counted by the driver
-JUDGE_SECONDS = 180.0  # everything for one submission, the judge's own work included (2-5 s when honest)
 
 
 # --- grading one student ---
@@ -104,16 +102,16 @@ def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
         if broken is not None:
             broken.close()
         return _error_row(student, f"the grader could not start a sandbox: {exc}")
-    driver = SubprocessDriver(server, key, main=entry.main, budget_seconds=SUBMISSION_SECONDS)
+    driver = SubprocessDriver(server, key, main=entry.main, budget_seconds=LIMITS.submission_seconds)
     memory_events = server.memory_events()
-    deadline = _JudgeDeadline(JUDGE_SECONDS)
+    deadline = _JudgeDeadline(LIMITS.judge_seconds)
     try:
         # The judge reads the staged copy's path only to name it; probes run in the submission process.
         with deadline:
             report = run_suite(server.staging / key / entry.main, plugins=(_DriverPlugin(driver, entry.label),))
     except SuiteError as exc:
         if deadline.passed:  # output built to be slow to check: this student stops here, the class goes on
-            return _error_row(student, f"grading this submission took the judge more than {JUDGE_SECONDS:g} s "
+            return _error_row(student, f"grading this submission took the judge more than {LIMITS.judge_seconds:g} s "
                               "and was stopped; review its code", status="timeout", flags=["judge time limit"])
         return _error_row(student, f"the grader could not run the suite: {exc}")
     finally:

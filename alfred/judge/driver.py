@@ -25,6 +25,7 @@ from alfred.judge.feedback import fail
 from alfred.course.lesson import written_folders
 from alfred.judge.observation import ErrorInfo, Observation, Reply, parse_reply
 from alfred.inside.probe import MAX_REPLY_BYTES, encode_reply, model_report, run_probe
+from alfred.sandbox.limits import LIMITS
 from alfred.sandbox.supervisor import Supervisor, read_probe, read_work_folder
 
 
@@ -248,7 +249,7 @@ class SubprocessDriver:
     """
 
     def __init__(self, server, key: str, main: str = "main.py", reply_seconds: float = 5.0,
-                 max_reply_bytes: int = MAX_REPLY_BYTES, budget_seconds: float = 60.0):
+                 max_reply_bytes: int = MAX_REPLY_BYTES, budget_seconds: float = LIMITS.submission_seconds):
         self.server = server  # alfred.sandbox.ForkServer, with this submission staged under `key`
         self.key = key
         self.main = main  # the student's file, relative to its staged folder

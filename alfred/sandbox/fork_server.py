@@ -33,14 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alfred.sandbox.cgroups import Cgroup
+from alfred.sandbox.limits import LIMITS
 from alfred.sandbox.supervisor import filter_program
 from alfred.course.targets import KIT_ROOT
 
-SANDBOX_MEMORY_BYTES = 1024 * 1024 * 1024  # the fork server and the submission process it serves
-SANDBOX_PIDS = 128
-START_SECONDS = 60
+# All of the kit that runs inside the sandbox, as paths under alfred/.
 RUNTIME_MODULES = ("__init__.py", "inside/__init__.py", "inside/probe.py", "sandbox/__init__.py", "sandbox/worker.py",
-                   "sandbox/supervisor.py")  # all of the kit that runs inside the sandbox, relative to alfred/
+                   "sandbox/supervisor.py", "sandbox/limits.py")
 RUNTIME_IN_SANDBOX = "/run/alfred-runtime"
 ENVIRONMENT_IN_SANDBOX = "/run/alfred-environment"  # the kit's virtual environment, wherever it is installed
 SUBMISSIONS_IN_SANDBOX, STUDENTS_IN_SANDBOX = "/submissions", "/students"
@@ -165,7 +164,7 @@ class ForkServer:
             folder.mkdir(exist_ok=True)
             folder.chmod(0o755)
         _copy_runtime(self.runtime)
-        self.cgroup = Cgroup.create(f"alfred-{os.getpid()}-{id(self):x}", SANDBOX_MEMORY_BYTES, SANDBOX_PIDS) \
+        self.cgroup = Cgroup.create(f"alfred-{os.getpid()}-{id(self):x}", LIMITS.memory_bytes, LIMITS.pids) \
             if sandboxed else None
         self._control, theirs = socket.socketpair()
         if sandboxed:
@@ -189,7 +188,7 @@ class ForkServer:
             for fd in fds:
                 os.close(fd)
             theirs.close()
-        self._control.settimeout(START_SECONDS)
+        self._control.settimeout(LIMITS.start_seconds)
         try:
             self._read_line("ready")
         except ServerError:
@@ -341,16 +340,15 @@ def _pipe_holding(data: bytes) -> int:
     return read_end
 
 
-# Kernel keyrings belong to a uid, not to a sandbox: they outlive processes and namespaces. A seccomp
-# filter keeps the whole sandbox away from them, so there is nothing to clean.
-_KEY_SYSCALLS = {"x86_64": (0xC000003E, (248, 249, 250)), "aarch64": (0xC00000B7, (217, 218, 219))}
+# Kernel keyrings outlive processes and namespaces: a seccomp filter keeps the whole sandbox away from them
+# (the calls it denies: LIMITS.keyring_syscalls), so there is nothing to clean.
 _X32_BIT = 0x40000000
 
 
 def _seccomp_filter() -> bytes:
     """A classic BPF program for bwrap's --seccomp: add_key, request_key and keyctl fail with EPERM, and so
     does every call of another ABI (i386 or x32 on x86_64: other ways in); everything else is allowed."""
-    arch, numbers = _KEY_SYSCALLS.get(platform.machine(), (None, ()))
+    arch, numbers = LIMITS.keyring_syscalls.get(platform.machine(), (None, ()))
     load, jump_eq, jump_ge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
     allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
     if arch is None:  # an architecture the kit does not know: no filter

@@ -32,12 +32,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from alfred.sandbox.limits import LIMITS
+
 OUT, ERR, CHANNEL = 1, 2, 3  # the descriptors watched: stdout, stderr, the probe's channel to the judge
 SLEEP = "sleep"
 RECEIVED = "received"  # bytes of the app's answer, as they reached the judge's connection
-MAX_CAPTURED_BYTES = 4 * 1024 * 1024  # per descriptor and process; beyond it writes are answered, not kept
-MAX_WRITE_READ = 64 * 1024  # bytes taken from one write; the writer is told the rest was not written yet
-MAX_SLEEPS = 10_000
 
 # <linux/seccomp.h>
 _SECCOMP_SET_MODE_FILTER = 1
@@ -127,7 +126,7 @@ class Supervisor:
 
     def _drain(self) -> None:
         """Takes what has reached the judge's connection to the app, as "received" entries of the record."""
-        while self.client is not None and self.received < MAX_CAPTURED_BYTES:
+        while self.client is not None and self.received < LIMITS.captured_bytes:
             try:
                 data = self.client.recv(65536)
             except (BlockingIOError, InterruptedError):
@@ -189,8 +188,8 @@ class Supervisor:
     def _answer(self, pid: int, number: int, args: list[int]) -> tuple[int, int]:
         """(the system call's return value, response flags) for one stop, recording what it did."""
         if number == _WRITE:
-            fd, address, count = args[0], args[1], min(args[2], MAX_WRITE_READ)
-            if self.captured.get(fd, MAX_CAPTURED_BYTES) >= MAX_CAPTURED_BYTES:
+            fd, address, count = args[0], args[1], min(args[2], LIMITS.write_read_bytes)
+            if self.captured.get(fd, LIMITS.captured_bytes) >= LIMITS.captured_bytes:
                 self.truncated = True
                 return args[2], 0  # said, and not kept
             data = _read_memory(pid, address, count)
@@ -202,7 +201,7 @@ class Supervisor:
         seconds = _wait_length(pid, number, args)
         if seconds is None:
             return -errno.EFAULT, 0
-        if self.sleeps < MAX_SLEEPS:
+        if self.sleeps < LIMITS.sleeps:
             self.sleeps += 1
             self._record(pid, Seen(SLEEP, seconds=seconds))
         else:
@@ -536,7 +535,7 @@ def _read_answer(exchange, data: bytes, answer: dict, add) -> None:
                                                if name == b"content-type"), "")
                 add("response-start", {"status": event.status_code}, {})
             elif isinstance(event, h11.Data):
-                if len(answer["body"]) < MAX_CAPTURED_BYTES:
+                if len(answer["body"]) < LIMITS.captured_bytes:
                     answer["body"] += bytes(event.data)
             elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
                 if answer["status"] is not None:

@@ -49,17 +49,9 @@ import sys
 import time
 from pathlib import Path
 
+from alfred.sandbox.limits import LIMITS
+
 LOADED = b"L\n"  # written once main.py has been imported, before the observation
-CHILD_LIMITS = {
-    resource.RLIMIT_AS: 1_500_000_000,  # address space: a CPython with FastAPI maps about 0.4 GB of it
-    resource.RLIMIT_CPU: 20,  # seconds of CPU for all the probes of one submission
-    resource.RLIMIT_FSIZE: 5_000_000,
-    resource.RLIMIT_NOFILE: 256,
-    resource.RLIMIT_NPROC: 64,  # per user: a fork bomb stops here (root, outside the sandbox, is exempt)
-    resource.RLIMIT_CORE: 0,
-}
-STUDENT_FS_BYTES = 64 * 1024 * 1024  # each of a submission's tmpfs: /sandbox (its work folder), /tmp, /dev/shm
-STUDENT_FS_INODES = 100_000
 SEEN_AS = {"sandbox": "/sandbox", "tmp": "/tmp", "shm": "/dev/shm"}  # folder of the tmpfs -> where the student sees it
 SUBMISSION = "/submission"  # the student's own files, seen read-only from inside
 WORK = "sandbox/work"  # the submission's work folder, inside its tmpfs (seen as /sandbox/work)
@@ -135,7 +127,7 @@ class _Server:
             (root / folder).mkdir()
             if self.isolate:  # a tmpfs each, as a machine has: filling /tmp leaves room in the work folder
                 _mount("tmpfs", str(root / folder), "tmpfs", _MS_NOSUID | _MS_NODEV,
-                       f"size={STUDENT_FS_BYTES},nr_inodes={STUDENT_FS_INODES},mode={mode:o}")
+                       f"size={LIMITS.fs_bytes},nr_inodes={LIMITS.fs_inodes},mode={mode:o}")
             (root / folder).chmod(mode)
 
     def _plan(self, key: str, main: str) -> dict:
@@ -307,7 +299,7 @@ def _become_student(work: Path, student_uid: int | None) -> None:
         os.setgid(student_uid)
         os.setuid(student_uid)  # from uid 0 to another: the kernel drops every capability here
     work.mkdir(parents=True, exist_ok=True)
-    for limit, value in CHILD_LIMITS.items():
+    for limit, value in LIMITS.rlimits().items():
         soft, hard = resource.getrlimit(limit)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(limit, (value, value))

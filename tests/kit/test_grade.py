@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -224,7 +225,7 @@ def test_the_judge_stops_one_slow_submission_and_grades_the_next(tmp_path, capsy
     whole work on it has a wall-clock limit; the student after it is graded."""
     from alfred.grading import grade as grading
 
-    monkeypatch.setattr(grading, "JUDGE_SECONDS", 3.0)
+    monkeypatch.setattr(grading, "LIMITS", replace(grading.LIMITS, judge_seconds=3.0))
     klass = tmp_path / "class"
     klass.mkdir()
     (klass / "a_slow.py").write_text(SOLUTIONS_MAIN.read_text() + "\n@app.middleware('http')\n"
