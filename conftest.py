@@ -26,9 +26,8 @@ from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submissi
 from alfred.course.exercises import BY_ID, EXERCISES, LESSON
 from alfred.course.lesson import LESSON_FILE
 from alfred.judge.scoring import ResultCollector, RubricError, load_rubric, score
-from alfred.course.targets import (EXERCISES_MAIN, RUBRIC_FILE, SOLUTIONS_MAIN, SUITE_DIR, Target, TargetError,
-                            is_kit_folder_arg, resolve)
-from alfred.watch import UNDER_WATCH
+from alfred.course.targets import (EXERCISES_MAIN, RUBRIC_FILE, SOLUTIONS_MAIN, SUITE_DIR, UNDER_WATCH, Target,
+                                   TargetError, is_kit_folder_arg, resolve)
 
 TARGET = pytest.StashKey[Target]()
 COLLECTOR = pytest.StashKey[ResultCollector]()

@@ -15,6 +15,7 @@ SUITE_DIR = LESSON.suite
 EXERCISES_MAIN = LESSON.root / LESSON.student_file
 SOLUTIONS_MAIN = LESSON.root / LESSON.solutions_file
 RUBRIC_FILE = LESSON.root / "pyproject.toml"  # its [tool.alfred.points] overrides the lesson's own points
+UNDER_WATCH = "ALFRED_WATCH"  # set by `alfred watch` for the pytest runs it starts: their `next:` line says "save"
 
 
 class TargetError(Exception):

@@ -16,7 +16,6 @@ A problem with one entry gives that entry an error row (`Entry.problem`); it nev
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
@@ -26,6 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from alfred.judge.feedback import printable
 from alfred.course.lesson import written_folders
+from alfred.reports.names import slug_of
 from alfred.inside.probe import PROJECT_SKIPPED  # one list: what discovery leaves out is what the probe never lays out
 
 MAX_SOURCE_BYTES = 1_000_000  # main.py
@@ -33,7 +33,6 @@ MAX_FOLDER_BYTES = 5_000_000  # everything else a student's project holds (templ
 MAX_FOLDER_FILES = 300
 MAX_DEPTH = 12
 MAX_LINK_HOPS = 40  # as the kernel allows for one path
-SLUG_CHARS = 60
 
 
 class GradeError(Exception):
@@ -153,19 +152,6 @@ def _unique_ids(names: list[str]) -> list[str]:
             taken.add(student)
         unique.append(student)
     return unique
-
-
-_HASHED = re.compile(r".*-[0-9a-f]{10}")
-
-
-def slug_of(student: str) -> str:
-    """A file name for a student's reports: the id where it is plain and short, else its plain part
-    shortened, with a hash of the whole id. Unique: a plain id that looks like a hashed name gets a hash too,
-    so no id can take another's name."""
-    plain = re.sub(r"[^A-Za-z0-9._-]", "_", student).strip("._")[:SLUG_CHARS] or "student"
-    if plain == student and not _HASHED.fullmatch(plain):
-        return plain
-    return f"{plain}-{hashlib.sha256(student.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}"
 
 
 # --- reading one submission ---

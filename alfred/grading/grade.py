@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from alfred.grading.discovery import Entry, GradeError, slug_of
+from alfred.grading.discovery import Entry, GradeError
+from alfred.reports.names import slug_of
 from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver, missing_package
 from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.feedback import printable

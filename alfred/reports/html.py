@@ -22,7 +22,7 @@ from collections import Counter
 from urllib.parse import quote
 
 from alfred.course import exercises
-from alfred.grading.discovery import slug_of
+from alfred.reports.names import slug_of
 from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.feedback import printable
 from alfred.reports.text import got, labelled

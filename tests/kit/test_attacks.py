@@ -49,7 +49,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from alfred.cli import DEMO_CLASS, main
-from alfred.grading.discovery import discover, slug_of
+from alfred.grading.discovery import discover
+from alfred.reports.names import slug_of
 from alfred.course.exercises import IDS
 from alfred.judge.suite import run_suites
 from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN

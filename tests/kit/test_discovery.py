@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from alfred.grading.discovery import MAX_FOLDER_FILES, Entry, GradeError, discover, slug_of
+from alfred.grading.discovery import MAX_FOLDER_FILES, Entry, GradeError, discover
+from alfred.reports.names import slug_of
 from alfred.grading.grade import content_hash
 from alfred.course.targets import SOLUTIONS_MAIN
 

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from alfred.cli import DEMO_CLASS
-from alfred.grading.discovery import slug_of
+from alfred.reports.names import slug_of
 from alfred.course.exercises import IDS
 from alfred.reports import DEFAULT_FORMATS, class_files
 from alfred.reports.html import BANDS, for_class, title

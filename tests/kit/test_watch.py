@@ -23,7 +23,8 @@ import pytest
 
 from alfred.handout import write_handout
 from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR
-from alfred.watch import NO_EVENTS_FILESYSTEMS, STUDENT_FILE, UNDER_WATCH, filesystem_type, polling_reason, run
+from alfred.course.targets import UNDER_WATCH
+from alfred.watch import NO_EVENTS_FILESYSTEMS, STUDENT_FILE, filesystem_type, polling_reason, run
 
 PATIENCE = 180  # seconds: far beyond a slow machine's run of the suite; only a hung watch reaches it
 ALFRED = Path(sys.executable).with_name("alfred")  # the command `pip install -e .` gives a student
@@ -157,7 +158,7 @@ def test_ctrl_c_or_sigterm_stops_it_cleanly_with_exit_code_0(project, watches, w
 def test_the_handout_runs_it_as_python_m_alfred_watch(tmp_path, watches):
     handout = tmp_path / "lesson-7"
     write_handout(handout)
-    assert (handout / "alfred" / "watch.py").is_file()  # conftest.py imports it, so the handout carries it
+    assert (handout / "alfred" / "watch.py").is_file()  # a student command: the handout carries it
     watch = watches([sys.executable, "-m", "alfred.watch", "--poll"], handout)
     _a_run_and_its_table(watch)
     (handout / STUDENT_FILE).write_text(SOLUTIONS_MAIN.read_text())
