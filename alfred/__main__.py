@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import sys
 
-from alfred.course.lesson import LessonError
+from alfred.course.lesson import told_in_one_line
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
+    with told_in_one_line():
         from alfred.cli import main as cli_main
-    except LessonError as exc:
-        print(f"alfred: {exc}", file=sys.stderr)
-        return 2
     return cli_main(argv)
 
 

@@ -21,7 +21,7 @@ from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, RUBRIC_FILE, SUITE_D
 SUITE = f"tests/{LESSON.folder}"  # where the handout keeps the suite: its lesson.toml finds the course two folders up
 
 PLUGIN_ENTRY = "alfred.judge.pytest_options"  # loaded through the pytest11 entry point, so it comes along too
-STUDENT_COMMANDS = ("hint",)  # run as `python -m alfred.<name>` in the handout, which has no `alfred` command
+STUDENT_COMMANDS = ("hint", "watch")  # run as `python -m alfred.<name>` in the handout, which has no `alfred` command
 CLASSROOM_WORKFLOW = ".github/workflows/classroom.yml"
 
 
@@ -85,16 +85,25 @@ def _alfred_imports(path: Path) -> set[str]:
     """The kit modules `path` imports when it loads (imports inside functions serve the grader only, such as
     the sandbox's error that the subprocess driver names: they are not the student's)."""
     found = set()
-    for node in ast.parse(path.read_text()).body:
+    for node in _run_at_load(ast.parse(path.read_text()).body):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "alfred":
             package = node.module.split(".")[1:]
             found.add(_module_path(package) if package else "__init__")
+            folder = KIT_ROOT / "alfred" / "/".join(package)  # `from alfred.judge import suite` names a module
             found |= {_module_path([*package, alias.name]) for alias in node.names
-                      if (KIT_ROOT / "alfred" / "/".join([*package, f"{alias.name}.py"])).is_file()
-                      or (KIT_ROOT / "alfred" / "/".join([*package, alias.name])).is_dir()}
+                      if (folder / f"{alias.name}.py").is_file() or (folder / alias.name).is_dir()}
         elif isinstance(node, ast.Import):
-            found |= {_module_path(alias.name.split(".")[1:]) for alias in node.names if alias.name.startswith("alfred.")}
+            found |= {_module_path(alias.name.split(".")[1:]) for alias in node.names
+                      if alias.name.startswith("alfred.")}
     return found
+
+
+def _run_at_load(statements: list[ast.stmt]):
+    """The statements of a module's top level, with those of its `with`, `if` and `try` blocks."""
+    for node in statements:
+        yield node
+        if isinstance(node, (ast.With, ast.If, ast.Try)):
+            yield from _run_at_load([*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", [])])
 
 
 def pyproject() -> str:

@@ -16,9 +16,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-from alfred.course.exercises import LESSON
-from alfred.course.lesson import Exercise
-from alfred.judge.suite import run_suite
+from alfred.course.lesson import Exercise, told_in_one_line
+
+with told_in_one_line(__name__ == "__main__"):  # run as `python -m alfred.hint`: a bad lesson file in one line
+    from alfred.course.exercises import LESSON
+    from alfred.judge.suite import run_suite
 
 STATE_FILE = Path(".alfred") / "hints.json"
 COMMAND = "alfred hint"  # how the student starts this command: `python -m alfred.hint` in the handout

@@ -14,8 +14,8 @@ and containers), or when file events cannot be set up. Ctrl-C stops it with exit
 
 The project is the nearest folder, from the current one upwards, holding conftest.py and the student's file
 (the lesson's student_file, exercises/<lesson folder>/main.py). This module imports only the standard library,
-watchfiles (when it runs) and the student-side `alfred.course.exercises` and `alfred.course.targets`, so the handout can run
-it without the grader.
+watchfiles (when it runs) and the course layer (`alfred.course`: the lesson, its exercises and files), so the
+handout can run it without the grader.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from alfred.course.exercises import IDS, LESSON
-from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT
+from alfred.course.lesson import told_in_one_line
 
-UNDER_WATCH = "ALFRED_WATCH"  # set for the pytest runs it starts: their `next:` line says "save", not "run"
+with told_in_one_line(__name__ == "__main__"):  # run as `python -m alfred.watch`: a bad lesson file in one line
+    from alfred.course.exercises import IDS, LESSON
+    from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, UNDER_WATCH
+
 STUDENT_FILE = EXERCISES_MAIN.relative_to(KIT_ROOT).as_posix()  # exercises/<lesson folder>/main.py
 WATCHED = STUDENT_FILE.split("/")[0]  # exercises: what the student passes to pytest, and where they edit
 # Filesystems whose changes made elsewhere (another machine, the host of a VM or container, Windows) send no

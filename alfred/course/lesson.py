@@ -10,9 +10,11 @@ pyproject.toml, else the kit's only `tests/*/lesson.toml`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,20 @@ LESSON_VARIABLE = "ALFRED_LESSON"
 
 class LessonError(Exception):
     """A lesson file that cannot be used; the message names the file and what is wrong in it."""
+
+
+@contextlib.contextmanager
+def told_in_one_line(command: bool = True):
+    """Around the imports of a command (`alfred`, `python -m alfred.hint`...), which read the lesson: a
+    LessonError becomes the command line's one-line error, `alfred: <file>: <mistake>` on stderr and exit code
+    2. With `command` false (the module is imported, not run) the error goes on to whoever imports it."""
+    try:
+        yield
+    except LessonError as exc:
+        if not command:
+            raise
+        print(f"alfred: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 @dataclass(frozen=True)

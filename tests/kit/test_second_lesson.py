@@ -77,8 +77,10 @@ def test_a_bad_lesson_file_is_refused_naming_the_file_and_the_mistake(tmp_path, 
 
 
 @pytest.mark.parametrize("command", [["-m", "alfred", "grade"], ["-m", "alfred", "hint"],
-                                     ["-c", "import sys; from alfred.__main__ import main; sys.exit(main(['grade']))"]],
-                         ids=["python -m alfred grade", "python -m alfred hint", "the alfred command"])
+                                     ["-c", "import sys; from alfred.__main__ import main; sys.exit(main(['grade']))"],
+                                     ["-m", "alfred.hint"], ["-m", "alfred.watch"]],
+                         ids=["python -m alfred grade", "python -m alfred hint", "the alfred command",
+                              "python -m alfred.hint (the handout's)", "python -m alfred.watch (the handout's)"])
 def test_the_alfred_command_stops_on_a_bad_lesson_file_in_one_line(tmp_path, command):
     (tmp_path / "lesson.toml").write_text('name = "L"\nstudent_file = "a"\nsolutions_file = "b"\n[[exercises]]\n'
                                           'id = "x"\ntitle = "X"\npoints = -1\n')
