@@ -30,7 +30,7 @@ what the judge reads (`reply_problem`) becomes an "oversized" problem here, in o
 #
 # Student code runs in this very process, and in a submission process every probe after the first runs
 # after it too; it may have replaced anything it can reach by name: `json.dumps`, `builtins.len`, a global
-# of this module (`import alfred.probe` is one line), a method of a class defined here. So the code that
+# of this module (`import alfred.inside.probe` is one line), a method of a class defined here. So the code that
 # turns what was observed into the reply (recording events and printed lines, describing values, functions
 # and errors, collecting files, building the report, encoding it to JSON, writing it) and the code that runs
 # a probe around it look nothing up at call time in a module's globals, in `builtins` or in a kit class:
@@ -44,7 +44,7 @@ what the judge reads (`reply_problem`) becomes an "oversized" problem here, in o
 #     decoded here).
 # What stays open is reaching the kit's objects themselves (gc, frames, `__defaults__`, `sys.stdout` and the
 # sleep functions the probe installs) and the libraries the probe drives: the known limit of observing from
-# inside the student's process (SECURITY.md). `alfred.worker._serve` follows the same rule.
+# inside the student's process (SECURITY.md). `alfred.sandbox.worker._serve` follows the same rule.
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 # What one observation may hold, so that an honest reply stays far below the driver's size cap and the
-# judge's work on it stays small. `alfred.observation` rejects a (forged) reply beyond these.
+# judge's work on it stays small. `alfred.judge.observation` rejects a (forged) reply beyond these.
 MAX_OUTPUT_CHARS = 64_000
 MAX_FILE_CHARS = 16_000
 MAX_FILES = 20
@@ -304,9 +304,9 @@ def _new_observer(main_path, workdir, watch, witnessed=False, *, _realpath=os.pa
     }
 
 
-# --- telling the supervisor (alfred.supervisor) what only this process knows, as it happens ---
+# --- telling the supervisor (alfred.sandbox.supervisor) what only this process knows, as it happens ---
 
-WITNESS_CHANNEL = 3  # the descriptor the judge's supervisor reads (alfred.supervisor.CHANNEL)
+WITNESS_CHANNEL = 3  # the descriptor the judge's supervisor reads (alfred.sandbox.supervisor.CHANNEL)
 SERVING = 4  # witnessed: a socket on which the judge hands a listening socket for each request, served by uvicorn
 MARKER = b"\x1f"  # starts a line on the channel that is not the reply: {"phase": ...} or {"event": ...}
 _STREAM_FD = types.MappingProxyType({"stdout": 1, "stderr": 2})

@@ -1,7 +1,7 @@
 """Drivers run probes against a submission; `Submission` is the one door the tests go through.
 
-A driver takes a probe (plain data) and returns what `alfred.probe.run_probe` observed (plain data), as
-the judge reads it from the reply line a student process sends (`alfred.observation.parse_reply`).
+A driver takes a probe (plain data) and returns what `alfred.inside.probe.run_probe` observed (plain data), as
+the judge reads it from the reply line a student process sends (`alfred.judge.observation.parse_reply`).
 `InProcessDriver` runs the probe in the test's own process, for a student's quick loop and the
 instructor's `pytest solutions`, and reads its own reply line the same way; a driver that runs the same
 probe in another process returns the same data, so tests never know which one they were given.
@@ -250,7 +250,7 @@ class SubprocessDriver:
 
     def __init__(self, server, key: str, main: str = "main.py", reply_seconds: float = 5.0,
                  max_reply_bytes: int = MAX_REPLY_BYTES, budget_seconds: float = LIMITS.submission_seconds):
-        self.server = server  # alfred.sandbox.ForkServer, with this submission staged under `key`
+        self.server = server  # alfred.sandbox.fork_server.ForkServer, with this submission staged under `key`
         self.key = key
         self.main = main  # the student's file, relative to its staged folder
         self.reply_seconds = reply_seconds  # wall clock per probe; simulated sleeps take no real time

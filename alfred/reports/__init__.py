@@ -1,4 +1,5 @@
-"""Reports of a graded class: one module per format, each turning result rows into the text of its files.
+"""The reports layer: reports of a graded class, one module per format, each turning result rows into the
+text of its files. It reads rows, the course and the judge's messages, and imports nothing of grading.
 
 A format is a module with `NAME` and two functions; `alfred grade` writes what they return under `--out`:
 

@@ -14,7 +14,7 @@ the student's code. What the process *does* is seen here instead, by the kernel'
 A process asking the kernel to wait 5 s has slept 5 s, whatever code asked; a line that reached
 descriptor 1 was printed, whoever wrote it. At every stop the judge also drains its own connection to the
 app (`client`), so a response's bytes are placed where the process had sent them. Descriptor 3 is the
-channel on which the kit's probe reports (`alfred.probe`): its markers place what only the process can tell
+channel on which the kit's probe reports (`alfred.inside.probe`): its markers place what only the process can tell
 (its phase, a task started: hints) among the prints and waits, at the moment the process tells it.
 """
 
@@ -327,7 +327,7 @@ def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_by
 
 
 def _events(record: list[Seen], exchange=None) -> tuple[list[dict], bool, dict | None, list]:
-    """The probe's events, as `alfred.probe` records them in process, with the same caps."""
+    """The probe's events, as `alfred.inside.probe` records them in process, with the same caps."""
     from alfred.inside.probe import MARKER, MAX_EVENTS, MAX_OUTPUT_CHARS, MAX_OUTPUT_EVENTS, MAX_TEXT_CHARS
 
     events: list[dict] = []
@@ -419,7 +419,7 @@ def _surrogates_ok(raw: bytes) -> bool:
 
 def read_work_folder(pid: int, folder: str, given: dict[str, bytes]) -> tuple[dict[str, str], bool]:
     """The files under the work folder `folder` of process `pid` (as the process sees it, reached through its
-    own root), read from outside the process as `alfred.probe` lists them in process: regular files in path
+    own root), read from outside the process as `alfred.inside.probe` lists them in process: regular files in path
     order, the first MAX_FILES of them, MAX_FILE_CHARS each, a project file left as it was given excepted.
     No link is followed, at any depth: a link planted to lead the judge elsewhere leads nowhere. Returns
     (files, whether some were left out)."""
@@ -547,7 +547,7 @@ def _read_answer(exchange, data: bytes, answer: dict, add) -> None:
 
 
 def _response(status: int, body: bytes, content_type: str) -> dict:
-    """A response as the probe reports one (alfred.probe._request), from the bytes the app sent back."""
+    """A response as the probe reports one (alfred.inside.probe._request), from the bytes the app sent back."""
     import codecs
 
     from alfred.inside.probe import MAX_BODY_CHARS, MAX_TEXT_CHARS, _from_json_bytes, _to_json

@@ -1,6 +1,6 @@
 """The student side of grading: a fork server inside the sandbox, and the submission processes it forks.
 
-    python -I -m alfred.worker CONTROL_FD LAYOUT_JSON
+    python -I -m alfred.sandbox.worker CONTROL_FD LAYOUT_JSON
 
 LAYOUT_JSON says where things are: {"isolate": true|false, "submissions": ..., "students": ...}. The server
 imports and exercises the trusted heavy modules once (FastAPI, pydantic, freezegun...), then waits for
@@ -97,7 +97,7 @@ def _orders(control: socket.socket):
 class _Server:
     def __init__(self, layout: dict):
         self.isolate = bool(layout["isolate"])
-        self.supervision = str(layout["supervision"])  # the supervisor's filter program, as hex (alfred.supervisor)
+        self.supervision = str(layout["supervision"])  # the supervisor's filter, as hex (alfred.sandbox.supervisor)
         self.submissions = Path(layout["submissions"])
         self.students = Path(layout["students"])
         self.children: dict[str, set[int]] = {}  # key -> pids of its submission processes (C1) not yet ended
@@ -306,7 +306,7 @@ def _become_student(work: Path, student_uid: int | None) -> None:
 
 
 def _supervised(probes_fd: int, to_judge: socket.socket, program: bytes) -> int:
-    """Puts this process under the judge's supervisor (alfred.supervisor), before any student code runs:
+    """Puts this process under the judge's supervisor (alfred.sandbox.supervisor), before any student code runs:
     descriptors 1 to 3 lead nowhere, and every write to them, every sleep, is seen and answered by the judge.
     Returns where the probes now arrive (a descriptor above the watched ones)."""
     from alfred.inside.probe import SERVING, WITNESS_CHANNEL
@@ -324,10 +324,10 @@ def _supervised(probes_fd: int, to_judge: socket.socket, program: bytes) -> int:
 
 
 def _serve(main_py: Path, work: Path, probes_fd: int) -> None:
-    # Trusted after load (the rule is written at the top of alfred/probe.py): from the first probe on, student
+    # Trusted after load (the rule is written at the top of alfred/inside/probe.py): from the first probe on, student
     # code runs in this process and may replace whatever it can name (json.dumps, builtins, this module's
     # globals). So everything this loop uses after that is bound here, before any student code has run, and
-    # the request is decoded and the reply made and encoded by alfred.probe's functions, bound at its import.
+    # the request is decoded and the reply made and encoded by alfred.inside.probe's functions, bound at its import.
     # The reply goes to the supervised channel: the judge's supervisor takes it, in order with what the
     # probe's prints and sleeps did.
     from alfred.inside.probe import WITNESS_CHANNEL, answer, decode_request
