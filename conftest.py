@@ -106,12 +106,14 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture
-def submission(request: pytest.FixtureRequest, tmp_path: Path) -> Submission:
-    """The main.py under test, run with `tmp_path` as its working directory."""
+def submission(request: pytest.FixtureRequest) -> Submission:
+    """The main.py under test, run in a working directory of its own: this test's `tmp_path`, or, when the
+    probes run in a sandbox, a folder there named after the test (no empty folder is made here for it)."""
     config = request.config
     target = config.stash[TARGET]
     driver = config.stash.get(DRIVER_KEY, None) or InProcessDriver(target.main, target.project)
-    return Submission(driver, tmp_path, config.stash.get(LABEL_KEY, target.label), config.stash[ANSWERS])
+    workdir = request.getfixturevalue("tmp_path") if driver.local_work_folders else Path(request.node.nodeid)
+    return Submission(driver, workdir, config.stash.get(LABEL_KEY, target.label), config.stash[ANSWERS])
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

@@ -49,7 +49,6 @@ what the judge reads (`reply_problem`) becomes an "oversized" problem here, in o
 from __future__ import annotations
 
 import asyncio
-import base64
 import codecs
 import ctypes
 import gc
@@ -341,19 +340,6 @@ def _witness(observer: dict, kind: str, entry: dict, *, _write=os.write, _channe
             pass  # the judge reads the response itself, from the socket the app answered on
         else:
             _write(_channel, _marker + _to_json({"event": entry}).encode() + b"\n")
-    except _OSError:
-        pass
-
-
-def _witness_harness(observer: dict, sent, *, _write=os.write, _channel=WITNESS_CHANNEL, _marker=MARKER,
-                     _to_json=_to_json, _b64=base64.b64encode, _OSError=OSError) -> None:
-    """Tells the supervisor, as it is sent, one answer of the kit's route for a model (None: no route could
-    take the model)."""
-    if not observer["witnessed"]:
-        return
-    told = None if sent is None else {"status": sent["status"], "body": _b64(sent["body"]).decode("ascii")}
-    try:
-        _write(_channel, _marker + _to_json({"harness": told}).encode() + b"\n")
     except _OSError:
         pass
 
@@ -882,20 +868,23 @@ def _listening_socket(*, _socket=socket.socket, _recv_fds=socket.recv_fds, _fd=S
     return _socket(fileno=fds[0])
 
 
-def _serve_one_request(observer: dict, module, app, *, _libraries=_LIBRARIES, _lifespan_of=_lifespan_of, _run=asyncio.run,
-                       _listening_socket=_listening_socket, _Event=asyncio.Event, _list=list,
-                       _mark_phase=_mark_phase) -> None:
-    """Serves the judge's one request with uvicorn on the listening socket the judge handed over for it, the
-    app's lifespan around it as uvicorn runs it, until the request and the tasks it started are done."""
+def _serve_one_request(observer: dict, module, app, requests: int = 1, *, _libraries=_LIBRARIES,
+                       _lifespan_of=_lifespan_of, _run=asyncio.run, _listening_socket=_listening_socket,
+                       _Event=asyncio.Event, _list=list, _mark_phase=_mark_phase) -> None:
+    """Serves the judge's request (its `requests` requests, sent one after the other on its connection) with
+    uvicorn on the listening socket the judge handed over for it, the lifespan of main.py's app (`module`;
+    None: no lifespan) around it as uvicorn runs it, until they and the tasks they started are done."""
     uvicorn = _libraries["uvicorn"]
-    done = _Event()
+    done, served = _Event(), [0]
 
     async def app_until_done(scope, receive, send):
         try:
             await app(scope, receive, send)
         finally:
             if scope["type"] == "http":
-                done.set()
+                served[0] += 1
+                if served[0] >= requests:
+                    done.set()
 
     lifespan = _lifespan_of(module) is not None
     config = uvicorn.Config(app_until_done, lifespan="on" if lifespan else "off", log_config=None,
@@ -1155,10 +1144,11 @@ def model_report(exchanges: list, *, _from_json_bytes=_from_json_bytes, _to_json
 
 
 def _validate(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _lookup=_lookup, _run=asyncio.run,
-              _Exception=Exception, _len=len, _list=list, _witness_harness=_witness_harness, _model_report=model_report,
-              _max_sent=MAX_SENT_BODY_BYTES) -> None:
+              _Exception=Exception, _len=len, _list=list, _model_report=model_report,
+              _serve_one_request=_serve_one_request, _max_sent=MAX_SENT_BODY_BYTES) -> None:
     """The model as FastAPI uses it: a route of the kit's takes it as its JSON body and answers with what it
-    holds; the report is read from the route's answers (and its OpenAPI schema), as a client sees them."""
+    holds; the report is read from the route's answers (and its OpenAPI schema), as a client sees them.
+    Witnessed, the route is served by uvicorn on the judge's socket, and the judge reads its answers itself."""
     model = _lookup(observer, module, probe["model"])
     if model is None:
         return
@@ -1173,7 +1163,6 @@ def _validate(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _lo
         harness.post("/")(echo)
     except _Exception:  # noqa: BLE001 - not something a route can take as its body
         observer["result"]["model"] = _model_report([])
-        _witness_harness(observer, None)
         return
     exchanges = []
 
@@ -1188,9 +1177,13 @@ def _validate(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _lo
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 exchanges.append((sent["status"], sent["body"]))
-                _witness_harness(observer, sent)
 
         await harness(scope, receive, recording_send)
+
+    if observer["witnessed"]:
+        _serve_one_request(observer, None, told, requests=2)
+        observer["result"]["model"] = _model_report(exchanges)
+        return
 
     async def ask():
         transport = ASGITransport(app=told, raise_app_exceptions=False)

@@ -26,10 +26,14 @@ from alfred.course.lesson import written_folders
 from alfred.judge.observation import ErrorInfo, Observation, Reply, parse_reply
 from alfred.inside.probe import MAX_REPLY_BYTES, encode_reply, model_report, run_probe
 from alfred.sandbox.limits import LIMITS
-from alfred.sandbox.supervisor import Supervisor, read_probe, read_work_folder
+from alfred.sandbox.supervisor import Exchange, Supervisor, read_probe, read_work_folder
 
 
 class Driver(Protocol):
+    # True: each test's probes run in a folder of this machine (the test's tmp_path). False: the driver keeps
+    # its work folders where the probes run (a sandbox), one per test, and `workdir` only names it.
+    local_work_folders: bool
+
     def run(self, probe: dict, workdir: Path) -> dict: ...
 
 
@@ -39,6 +43,8 @@ LABEL_KEY = pytest.StashKey[str]()  # how learner messages name the file, when t
 
 class InProcessDriver:
     """Runs probes here. Only for code its runner trusts: their own, or the kit's."""
+
+    local_work_folders = True
 
     def __init__(self, main_path: Path, project: Path | None = None):
         self.main_path = main_path
@@ -248,6 +254,8 @@ class SubprocessDriver:
     instructor should look at.
     """
 
+    local_work_folders = False  # each test's folder is made in the submission's private work area
+
     def __init__(self, server, key: str, main: str = "main.py", reply_seconds: float = 5.0,
                  max_reply_bytes: int = MAX_REPLY_BYTES, budget_seconds: float = LIMITS.submission_seconds):
         self.server = server  # alfred.sandbox.fork_server.ForkServer, with this submission staged under `key`
@@ -296,7 +304,8 @@ class SubprocessDriver:
         request = {"id": self._next_id, "workdir": self._workdir_key(workdir), "probe": probe}
         supervisor.watch = (f"{work}/{request['workdir']}", tuple(probe.get("watch", ())))
         start = len(supervisor.seen)
-        exchange = self._send_request(probe, supervisor) if probe.get("action") == "request" else None
+        requests = _requests_of(probe)
+        exchange = self._send_requests(requests, supervisor) if requests else None
         deadline = time.monotonic() + self.reply_seconds  # for sending the probe and reading the reply
         try:
             if not _write_before(probes_fd, (json.dumps(request) + "\n").encode(), deadline):
@@ -319,14 +328,12 @@ class SubprocessDriver:
         if isinstance(observation, dict):
             # What the process printed and waited, and when, as its supervisor saw it: never what it says.
             observation["events"] = record.events
-            if observation.get("response") is not None or record.response is not None:
-                # The response as the judge read it on its own connection to the app (None: no complete one).
-                observation["response"] = record.response
-            if observation.get("model") is not None:
-                # The model as a route of the kit's answered about it, as the answers were sent: never the
-                # report the process sends.
-                answers = record.harness if None not in record.harness else []
-                observation["model"] = model_report(answers)
+            # The response as the judge read it on its own connection to the app (None: no complete one).
+            observation["response"] = record.response if probe["action"] == "request" else None
+            if probe["action"] == "validate" and not (observation.get("load_error") or observation.get("missing_name")):
+                # The model as the kit's route for it answered the judge's two requests on the judge's own
+                # connection: never the report the process sends, nor anything it tells.
+                observation["model"] = model_report([(status, body) for status, body, _ in record.answers])
             # And the files it left, read by the judge from outside: never the list the process sends.
             observation["files"], files_cut = read_work_folder(record.replied_by, supervisor.watch[0],
                                                                self._project_files())
@@ -344,9 +351,10 @@ class SubprocessDriver:
         # Each test's tmp_path maps to its own folder in the submission's private work area.
         return self._workdirs.setdefault(str(workdir), f"test-{len(self._workdirs)}")
 
-    def _send_request(self, probe: dict, supervisor: Supervisor):
-        """Connects to the app the submission process is about to serve, and sends it the probe's request, as
-        a client would; returns the HTTP client (h11) that reads its answer, or None when it cannot be sent."""
+    def _send_requests(self, requests: list[dict], supervisor: Supervisor) -> Exchange | None:
+        """Connects to the app the submission process is about to serve, and sends it the probe's requests, as
+        a client would; returns the judge's side of the connection, which reads the answers, or None when they
+        cannot be sent."""
         address = b"\0alfred-" + os.urandom(12).hex().encode()  # abstract: in the judge's network namespace
         connection = socket.socket(socket.AF_UNIX)
         try:
@@ -354,7 +362,7 @@ class SubprocessDriver:
                 listening.bind(address)
                 listening.listen(1)
                 connection.connect(address)  # queued until the app accepts it
-                exchange, data = http_request(probe)
+                exchange, data = http_requests(requests)
                 connection.setblocking(False)
                 connection.send(data)  # a request is far smaller than a socket's buffer
                 self._serving.settimeout(self.reply_seconds)
@@ -428,9 +436,35 @@ class SubprocessDriver:
             supervisor.stop()
 
 
-def http_request(probe: dict):
-    """(an h11 client that has sent it, the bytes) of the HTTP/1.1 request a "request" probe describes, as
-    httpx would send it."""
+def _requests_of(probe: dict) -> list[dict]:
+    """The HTTP requests the judge sends for a probe: its own for a "request" probe; for a "validate" probe,
+    the model's data to the kit's route that takes the model as its body, then that app's OpenAPI schema
+    (alfred.inside.probe._validate serves that route; its model_report reads the two answers)."""
+    if probe.get("action") == "request":
+        return [probe]
+    if probe.get("action") == "validate":
+        return [{"method": "POST", "path": "/", "json": probe.get("data")}, {"method": "GET", "path": "/openapi.json"}]
+    return []
+
+
+def http_requests(requests: list[dict]) -> tuple[Exchange, bytes]:
+    """(the judge's side of a connection that has sent them, the bytes) of the HTTP/1.1 requests described
+    (as "request" probes describe one), as httpx would send each, one after the other on one connection."""
+    import h11
+
+    described = [_http_events(request) for request in requests]
+    data = b""
+    for events in described:
+        writer = h11.Connection(h11.CLIENT)  # each request's bytes, as a client at its start would send them
+        data += b"".join(writer.send(event) for event in events)
+    client = h11.Connection(h11.CLIENT)
+    for event in described[0]:
+        client.send(event)
+    return Exchange(client, described[1:]), data
+
+
+def _http_events(probe: dict) -> list:
+    """The h11 events of the request a "request" probe describes, as httpx would send it."""
     import json as json_module
     from urllib.parse import quote, urlencode
 
@@ -450,8 +484,5 @@ def http_request(probe: dict):
     target = quote(probe["path"], safe="/:@!$&'()*+,;=-._~%")
     if probe.get("params"):
         target += "?" + urlencode(probe["params"], doseq=True)
-    client = h11.Connection(h11.CLIENT)
-    data = client.send(h11.Request(method=probe.get("method", "GET").upper(), target=target, headers=headers))
-    data += client.send(h11.Data(data=body)) if body else b""
-    data += client.send(h11.EndOfMessage())
-    return client, data
+    request = h11.Request(method=probe.get("method", "GET").upper(), target=target, headers=headers)
+    return [request, *([h11.Data(data=body)] if body else []), h11.EndOfMessage()]

@@ -31,6 +31,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from alfred.sandbox.limits import LIMITS
 
@@ -285,8 +286,8 @@ class ProbeRecord:
     problem: str | None = None
     events: list[dict] = field(default_factory=list)
     truncated: bool = False
-    response: dict | None = None  # the response, as the judge read it on its own connection to the app
-    harness: list = field(default_factory=list)  # the answers of the kit's route for a model, as told when sent
+    response: dict | None = None  # the first response, as the judge read it on its own connection to the app
+    answers: list = field(default_factory=list)  # (status, body) of every complete response, in order
 
 
 def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_bytes: int,
@@ -321,20 +322,20 @@ def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_by
 
     if not supervisor.wait_for(reply_ready, deadline):
         record.problem = "timeout" if supervisor.running() else "crashed"
-    record.events, record.truncated, record.response, record.harness = _events(supervisor.seen[start:position],
-                                                                               exchange)
+    record.events, record.truncated, record.answers = _events(supervisor.seen[start:position], exchange)
+    record.response = _response(*record.answers[0]) if record.answers else None
     return record
 
 
-def _events(record: list[Seen], exchange=None) -> tuple[list[dict], bool, dict | None, list]:
-    """The probe's events, as `alfred.inside.probe` records them in process, with the same caps."""
+def _events(record: list[Seen], exchange: Exchange | None = None) -> tuple[list[dict], bool, list]:
+    """The probe's events, as `alfred.inside.probe` records them in process, with the same caps; and the app's
+    complete answers to the judge's requests, (status, body, content type) each, in order."""
     from alfred.inside.probe import MARKER, MAX_EVENTS, MAX_OUTPUT_CHARS, MAX_OUTPUT_EVENTS, MAX_TEXT_CHARS
 
     events: list[dict] = []
     pending = {OUT: b"", ERR: b""}
     channel = b""
-    state = {"phase": "import", "t": 0.0, "chars": 0, "truncated": False, "status": None, "response": None,
-             "harness": []}
+    state = {"phase": "import", "t": 0.0, "chars": 0, "truncated": False}
 
     def add(kind: str, fields: dict, watched: dict) -> None:
         if len(events) >= MAX_EVENTS or (kind in ("print", "sleep") and len(events) >= MAX_OUTPUT_EVENTS):
@@ -353,13 +354,11 @@ def _events(record: list[Seen], exchange=None) -> tuple[list[dict], bool, dict |
         state["chars"] += len(line)
         add("print", {"stream": "stdout" if fd == OUT else "stderr", "text": line[:MAX_TEXT_CHARS]}, watched)
 
-    answer = {"status": None, "content_type": "", "body": b"", "done": False}
+    answers: list[tuple[int, bytes, str]] = []
     for seen in record:
         if seen.kind == RECEIVED:
-            if exchange is not None and not answer["done"]:
-                _read_answer(exchange, seen.data, answer, add)
-                if answer["done"]:
-                    state["response"] = _response(answer["status"], answer["body"], answer["content_type"])
+            if exchange is not None:
+                _read_answers(exchange, seen.data, answers, add)
             continue
         if seen.kind == SLEEP:
             if seen.seconds > 0:
@@ -379,7 +378,7 @@ def _events(record: list[Seen], exchange=None) -> tuple[list[dict], bool, dict |
     for fd, rest in pending.items():  # a last line without its newline, as a flush at the end prints it
         if rest:
             printed(fd, rest, record[-1].watched if record else {})
-    return events, state["truncated"], state["response"], state["harness"]
+    return events, state["truncated"], answers
 
 
 _TOLD = frozenset({"task-start", "task-end"})  # events only the process can tell (a response is read, not told)
@@ -396,9 +395,6 @@ def _apply_marker(text: bytes, state: dict, add, watched: dict) -> None:
         return
     if isinstance(told.get("phase"), str):
         state["phase"] = told["phase"][:40]
-        return
-    if "harness" in told:
-        state["harness"].append(_harness_answer(told["harness"]))
         return
     event = told.get("event")
     if isinstance(event, dict) and event.get("kind") in _TOLD:
@@ -518,31 +514,49 @@ def _read_beneath(top_path: str, parts: tuple[str, ...], pid: int, limit: int) -
         os.close(fd)
 
 
-def _read_answer(exchange, data: bytes, answer: dict, add) -> None:
-    """Feeds bytes of the app's answer to the judge's HTTP client (h11), adding the response's events as its
-    parts arrive."""
+@dataclass
+class Exchange:
+    """The judge's side of one connection to the app: its HTTP client (h11), which has sent the first request,
+    and the events of the requests sent after it on the same connection (HTTP/1.1 pipelining: the app
+    answers them in the order they were sent), which the client is told of as each answer before is read."""
+
+    client: Any
+    later: list = field(default_factory=list)
+    answer: dict = field(default_factory=lambda: {"status": None, "content_type": "", "body": b""})
+
+
+def _read_answers(exchange: Exchange, data: bytes, answers: list, add) -> None:
+    """Feeds bytes of the app's answers to the judge's HTTP client (h11), adding each response's events as
+    its parts arrive, and each complete answer to `answers`."""
     import h11
 
+    client, answer = exchange.client, exchange.answer
     try:
-        exchange.receive_data(data)
+        client.receive_data(data)
         while True:
-            event = exchange.next_event()
+            event = client.next_event()
             if event is h11.NEED_DATA or event is h11.PAUSED:
+                if event is h11.PAUSED and exchange.later and client.their_state is h11.DONE:
+                    client.start_next_cycle()  # the next request's answer follows on the same connection
+                    for sent in exchange.later.pop(0):
+                        client.send(sent)
+                    continue
                 return
             if isinstance(event, h11.Response):
-                answer["status"] = event.status_code
-                answer["content_type"] = next((value.decode("latin-1") for name, value in event.headers
-                                               if name == b"content-type"), "")
+                answer.update(status=event.status_code, body=b"", content_type=next(
+                    (value.decode("latin-1") for name, value in event.headers if name == b"content-type"), ""))
                 add("response-start", {"status": event.status_code}, {})
             elif isinstance(event, h11.Data):
                 if len(answer["body"]) < LIMITS.captured_bytes:
                     answer["body"] += bytes(event.data)
-            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
-                if answer["status"] is not None:
-                    answer["done"] = True
-                    add("response-complete", {}, {})
+            elif isinstance(event, h11.EndOfMessage):
+                answers.append((answer["status"], answer["body"], answer["content_type"]))
+                add("response-complete", {}, {})
+                if not exchange.later:
+                    return
+            elif isinstance(event, h11.ConnectionClosed):
                 return
-    except h11.RemoteProtocolError:
+    except h11.ProtocolError:
         return
 
 
@@ -564,16 +578,3 @@ def _response(status: int, body: bytes, content_type: str) -> dict:
         charset = "utf-8"
     return {"status": status, "body_json": body_json if body_json is not None and len(body_json) <= MAX_BODY_CHARS else None,
             "text": body.decode(charset, "replace")[:MAX_TEXT_CHARS], "content_type": content_type[:MAX_TEXT_CHARS]}
-
-
-def _harness_answer(told) -> tuple[int, bytes] | None:
-    """One answer of the kit's route for a model, as told: (status, body), or None (no route could take it)."""
-    import base64
-    import binascii
-
-    if not isinstance(told, dict) or not isinstance(told.get("status"), int) or not isinstance(told.get("body"), str):
-        return None
-    try:
-        return told["status"], base64.b64decode(told["body"], validate=True)
-    except (binascii.Error, ValueError):
-        return None

@@ -15,7 +15,7 @@ from difflib import SequenceMatcher
 
 import pytest
 
-from alfred.judge.feedback import call_tried, check, lines
+from alfred.judge.feedback import call_tried, check, lines, shown
 from alfred.judge.observation import Event, Observation
 
 pytestmark = pytest.mark.stretch
@@ -25,7 +25,8 @@ LOG_DIR = "batcomputer_logs"
 LOG_FILE = f"{LOG_DIR}/activity_log.txt"
 BESIDE = f"{LOG_DIR}/patrol_notes.txt"
 EMAIL = "bruce@wayne.enterprises"
-LINE = f"User {EMAIL} activity: Checked the Bat-Signal\n"
+ACTIVITY = "Checked the Bat-Signal"
+LINE = f"User {EMAIL} activity: {ACTIVITY}\n"
 EARLIER = "User alfred@wayne.enterprises activity: Polished the Batmobile\n"
 LATER = "User lucius@wayne.enterprises activity: Tuned the Tumbler\n"
 MESSAGE = "--- BACKGROUND TASK: Creating log file ---"
@@ -42,12 +43,20 @@ EVERY_CALL_HINT = (" A line printed on every call does not count, even when what
 
 
 def log(submission, **setup):
-    seen = submission.call(TASK, EMAIL, "Checked the Bat-Signal", watch=[LOG_FILE], **setup)
+    """One call of the task. Into a log file that is already there, it must log the activity (its words are
+    in the file afterwards, as the judge reads it): those calls are what a creation message is told apart from,
+    so one that did not do its work (it raised, say) cannot stand for "the file was there". What the first
+    call, with no log file, writes is what the tests check. The exception a call raised only explains."""
+    seen = submission.call(TASK, EMAIL, ACTIVITY, watch=[LOG_FILE], **setup)
+    if LOG_FILE not in setup.get("files", {}):
+        return seen
+    logged = seen.files.get(LOG_FILE)
     check(
-        seen.error is None,
-        tried=call_tried(TASK, EMAIL, "Checked the Bat-Signal"),
-        got=f"it raised {seen.error.sentence() if seen.error else ''}",
-        expected="it to log the activity",
+        logged is not None and ACTIVITY in logged,
+        tried=call_tried(TASK, EMAIL, ACTIVITY),
+        got=(f"it raised {seen.error.sentence()}" if seen.error else f"{LOG_FILE} holds {shown(logged)}"
+             if logged is not None else f"no {LOG_FILE}"),
+        expected=f"it to log the activity: {ACTIVITY!r} written to {LOG_FILE}",
         hint="the lesson's version of this function works: compare your edits with it.",
     )
     return seen
