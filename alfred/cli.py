@@ -23,7 +23,7 @@ from pathlib import Path
 
 from alfred.grading.discovery import GradeError, discover
 from alfred.course.exercises import LESSON
-from alfred.grading.grade import grade_class, merge, shard_of
+from alfred.grading.classroom import grade_class, merge, shard_of
 from alfred.handout import HandoutError, write_handout
 from alfred.hint import add_arguments as add_hint_arguments, run as hint
 from alfred.reports import DEFAULT_FORMATS, FORMATS

@@ -17,7 +17,6 @@ A problem with one entry gives that entry an error row (`Entry.problem`); it nev
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections import Counter
 from dataclasses import dataclass, field

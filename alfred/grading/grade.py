@@ -1,53 +1,35 @@
-"""Grades submissions: one student at a time (`grade_one`) and a whole class with its reports (`grade_class`).
+"""Grades one submission (`grade_one`) into its result row: status, score, points per exercise, flags, tests.
 
-The judge is the kit's pytest suite, run in the grader's own processes (alfred.judge.suite.run_suite); student
-code only ever runs in a worker process behind `SubprocessDriver`, sandboxed by default. Every finished
-student's files (made by the formats of `alfred.reports`) are written atomically at once, so an interrupted
-run keeps them and the next run resumes: a submission whose content hash and kit hash are unchanged is not
-graded again unless forced.
+The judge is the kit's pytest suite, run in the grader's own process (alfred.judge.suite.run_suite); student
+code only ever runs in a submission process behind `SubprocessDriver`, sandboxed by default, forked by the
+fork server this grading process keeps for every student it grades. A whole class is graded by
+`alfred.grading.classroom`, which runs this in a pool of such processes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import multiprocessing.util
 import os
 import signal
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from alfred.grading.discovery import Entry, GradeError
-from alfred.reports.names import slug_of
+from alfred.grading.discovery import Entry
 from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver, missing_package
 from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.feedback import printable
 from alfred.judge.observation import ErrorInfo
-from alfred.reports import DEFAULT_FORMATS, class_files, student_files
 from alfred.reports.text import got, part
 from alfred.sandbox.limits import LIMITS
 from alfred.sandbox.fork_server import ForkServer, ServerError, die_with_parent
 from alfred.judge.scoring import load_rubric, score
 from alfred.judge.suite import SuiteError, run_suite
-from alfred.course.lesson import LESSON_FILE
-from alfred.course.targets import KIT_ROOT, RUBRIC_FILE, SUITE_DIR
+from alfred.course.targets import RUBRIC_FILE
 
 
 # --- grading one student ---
-
-
-def kit_hash() -> str:
-    """Changes whenever anything that decides a grade changes: the suite, the lesson, the kit's code, the rubric."""
-    digest = hashlib.sha256()
-    files = [KIT_ROOT / "conftest.py", KIT_ROOT / "pyproject.toml", *sorted((KIT_ROOT / "alfred").rglob("*.py")),
-             *sorted(SUITE_DIR.glob("*.py")), SUITE_DIR / LESSON_FILE,
-             *([RUBRIC_FILE] if RUBRIC_FILE.is_file() and RUBRIC_FILE != KIT_ROOT / "pyproject.toml" else [])]
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def content_hash(entry: Entry, kit: str) -> str:
@@ -74,7 +56,7 @@ _servers: dict[bool, ForkServer] = {}  # per grading process: one fork server, r
 _hidden: tuple[Path, ...] = ()  # what no sandbox may show besides the kit: the class folders, the reports
 
 
-def _start_grading_process(grader: int, hidden: tuple[Path, ...]) -> None:
+def start_grading_process(grader: int, hidden: tuple[Path, ...]) -> None:
     """Pool initializer: the process dies with the grader, whatever ends it, and knows what to hide."""
     global _hidden
     die_with_parent(grader)
@@ -102,7 +84,7 @@ def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
         broken = _servers.pop(sandboxed, None)
         if broken is not None:
             broken.close()
-        return _error_row(student, f"the grader could not start a sandbox: {exc}")
+        return error_row(student, f"the grader could not start a sandbox: {exc}")
     driver = SubprocessDriver(server, key, main=entry.main, budget_seconds=LIMITS.submission_seconds)
     memory_events = server.memory_events()
     deadline = _JudgeDeadline(LIMITS.judge_seconds)
@@ -112,9 +94,9 @@ def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
             report = run_suite(server.staging / key / entry.main, plugins=(_DriverPlugin(driver, entry.label),))
     except SuiteError as exc:
         if deadline.passed:  # output built to be slow to check: this student stops here, the class goes on
-            return _error_row(student, f"grading this submission took the judge more than {LIMITS.judge_seconds:g} s "
+            return error_row(student, f"grading this submission took the judge more than {LIMITS.judge_seconds:g} s "
                               "and was stopped; review its code", status="timeout", flags=["judge time limit"])
-        return _error_row(student, f"the grader could not run the suite: {exc}")
+        return error_row(student, f"the grader could not run the suite: {exc}")
     finally:
         try:
             driver.stop()
@@ -164,7 +146,7 @@ def _row(student: str, status: str, report: dict, flags: list[str], message: str
     }
 
 
-def _error_row(student: str, message: str, status: str = "error", flags: list[str] | None = None) -> dict:
+def error_row(student: str, message: str, status: str = "error", flags: list[str] | None = None) -> dict:
     report = score([], load_rubric(RUBRIC_FILE))
     return _row(student, status, report, flags or [], message)
 
@@ -191,148 +173,3 @@ class _JudgeDeadline:
 
 
 # --- grading a class ---
-
-
-def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, force: bool = False,
-                on_result=None, only: str | None = None, hidden: tuple[Path, ...] = (),
-                formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[dict]:
-    """Grades every entry (reusing unchanged results), writes all reports under `out`, returns the rows of
-    the students graded in this run. With `only` (an id or a report name), grades that student alone; the
-    gradebook and summary still list every student of `entries` who has a result in `out`, from their
-    last grading. No sandbox shows `hidden` (the class folders) or `out`. `formats` names the reports
-    written (alfred.reports).
-
-    However the run ends (Ctrl-C, SIGTERM), the grading processes and their sandboxes end with it, every
-    finished student keeps its files, and the gradebook lists the students finished so far."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    kit = kit_hash()
-    (out / "cache").mkdir(parents=True, exist_ok=True)
-    rows: dict[str, dict] = {}
-    pending = []
-    try:
-        for entry in entries:
-            try:
-                if only is not None and only not in (entry.student, entry.slug):
-                    last = _read_cache(out, entry.slug, None, formats)
-                    if last:
-                        rows[entry.student] = last
-                    continue
-                digest = content_hash(entry, kit)
-                cached = _read_cache(out, entry.slug, digest, formats)
-                if cached and not force:
-                    rows[entry.student] = cached
-                    _notify(on_result, cached, cached=True)
-                elif entry.problem:
-                    rows[entry.student] = _finish(out, entry.slug, _error_row(entry.student, entry.problem), digest,
-                                                  on_result, formats)
-                else:
-                    pending.append((entry, digest))
-            except Exception as exc:  # one odd entry never stops the class: it gets its row, the rest go on
-                row = _error_row(entry.student, f"the grader could not prepare this submission: {exc}")
-                rows[entry.student] = _finish(out, entry.slug, row, "", on_result, formats)
-        if pending:
-            pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_start_grading_process,
-                                       initargs=(os.getpid(), (*hidden, out.resolve())))
-            try:
-                futures = {pool.submit(grade_one, entry, sandboxed): (entry, digest) for entry, digest in pending}
-                for future in as_completed(futures):
-                    entry, digest = futures[future]
-                    try:
-                        row = future.result()
-                    except Exception as exc:  # a crash of the grader itself, never the student's fault
-                        row = _error_row(entry.student, f"the grader failed on this submission: {exc}")
-                    rows[entry.student] = _finish(out, entry.slug, row, digest, on_result, formats)
-            except BaseException:
-                _stop_now(pool)
-                raise
-            pool.shutdown()
-    finally:
-        ordered = _in_class_order(rows.values())
-        for relative, text in class_files(ordered, formats).items():
-            _write_atomically(out / relative, text)
-    return [row for row in ordered if only is None or only in (row["student"], slug_of(row["student"]))]
-
-
-def _in_class_order(rows) -> list[dict]:
-    """Every class report lists students by id, so a class graded in shards reads as one graded at once."""
-    return sorted(rows, key=lambda row: row["student"])
-
-
-def shard_of(student: str, shards: int) -> int:
-    """The shard (0 to shards-1) that grades this student: stable, whatever else the class holds."""
-    return int(hashlib.sha256(student.encode()).hexdigest()[:12], 16) % shards
-
-
-def merge(outs: list[Path], into: Path, formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[dict]:
-    """Builds the class's reports in `into` from the results of shards graded apart (each an --out folder):
-    every student's files and cache, then the gradebook and summary of them all."""
-    rows: dict[str, tuple[dict, str]] = {}
-    empty = [str(out) for out in outs if not any((out / "cache").glob("*.json"))]
-    if empty:  # a shard that failed or never ran would drop its students from the class without a word
-        raise GradeError(f"No results in {', '.join(empty)}: grade {'that shard' if len(empty) == 1 else 'those shards'} "
-                         "(or leave the folder out on purpose) and merge again.")
-    for out in outs:
-        for path in sorted((out / "cache").glob("*.json")):
-            try:
-                cached = json.loads(path.read_text())
-                row, digest = cached["row"], cached["hash"]
-            except (OSError, ValueError, KeyError, TypeError):
-                raise GradeError(f"{path} is not a result the grader wrote; grade that shard again.") from None
-            if row["student"] in rows and rows[row["student"]][1] != digest:
-                raise GradeError(f"{row['student']!r} was graded in two shards with different files; grade the "
-                                 "class again with the same --shard count.")
-            rows[row["student"]] = (row, digest)
-    (into / "cache").mkdir(parents=True, exist_ok=True)
-    for row, digest in rows.values():
-        slug = slug_of(row["student"])
-        for relative, text in student_files(row, slug, formats).items():
-            _write_atomically(into / relative, text)
-        _write_atomically(into / "cache" / f"{slug}.json", json.dumps({"hash": digest, "row": row}))
-    ordered = _in_class_order(row for row, _ in rows.values())
-    for relative, text in class_files(ordered, formats).items():
-        _write_atomically(into / relative, text)
-    return ordered
-
-
-def _stop_now(pool) -> None:
-    """Ends the pool's processes at once (their sandboxes die with them), without waiting for their work."""
-    for process in list(getattr(pool, "_processes", {}).values()):
-        with contextlib.suppress(Exception):
-            process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _notify(on_result, row: dict, cached: bool = False) -> None:
-    if on_result:
-        on_result(row, cached)
-
-
-def _finish(out: Path, slug: str, row: dict, digest: str, on_result, formats: tuple[str, ...]) -> dict:
-    for relative, text in student_files(row, slug, formats).items():
-        _write_atomically(out / relative, text)
-    _write_atomically(out / "cache" / f"{slug}.json", json.dumps({"hash": digest, "row": row}))
-    _notify(on_result, row)
-    return row
-
-
-def _read_cache(out: Path, slug: str, digest: str | None, formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict | None:
-    """The student's stored row if it was graded from this content and kit (any, with digest None), and
-    all of its reports in `formats` are there."""
-    try:
-        cached = json.loads((out / "cache" / f"{slug}.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(cached, dict) or not isinstance(cached.get("row"), dict):
-        return None
-    results_present = all((out / relative).exists() for relative in student_files(cached["row"], slug, formats))
-    fresh = digest is None or cached.get("hash") == digest
-    return cached.get("row") if fresh and results_present else None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(temporary, path)

@@ -89,7 +89,7 @@ def run(root: Path) -> dict:
 
 
 def _grade_upload(root: Path) -> dict:
-    from alfred.grading.grade import grade_class
+    from alfred.grading.classroom import grade_class
     from alfred.reports.gradescope import results as gradescope_results
     from alfred.sandbox.fork_server import SandboxUnavailable, check_bwrap
 

@@ -7,7 +7,7 @@ import pytest
 
 from alfred.grading import corpus
 from alfred.grading.discovery import read_submission
-from alfred.grading.grade import grade_class
+from alfred.grading.classroom import grade_class
 from alfred.judge.suite import run_suites
 from alfred.course.targets import MAIN_CANDIDATES
 

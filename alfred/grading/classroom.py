@@ -1,0 +1,179 @@
+"""Grades a whole class (`grade_class`): a pool of grading processes, each grading one student at a time
+(alfred.grading.grade), the cache that lets a run resume, sharding and merging, and the reports it writes.
+
+Every finished student's files (made by the formats of `alfred.reports`) are written atomically at once, so
+an interrupted run keeps them and the next run resumes: a submission whose content hash and kit hash are
+unchanged is not graded again unless forced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from alfred.course.lesson import LESSON_FILE
+from alfred.course.targets import KIT_ROOT, RUBRIC_FILE, SUITE_DIR
+from alfred.grading.discovery import Entry, GradeError
+from alfred.grading.grade import error_row, start_grading_process, content_hash, grade_one
+from alfred.reports import DEFAULT_FORMATS, class_files, student_files
+from alfred.reports.names import slug_of
+
+
+def kit_hash() -> str:
+    """Changes whenever anything that decides a grade changes: the suite, the lesson, the kit's code, the rubric."""
+    digest = hashlib.sha256()
+    files = [KIT_ROOT / "conftest.py", KIT_ROOT / "pyproject.toml", *sorted((KIT_ROOT / "alfred").rglob("*.py")),
+             *sorted(SUITE_DIR.glob("*.py")), SUITE_DIR / LESSON_FILE,
+             *([RUBRIC_FILE] if RUBRIC_FILE.is_file() and RUBRIC_FILE != KIT_ROOT / "pyproject.toml" else [])]
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, force: bool = False,
+                on_result=None, only: str | None = None, hidden: tuple[Path, ...] = (),
+                formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[dict]:
+    """Grades every entry (reusing unchanged results), writes all reports under `out`, returns the rows of
+    the students graded in this run. With `only` (an id or a report name), grades that student alone; the
+    gradebook and summary still list every student of `entries` who has a result in `out`, from their
+    last grading. No sandbox shows `hidden` (the class folders) or `out`. `formats` names the reports
+    written (alfred.reports).
+
+    However the run ends (Ctrl-C, SIGTERM), the grading processes and their sandboxes end with it, every
+    finished student keeps its files, and the gradebook lists the students finished so far."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    kit = kit_hash()
+    (out / "cache").mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict] = {}
+    pending = []
+    try:
+        for entry in entries:
+            try:
+                if only is not None and only not in (entry.student, entry.slug):
+                    last = _read_cache(out, entry.slug, None, formats)
+                    if last:
+                        rows[entry.student] = last
+                    continue
+                digest = content_hash(entry, kit)
+                cached = _read_cache(out, entry.slug, digest, formats)
+                if cached and not force:
+                    rows[entry.student] = cached
+                    _notify(on_result, cached, cached=True)
+                elif entry.problem:
+                    rows[entry.student] = _finish(out, entry.slug, error_row(entry.student, entry.problem), digest,
+                                                  on_result, formats)
+                else:
+                    pending.append((entry, digest))
+            except Exception as exc:  # one odd entry never stops the class: it gets its row, the rest go on
+                row = error_row(entry.student, f"the grader could not prepare this submission: {exc}")
+                rows[entry.student] = _finish(out, entry.slug, row, "", on_result, formats)
+        if pending:
+            pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=start_grading_process,
+                                       initargs=(os.getpid(), (*hidden, out.resolve())))
+            try:
+                futures = {pool.submit(grade_one, entry, sandboxed): (entry, digest) for entry, digest in pending}
+                for future in as_completed(futures):
+                    entry, digest = futures[future]
+                    try:
+                        row = future.result()
+                    except Exception as exc:  # a crash of the grader itself, never the student's fault
+                        row = error_row(entry.student, f"the grader failed on this submission: {exc}")
+                    rows[entry.student] = _finish(out, entry.slug, row, digest, on_result, formats)
+            except BaseException:
+                _stop_now(pool)
+                raise
+            pool.shutdown()
+    finally:
+        ordered = _in_class_order(rows.values())
+        for relative, text in class_files(ordered, formats).items():
+            _write_atomically(out / relative, text)
+    return [row for row in ordered if only is None or only in (row["student"], slug_of(row["student"]))]
+
+
+def _in_class_order(rows) -> list[dict]:
+    """Every class report lists students by id, so a class graded in shards reads as one graded at once."""
+    return sorted(rows, key=lambda row: row["student"])
+
+
+def shard_of(student: str, shards: int) -> int:
+    """The shard (0 to shards-1) that grades this student: stable, whatever else the class holds."""
+    return int(hashlib.sha256(student.encode()).hexdigest()[:12], 16) % shards
+
+
+def merge(outs: list[Path], into: Path, formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[dict]:
+    """Builds the class's reports in `into` from the results of shards graded apart (each an --out folder):
+    every student's files and cache, then the gradebook and summary of them all."""
+    rows: dict[str, tuple[dict, str]] = {}
+    empty = [str(out) for out in outs if not any((out / "cache").glob("*.json"))]
+    if empty:  # a shard that failed or never ran would drop its students from the class without a word
+        raise GradeError(f"No results in {', '.join(empty)}: grade {'that shard' if len(empty) == 1 else 'those shards'} "
+                         "(or leave the folder out on purpose) and merge again.")
+    for out in outs:
+        for path in sorted((out / "cache").glob("*.json")):
+            try:
+                cached = json.loads(path.read_text())
+                row, digest = cached["row"], cached["hash"]
+            except (OSError, ValueError, KeyError, TypeError):
+                raise GradeError(f"{path} is not a result the grader wrote; grade that shard again.") from None
+            if row["student"] in rows and rows[row["student"]][1] != digest:
+                raise GradeError(f"{row['student']!r} was graded in two shards with different files; grade the "
+                                 "class again with the same --shard count.")
+            rows[row["student"]] = (row, digest)
+    (into / "cache").mkdir(parents=True, exist_ok=True)
+    for row, digest in rows.values():
+        slug = slug_of(row["student"])
+        for relative, text in student_files(row, slug, formats).items():
+            _write_atomically(into / relative, text)
+        _write_atomically(into / "cache" / f"{slug}.json", json.dumps({"hash": digest, "row": row}))
+    ordered = _in_class_order(row for row, _ in rows.values())
+    for relative, text in class_files(ordered, formats).items():
+        _write_atomically(into / relative, text)
+    return ordered
+
+
+def _stop_now(pool) -> None:
+    """Ends the pool's processes at once (their sandboxes die with them), without waiting for their work."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(Exception):
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _notify(on_result, row: dict, cached: bool = False) -> None:
+    if on_result:
+        on_result(row, cached)
+
+
+def _finish(out: Path, slug: str, row: dict, digest: str, on_result, formats: tuple[str, ...]) -> dict:
+    for relative, text in student_files(row, slug, formats).items():
+        _write_atomically(out / relative, text)
+    _write_atomically(out / "cache" / f"{slug}.json", json.dumps({"hash": digest, "row": row}))
+    _notify(on_result, row)
+    return row
+
+
+def _read_cache(out: Path, slug: str, digest: str | None, formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict | None:
+    """The student's stored row if it was graded from this content and kit (any, with digest None), and
+    all of its reports in `formats` are there."""
+    try:
+        cached = json.loads((out / "cache" / f"{slug}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(cached, dict) or not isinstance(cached.get("row"), dict):
+        return None
+    results_present = all((out / relative).exists() for relative in student_files(cached["row"], slug, formats))
+    fresh = digest is None or cached.get("hash") == digest
+    return cached.get("row") if fresh and results_present else None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
