@@ -13,7 +13,7 @@
 # isolation (fork) runs the stats, the clean run and every mutant in forks of this process, so the patches
 # hold wherever tests run.
 #
-# 1. Module names. alfred.inside.probe loads main.py afresh for every probe under a private name,
+# 1. Module names. alfred.inside.loading loads main.py afresh for every probe under a private name,
 #    alfred_submission_<n>, so its functions get __module__ == "alfred_submission_<n>". mutmut's trampolines
 #    record which tests reach a function under "<__module__>.<name>", and pick the active mutant by comparing
 #    the module part of MUTANT_UNDER_TEST ("solutions.lesson_07.main.x_f__mutmut_3", from the file path) with
@@ -47,7 +47,7 @@ from mutmut.utils.format_utils import get_mutant_name
 # --- 1. module names -------------------------------------------------------------------------------------
 
 MUTANTS_DIR = Path("mutants").resolve()
-PRIVATE_PREFIX = "alfred_submission_"  # alfred.inside.probe's name for each fresh load of main.py
+PRIVATE_PREFIX = "alfred_submission_"  # alfred.inside.loading's name for each fresh load of main.py
 _wrap_in_trampoline = trampoline.wrap_in_trampoline
 
 

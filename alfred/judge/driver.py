@@ -439,7 +439,7 @@ class SubprocessDriver:
 def _requests_of(probe: dict) -> list[dict]:
     """The HTTP requests the judge sends for a probe: its own for a "request" probe; for a "validate" probe,
     the model's data to the kit's route that takes the model as its body, then that app's OpenAPI schema
-    (alfred.inside.probe._validate serves that route; its model_report reads the two answers)."""
+    (alfred.inside.actions._validate serves that route; its model_report reads the two answers)."""
     if probe.get("action") == "request":
         return [probe]
     if probe.get("action") == "validate":

@@ -38,8 +38,9 @@ from alfred.sandbox.supervisor import filter_program
 from alfred.course.targets import KIT_ROOT
 
 # All of the kit that runs inside the sandbox, as paths under alfred/.
-RUNTIME_MODULES = ("__init__.py", "inside/__init__.py", "inside/probe.py", "sandbox/__init__.py", "sandbox/worker.py",
-                   "sandbox/supervisor.py", "sandbox/limits.py")
+RUNTIME_MODULES = ("__init__.py", "inside/__init__.py", "inside/actions.py", "inside/loading.py", "inside/probe.py",
+                   "inside/recording.py", "inside/running.py", "inside/warm_up.py", "inside/wire.py", "inside/world.py",
+                   "sandbox/__init__.py", "sandbox/worker.py", "sandbox/supervisor.py", "sandbox/limits.py")
 RUNTIME_IN_SANDBOX = "/run/alfred-runtime"
 ENVIRONMENT_IN_SANDBOX = "/run/alfred-environment"  # the kit's virtual environment, wherever it is installed
 SUBMISSIONS_IN_SANDBOX, STUDENTS_IN_SANDBOX = "/submissions", "/students"

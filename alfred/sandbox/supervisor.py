@@ -561,7 +561,7 @@ def _read_answers(exchange: Exchange, data: bytes, answers: list, add) -> None:
 
 
 def _response(status: int, body: bytes, content_type: str) -> dict:
-    """A response as the probe reports one (alfred.inside.probe._request), from the bytes the app sent back."""
+    """A response as the probe reports one (alfred.inside.actions._request), from the bytes the app sent back."""
     import codecs
 
     from alfred.inside.probe import MAX_BODY_CHARS, MAX_TEXT_CHARS, _from_json_bytes, _to_json

@@ -327,7 +327,7 @@ def _serve(main_py: Path, work: Path, probes_fd: int) -> None:
     # Trusted after load (the rule is written at the top of alfred/inside/probe.py): from the first probe on, student
     # code runs in this process and may replace whatever it can name (json.dumps, builtins, this module's
     # globals). So everything this loop uses after that is bound here, before any student code has run, and
-    # the request is decoded and the reply made and encoded by alfred.inside.probe's functions, bound at its import.
+    # the request is decoded and the reply made and encoded by alfred.inside's functions, bound at their import.
     # The reply goes to the supervised channel: the judge's supervisor takes it, in order with what the
     # probe's prints and sleeps did.
     from alfred.inside.probe import WITNESS_CHANNEL, answer, decode_request

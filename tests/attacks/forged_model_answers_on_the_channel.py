@@ -132,7 +132,8 @@ def _attack_forge_the_answers(data):
     from fastapi import FastAPI as _FastAPI
     from pydantic import BaseModel as _BaseModel, EmailStr as _EmailStr
 
-    from alfred.inside.probe import _report, encode_reply
+    from alfred.inside.recording import _report
+    from alfred.inside.wire import encode_reply
 
     class IntelReportRequest(_BaseModel):  # what the exercise asks for, kept out of the graded name
         recipient_email: _EmailStr

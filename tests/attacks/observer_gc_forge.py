@@ -3,7 +3,7 @@
 honest: 0
 base: stub
 
-At import, gc.get_objects() yields the live alfred.inside.probe._Observer; its report method is replaced so
+At import, gc.get_objects() yields the live alfred.inside.recording._Observer; its report method is replaced so
 that every `validate IntelReportRequest` probe reports what a correct model would: the fields,
 accepted or rejected, values and errors (computed with a private model; the graded
 IntelReportRequest stays empty). KNOWN weakness: observations are made inside the student's process.
@@ -154,7 +154,7 @@ def _hook():
     probe = next((f.f_locals["probe"] for f in _frames() if isinstance(f.f_locals.get("probe"), dict)), {})
     for obj in _gc.get_objects():
         # the live observer is the one still importing main.py (older ones linger in memory)
-        if type(obj).__name__ == "_Observer" and type(obj).__module__ == "alfred.inside.probe" and obj._phase == "import":
+        if type(obj).__name__ == "_Observer" and type(obj).__module__ == "alfred.inside.recording" and obj._phase == "import":
             real_report = obj.report
 
             def report(real_report=real_report):

@@ -6,12 +6,12 @@ base: stub
 No walking frames to the kit's objects, no gc: only names any module can reach with an import. At
 import, which is after the probe's set-up but before the probe's answer and before all of every
 later probe in the same process, the file installs
-  - a json shim in the globals of alfred.sandbox.worker and alfred.inside.probe, and in place of json.dumps,
+  - a json shim in the globals of alfred.sandbox.worker and of every module of alfred.inside, and in place of json.dumps,
     json.loads, json.JSONEncoder.encode and json.encoder.c_make_encoder: its loads remembers each
     probe the worker decodes, its dumps and encoders rewrite a reply into what a correct solution
     would have shown (model reports, the task's prints and sleep, the endpoint's 202 with the task
     run after it, the route in /openapi.json);
-  - a forging action in place of each in alfred.inside.probe's table of actions;
+  - a forging action in place of each in alfred.inside.actions' table of actions;
   - lying len, isinstance, sorted, str, repr and round in the kit modules' globals, where they would
     shadow the builtins for the kit's code alone, and lying wrappers of builtins.isinstance and
     builtins.sorted that lie to the kit's own code alone (the stub's IntelReportRequest claimed for
@@ -279,7 +279,7 @@ class _JsonShim:
 def _from_the_kit():
     """Whether the caller of a patched builtin is the kit's own code: the lies are told to it alone, so that
     FastAPI and pydantic keep working for the app."""
-    return _sys._getframe(2).f_globals.get("__name__") in ("alfred.inside.probe", "alfred.sandbox.worker")
+    return _sys._getframe(2).f_globals.get("__name__") in ("alfred.sandbox.worker", *_KIT_INSIDE)
 
 
 def _isinstance(value, kind):
@@ -304,6 +304,10 @@ def _forging_action(real_action):
     return action
 
 
+# The kit's modules in the student's process (alfred/inside/): the entry, and those that do the work.
+_KIT_INSIDE = ("alfred.inside.probe", "alfred.inside.wire", "alfred.inside.recording", "alfred.inside.world",
+               "alfred.inside.loading", "alfred.inside.actions", "alfred.inside.running", "alfred.inside.warm_up")
+
 # Shadows in the kit modules' globals come before the builtins for the kit's code, and for it alone.
 _SHADOWS = {"json": _JsonShim(), "isinstance": _isinstance, "sorted": _sorted,
             "len": lambda value: 0, "str": lambda *args, **kwargs: "IntelReportRequest",
@@ -318,7 +322,7 @@ def _install():
     if _REAL["c_make_encoder"] is not None:
         _json.encoder.c_make_encoder = _c_make_encoder
     _builtins.isinstance, _builtins.sorted = _isinstance, _sorted
-    for name in ("alfred.sandbox.worker", "alfred.inside.probe"):
+    for name in ("alfred.sandbox.worker", *_KIT_INSIDE):
         module = _sys.modules.get(name)
         if module is None:
             continue

@@ -170,7 +170,7 @@ if not getattr(_sys, "_attack_took_the_pipes", False):
         return None
 
     def _serve_instead():
-        import alfred.inside.probe as probe_module
+        import alfred.inside.running as running_module
 
         buffer = b""
         while True:
@@ -181,8 +181,8 @@ if not getattr(_sys, "_attack_took_the_pipes", False):
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
                 request = _json.loads(line)
-                data = _forged(request) or probe_module.answer(request, "/submission/main.py", "/sandbox/work",
-                                                               lambda: _os.write(_replies, b"L\n"))
+                data = _forged(request) or running_module.answer(request, "/submission/main.py", "/sandbox/work",
+                                                                 lambda: _os.write(_replies, b"L\n"))
                 _os.write(_replies, data)
 
     _threading.Thread(target=_serve_instead, daemon=True).start()

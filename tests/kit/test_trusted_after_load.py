@@ -1,5 +1,5 @@
 """Trusted code in the student's process uses nothing the student can replace by name (the rule at the top of
-alfred/inside/probe.py): a main.py that, once loaded, replaces json's functions and encoder, lies through builtins to
+alfred/inside/probe.py, for every module of alfred/inside/): a main.py that, once loaded, replaces json's functions and encoder, lies through builtins to
 the kit's own code, and shadows or replaces names in the kit modules' globals gets, probe for probe, the very
 reply bytes its honest code gets. Run through `alfred.sandbox.worker._serve`, in a process of its own, without a
 sandbox (the attack corpus does the same in one: tests/attacks/patch_names_the_kit_looks_up.py)."""
@@ -7,21 +7,27 @@ sandbox (the attack corpus does the same in one: tests/attacks/patch_names_the_k
 from __future__ import annotations
 
 import dis
+import importlib
 import json
+import pkgutil
 import subprocess
 import sys
 import types
 
-from alfred.inside import probe
+import alfred.inside
+from alfred.inside import world
 from alfred.sandbox import worker
 from alfred.judge.driver import SubprocessDriver
 from alfred.sandbox.fork_server import ForkServer
 from alfred.course.targets import KIT_ROOT, SOLUTIONS_MAIN
 
 GLOBAL_LOOKUPS = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS", "STORE_GLOBAL", "DELETE_GLOBAL"}
-# What in alfred.inside.probe runs only before any student code: the fork server's warm-up, and the libraries'
+# Every module of the layer that runs in the student's process.
+INSIDE = [importlib.import_module(f"alfred.inside.{info.name}") for info in pkgutil.iter_modules(alfred.inside.__path__)]
+# What in alfred/inside/ runs only before any student code: the fork server's warm-up, and the libraries'
 # import, whose later calls return at their first line, on a table bound at import.
-BEFORE_ANY_STUDENT_CODE = {"warm_up", "_cache_email_validator_version_check", "import_dependencies"}
+BEFORE_ANY_STUDENT_CODE = {"alfred.inside.warm_up.warm_up", "alfred.inside.world._cache_email_validator_version_check",
+                           "alfred.inside.world.import_dependencies"}
 
 
 def _global_lookups(code: types.CodeType, name: str = "") -> dict[str, list]:
@@ -35,18 +41,24 @@ def _global_lookups(code: types.CodeType, name: str = "") -> dict[str, list]:
 
 
 def test_no_code_of_the_probe_looks_a_name_up_in_globals_or_builtins_once_student_code_may_have_run():
-    found = {}
-    for name, value in vars(probe).items():
-        function = getattr(value, "__wrapped__", value)  # @contextmanager keeps the function it wraps
-        if isinstance(value, type) and value.__module__ == probe.__name__:
-            for method in vars(value).values():
-                if isinstance(method, types.FunctionType):
-                    found.update(_global_lookups(method.__code__, name))
-        elif isinstance(function, types.FunctionType) and function.__module__ == probe.__name__:
-            if name not in BEFORE_ANY_STUDENT_CODE:
-                found.update(_global_lookups(function.__code__))
+    found, checked = {}, set()
+    for module in INSIDE:
+        for name, value in vars(module).items():
+            function = getattr(value, "__wrapped__", value)  # @contextmanager keeps the function it wraps
+            qualified = f"{module.__name__}.{name}"
+            if isinstance(value, type) and value.__module__ == module.__name__:
+                for method in vars(value).values():
+                    if isinstance(method, types.FunctionType):
+                        found.update(_global_lookups(method.__code__, qualified))
+            elif isinstance(function, types.FunctionType) and function.__module__ == module.__name__:
+                checked.add(qualified)
+                if qualified not in BEFORE_ANY_STUDENT_CODE:
+                    found.update(_global_lookups(function.__code__, module.__name__))
     assert found == {}
-    first = next(i for i in dis.get_instructions(probe.import_dependencies) if i.opname not in ("RESUME", "NOP"))
+    assert {"alfred.inside.running.run_probe", "alfred.inside.running.answer", "alfred.inside.wire.encode_reply",
+            "alfred.inside.recording._event", "alfred.inside.actions._request"} <= checked  # every module was read
+    assert BEFORE_ANY_STUDENT_CODE <= checked
+    first = next(i for i in dis.get_instructions(world.import_dependencies) if i.opname not in ("RESUME", "NOP"))
     assert (first.opname, first.argval) == ("LOAD_FAST", "_libraries")  # `if _libraries: return`, first
 
 

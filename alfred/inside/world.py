@@ -1,0 +1,270 @@
+"""The world main.py runs in during a probe, and undone after it: virtual sleeps (`time`, `asyncio`, `anyio`)
+that move a clock on, freezegun's clock when main.py reads one, printed lines routed to the observer,
+background tasks recorded as they are scheduled and run, `uvicorn.run` refused, warnings caught, and the
+work folder as current directory (`_open_session`, `_close_session`). Also the libraries a probe drives,
+imported once before any student code (`import_dependencies`).
+"""
+
+# Trusted after load: every function here binds what it uses as keyword-only defaults (the rule is written at
+# the top of alfred/inside/probe.py).
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import os
+import sys
+import time
+import warnings
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import anyio
+
+from alfred.inside.recording import (
+    _STUDENT_ERRORS,
+    _collect_files,
+    _describe_function,
+    _describe_value,
+    _error_info,
+    _event,
+    _note_warnings,
+    _printed,
+)
+from alfred.inside.wire import MAX_ARGUMENTS, MAX_ITEMS, MAX_OUTPUT_CHARS, MAX_SCHEDULED
+
+
+# --- what a probe needs from libraries imported later (filled before any student code runs) ---
+
+_LIBRARIES: dict[str, Any] = {}
+
+
+def import_dependencies(*, _libraries=_LIBRARIES) -> None:
+    """Imports what probes use, FastAPI's lazy imports included, before any clock is frozen.
+
+    freezegun swaps `datetime.date` for its own class while frozen, and a module that subclasses `date` at
+    import time (pydantic.v1, imported lazily by FastAPI) would then fail to import. The probe's own
+    references to these libraries are taken here, once, before any student code has run.
+    """
+    if _libraries:
+        return
+    import email_validator  # noqa: F401
+    import fastapi  # noqa: F401
+    import freezegun
+    import httpx
+    import pydantic  # noqa: F401
+    import starlette.background
+    import uvicorn
+
+    try:
+        import pydantic.v1  # noqa: F401
+    except ImportError:
+        pass
+    _cache_email_validator_version_check()
+    _libraries.update(ASGITransport=httpx.ASGITransport, AsyncClient=httpx.AsyncClient, uvicorn=uvicorn,
+                      FastAPI=fastapi.FastAPI,
+                      BackgroundTask=starlette.background.BackgroundTask, freeze_time=freezegun.freeze_time)
+    # The libraries' objects live as long as the process: keep them out of every later garbage collection
+    # (pytest collects at the end of a session; a fork server's children then share these pages untouched).
+    gc.freeze()
+
+
+def _cache_email_validator_version_check() -> None:
+    """pydantic reads email-validator's installed version each time it builds an EmailStr field, a
+    metadata lookup that costs about 1 ms per model; the answer cannot change while this process runs."""
+    import functools
+
+    import pydantic.networks
+
+    if hasattr(pydantic.networks, "version"):
+        pydantic.networks.version = functools.lru_cache(pydantic.networks.version)
+
+
+# --- the patched world ---
+
+
+def _fake_sleep(observer: dict, seconds: float, *, _float=float, _ValueError=ValueError, _event=_event) -> None:
+    seconds = _float(seconds)
+    if seconds < 0:
+        raise _ValueError("sleep length must be non-negative")
+    if seconds == 0:  # anyio and Starlette yield to the event loop with sleep(0): not the student's work
+        return
+    _event(observer, "sleep", {"seconds": seconds})
+    if observer["clock"] is not None:
+        observer["clock"].tick(seconds)
+    observer["virtual_seconds"] += seconds
+
+
+@contextmanager
+def _swapped(owner: Any, name: str, replacement: Any, *, _getattr=getattr, _setattr=setattr):
+    original = _getattr(owner, name)
+    _setattr(owner, name, replacement)
+    try:
+        yield replacement
+    finally:
+        _setattr(owner, name, original)
+
+
+class _LineRecorder(io.TextIOBase):
+    """A stand-in for sys.stdout/sys.stderr that turns each printed line into an event. Its `write` and
+    `flush` are closures over plain data, set on the instance itself (print looks them up there)."""
+
+    def writable(self) -> bool:
+        return True
+
+
+def _line_recorder(observer: dict, stream: str, *, _LineRecorder=_LineRecorder, _printed=_printed,
+                   _isinstance=isinstance, _str=str, _type=type, _len=len, _TypeError=TypeError,
+                   _max_output=MAX_OUTPUT_CHARS) -> tuple[_LineRecorder, Any]:
+    """(a recorder for `stream`, its flush: the session flushes its own recorders, whatever sys.stdout is by then)."""
+    pending = [""]
+
+    def write(text: str) -> int:
+        if not _isinstance(text, _str):
+            raise _TypeError(f"write() argument must be str, not {_type(text).__name__}")
+        pending[0] += text
+        if _len(pending[0]) > _max_output:  # a flood without newlines
+            pending[0] = pending[0][-_max_output:]
+            observer["result"]["output_truncated"] = True
+        while "\n" in pending[0]:
+            line, pending[0] = pending[0].split("\n", 1)
+            _printed(observer, stream, line)
+        return _len(text)
+
+    def flush() -> None:
+        if pending[0]:
+            line, pending[0] = pending[0], ""
+            _printed(observer, stream, line)
+
+    recorder = _LineRecorder()
+    recorder.write, recorder.flush = write, flush
+    return recorder, flush
+
+
+_REAL_ASYNC_SLEEP = asyncio.sleep
+
+
+def _patch_background_tasks(observer: dict, stack: ExitStack, *, _libraries=_LIBRARIES, _swapped=_swapped, _len=len,
+                            _describe_function=_describe_function, _describe_value=_describe_value,
+                            _event=_event, _error_info=_error_info, _errors=_STUDENT_ERRORS, _list=list,
+                            _max_scheduled=MAX_SCHEDULED, _max_arguments=MAX_ARGUMENTS) -> None:
+    BackgroundTask = _libraries["BackgroundTask"]
+    original_init, original_call = BackgroundTask.__init__, BackgroundTask.__call__
+    result = observer["result"]
+
+    def recording_init(task, func, *args, **kwargs):
+        original_init(task, func, *args, **kwargs)
+        if _len(result["scheduled"]) >= _max_scheduled:
+            result["output_truncated"] = True
+            return
+        result["scheduled"].append(
+            {
+                "function": _describe_function(observer, func),
+                "args": [_describe_value(observer, value) for value in args[:_max_arguments]],
+                "kwargs": {name: _describe_value(observer, value)
+                           for name, value in _list(kwargs.items())[:_max_arguments]},
+            }
+        )
+
+    async def recording_call(task):
+        name = _describe_function(observer, task.func)["name"]
+        previous_phase, observer["phase"] = observer["phase"], "task"
+        _event(observer, "task-start", {"function": name})
+        try:
+            await original_call(task)
+        except _errors as exc:
+            _event(observer, "task-end", {"function": name, "error": _error_info(observer, exc)})
+        else:
+            _event(observer, "task-end", {"function": name, "error": None})
+        finally:
+            observer["phase"] = previous_phase
+
+    stack.enter_context(_swapped(BackgroundTask, "__init__", recording_init))
+    stack.enter_context(_swapped(BackgroundTask, "__call__", recording_call))
+
+
+def _keep_servers_from_starting(observer: dict, stack: ExitStack, *, _libraries=_LIBRARIES, _swapped=_swapped,
+                                _len=len, _max_items=MAX_ITEMS) -> None:
+    """`uvicorn.run(app)` at the top level of main.py would serve forever: note it, serve nothing."""
+    noted = observer["result"]["warnings"]
+
+    def refuse_to_serve(*args, **kwargs):
+        if _len(noted) < _max_items:
+            noted.append("uvicorn.run() was called while main.py was being tested: "
+                         "put it under if __name__ == '__main__':")
+
+    stack.enter_context(_swapped(_libraries["uvicorn"], "run", refuse_to_serve))
+
+
+def _forget_module(observer: dict, *, _modules=sys.modules) -> None:
+    if observer["module"] is not None:
+        _modules.pop(observer["module_name"], None)
+
+
+def _open_session(observer: dict, *, _import_dependencies=import_dependencies, _ExitStack=ExitStack,
+                  _catch_warnings=warnings.catch_warnings, _simplefilter=warnings.simplefilter, _getcwd=os.getcwd,
+                  _chdir=os.chdir, _time=time, _asyncio=asyncio, _anyio=anyio, _sys=sys, _swapped=_swapped,
+                  _line_recorder=_line_recorder, _fake_sleep=_fake_sleep, _real_async_sleep=_REAL_ASYNC_SLEEP,
+                  _note_warnings=_note_warnings, _patch_background_tasks=_patch_background_tasks,
+                  _keep_servers_from_starting=_keep_servers_from_starting, _forget_module=_forget_module,
+                  _BaseException=BaseException) -> ExitStack:
+    """Sets up the world main.py runs in (virtual sleeps, captured output, instrumented background tasks,
+    the work folder as current directory); closing the returned stack undoes it all."""
+    _import_dependencies()
+    previous_cwd = _getcwd()
+    stack = observer["stack"] = _ExitStack()
+    try:
+        # Warnings from student code (a coroutine never awaited...) are observations, never judge errors.
+        caught = stack.enter_context(_catch_warnings(record=True))
+        _simplefilter("always")
+        stack.callback(_note_warnings, observer, caught)
+
+        def sleep(seconds: float) -> None:
+            _fake_sleep(observer, seconds)
+
+        async def async_sleep(seconds: float, result: Any = None) -> Any:
+            _fake_sleep(observer, seconds)
+            await _real_async_sleep(0)
+            return result
+
+        async def anyio_sleep(delay: float) -> None:
+            await async_sleep(delay)
+
+        stack.enter_context(_swapped(_time, "sleep", sleep))
+        stack.enter_context(_swapped(_asyncio, "sleep", async_sleep))
+        stack.enter_context(_swapped(_anyio, "sleep", anyio_sleep))
+        stdout, flush_stdout = _line_recorder(observer, "stdout")
+        stderr, flush_stderr = _line_recorder(observer, "stderr")
+        observer["flushes"] = (flush_stdout, flush_stderr)
+        stack.enter_context(_swapped(_sys, "stdout", stdout))
+        stack.enter_context(_swapped(_sys, "stderr", stderr))
+        _patch_background_tasks(observer, stack)
+        _keep_servers_from_starting(observer, stack)
+        _chdir(observer["workdir"])
+        stack.callback(_chdir, previous_cwd)
+        stack.callback(_forget_module, observer)
+    except _BaseException:
+        stack.close()
+        raise
+    return stack
+
+
+def _close_session(observer: dict, stack: ExitStack, *, _collect_files=_collect_files) -> None:
+    """Ends the session: what is still pending in the captured output, then the files, then the patched
+    world undone."""
+    try:
+        for flush in observer["flushes"]:
+            flush()
+        _collect_files(observer)
+    finally:
+        stack.close()
+
+
+def _freeze_clock(observer: dict, *, _libraries=_LIBRARIES) -> None:
+    if observer["clock"] is None:
+        observer["clock"] = observer["stack"].enter_context(_libraries["freeze_time"](tick=False, real_asyncio=True))
+
+
+# Only the functions that use it hold the table of libraries from here on: no name leads to it.
+del _LIBRARIES
