@@ -15,6 +15,7 @@ import pytest
 
 from alfred.exercises import BY_ID, IDS
 from alfred.feedback import LearnerFailure, printable
+from alfred.hidden import sentence_of
 
 RUBRIC_TABLE = "tool.alfred.points"
 
@@ -52,6 +53,7 @@ class TestResult:
     outcome: str = "not run"  # passed, failed, error, skipped
     message: str = ""  # the whole message as a terminal shows it
     learner: dict[str, str] | None = None  # a check's message: tried, got, expected, hint; None for other text
+    hidden: str | None = None  # a hidden check's public sentence (alfred.hidden): all a student may see of it
 
 
 class ResultCollector:
@@ -69,7 +71,7 @@ class ResultCollector:
             ids = [mark.name for mark in item.iter_markers() if mark.name in BY_ID]
             if len(ids) != 1:
                 raise pytest.UsageError(f"{item.nodeid} needs exactly one exercise marker of {IDS}, has {ids}")
-            self.results[item.nodeid] = TestResult(item.nodeid, item.name, ids[0])
+            self.results[item.nodeid] = TestResult(item.nodeid, item.name, ids[0], hidden=sentence_of(item))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
