@@ -24,6 +24,7 @@ from alfred.discovery import Entry, GradeError, slug_of
 from alfred.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver, missing_package
 from alfred.exercises import BY_ID, IDS
 from alfred.feedback import printable
+from alfred.hidden import chosen_seed, parse_seed, public_lines, visible
 from alfred.observation import ErrorInfo
 from alfred.reports import DEFAULT_FORMATS, class_files, student_files
 from alfred.reports.text import got, part
@@ -44,7 +45,7 @@ def kit_hash() -> str:
     """Changes whenever anything that decides a grade changes: the suite, the lesson, the kit's code, the rubric."""
     digest = hashlib.sha256()
     files = [KIT_ROOT / "conftest.py", KIT_ROOT / "pyproject.toml", *sorted((KIT_ROOT / "alfred").rglob("*.py")),
-             *sorted(SUITE_DIR.glob("*.py")), SUITE_DIR / LESSON_FILE,
+             *sorted(SUITE_DIR.rglob("*.py")), SUITE_DIR / LESSON_FILE,
              *([RUBRIC_FILE] if RUBRIC_FILE.is_file() and RUBRIC_FILE != KIT_ROOT / "pyproject.toml" else [])]
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -91,9 +92,9 @@ def _server(sandboxed: bool) -> ForkServer:
     return server
 
 
-def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
+def grade_one(entry: Entry, sandboxed: bool = True, hidden_seed: int | None = None) -> dict:
     """Grades one submission from the files read at discovery, and returns its row: status, score,
-    per-exercise points, flags, tests."""
+    per-exercise points, flags, tests. `hidden_seed` draws the hidden checks' inputs (alfred.hidden)."""
     student = entry.student
     key = "s-" + hashlib.sha256(student.encode() + content_hash(entry, "").encode()).hexdigest()[:16]
     try:
@@ -110,7 +111,8 @@ def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
     try:
         # The judge reads the staged copy's path only to name it; probes run in the submission process.
         with deadline:
-            report = run_suite(server.staging / key / entry.main, plugins=(_DriverPlugin(driver, entry.label),))
+            seed = () if hidden_seed is None else ("--hidden-seed", str(hidden_seed))
+            report = run_suite(server.staging / key / entry.main, *seed, plugins=(_DriverPlugin(driver, entry.label),))
     except SuiteError as exc:
         if deadline.passed:  # output built to be slow to check: this student stops here, the class goes on
             return _error_row(student, f"grading this submission took the judge more than {JUDGE_SECONDS:g} s "
@@ -152,8 +154,14 @@ def _headline(report: dict) -> str:
     if not failed:
         return "Every test passed."
     where = ", ".join(BY_ID[i].label for i in IDS if any(test["exercise"] == i for test in failed))
-    tried = part(failed[0], "tried")
-    first = f"tried {tried[:150]}, got {got(failed[0])[:150]}" if tried else got(failed[0])[:300]
+    shown = visible(failed)  # students read this line: a hidden check is named by its public sentence only
+    if not shown:
+        exercise = failed[0]["exercise"]
+        first = next(line for ok, line in public_lines([t for t in failed if t["exercise"] == exercise],
+                                                        BY_ID[exercise].label) if not ok)
+        return f"{len(failed)} of {len(report['tests'])} tests not passed ({where}). First: {first}"
+    tried = part(shown[0], "tried")
+    first = f"tried {tried[:150]}, got {got(shown[0])[:150]}" if tried else got(shown[0])[:300]
     return f"{len(failed)} of {len(report['tests'])} tests not passed ({where}). First: {first}"
 
 
@@ -162,6 +170,7 @@ def _row(student: str, status: str, report: dict, flags: list[str], message: str
         "student": student, "status": status, "score": report["score"], "max_score": report["max_score"],
         "exercises": {key: {k: v for k, v in entry.items()} for key, entry in report["exercises"].items()},
         "flags": flags, "message": printable(message), "tests": report["tests"],
+        **({"hidden_seed": report["hidden_seed"]} if "hidden_seed" in report else {}),
     }
 
 
@@ -196,19 +205,21 @@ class _JudgeDeadline:
 
 def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, force: bool = False,
                 on_result=None, only: str | None = None, hidden: tuple[Path, ...] = (),
-                formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[dict]:
+                formats: tuple[str, ...] = DEFAULT_FORMATS, hidden_seed: int | None = None) -> list[dict]:
     """Grades every entry (reusing unchanged results), writes all reports under `out`, returns the rows of
     the students graded in this run. With `only` (an id or a report name), grades that student alone; the
     gradebook and summary still list every student of `entries` who has a result in `out`, from their
     last grading. No sandbox shows `hidden` (the class folders) or `out`. `formats` names the reports
-    written (alfred.reports).
+    written (alfred.reports). `hidden_seed` draws the hidden checks' inputs for the whole class (see
+    `class_seed`); it is part of each result's hash, so a result drawn with another seed is graded again.
 
     However the run ends (Ctrl-C, SIGTERM), the grading processes and their sandboxes end with it, every
     finished student keeps its files, and the gradebook lists the students finished so far."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    kit = kit_hash()
     (out / "cache").mkdir(parents=True, exist_ok=True)
+    hidden_seed = class_seed(out, hidden_seed)
+    kit = f"{kit_hash()}\0hidden seed {hidden_seed}"
     rows: dict[str, dict] = {}
     pending = []
     try:
@@ -236,7 +247,8 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
             pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_start_grading_process,
                                        initargs=(os.getpid(), (*hidden, out.resolve())))
             try:
-                futures = {pool.submit(grade_one, entry, sandboxed): (entry, digest) for entry, digest in pending}
+                futures = {pool.submit(grade_one, entry, sandboxed, hidden_seed): (entry, digest)
+                           for entry, digest in pending}
                 for future in as_completed(futures):
                     entry, digest = futures[future]
                     try:
@@ -253,6 +265,25 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
         for relative, text in class_files(ordered, formats).items():
             _write_atomically(out / relative, text)
     return [row for row in ordered if only is None or only in (row["student"], slug_of(row["student"]))]
+
+
+SEED_FILE = "hidden-seed"  # in --out: the seed the class's hidden checks were drawn with
+
+
+def class_seed(out: Path, given: int | None = None) -> int:
+    """The seed of a class's hidden checks, one for every student of `out`, recorded in `out`/hidden-seed:
+    `given` (--hidden-seed), else the one recorded by an earlier run into `out` (a resumed or partial rerun,
+    --student, --force: everyone keeps the same inputs, and unchanged results stay valid), else a fresh one
+    (ALFRED_HIDDEN_SEED, else os.urandom): a new --out is a new grading run."""
+    record = out / SEED_FILE
+    if given is None:
+        try:
+            given = parse_seed(record.read_text(), str(record))
+        except (OSError, ValueError):
+            given = None
+    seed = chosen_seed(None) if given is None else given
+    _write_atomically(record, f"{seed}\n")
+    return seed
 
 
 def _in_class_order(rows) -> list[dict]:

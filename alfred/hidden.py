@@ -33,7 +33,7 @@ SEED_KEY = pytest.StashKey[int]()
 HIDDEN_FOLDER = "hidden"  # the suite's sub-folder holding the hidden tests: left out of the handout
 
 
-class SeedError(Exception):
+class SeedError(ValueError):
     """A seed that is not a whole number from 0; the message names the value and where it came from."""
 
 
