@@ -36,7 +36,6 @@ COLLECTOR = pytest.StashKey[ResultCollector]()
 RUBRIC = pytest.StashKey[dict]()
 ANSWERS = pytest.StashKey[dict]()
 TABLE_LAST = pytest.StashKey[bool]()  # a student's run: the progress table comes after pytest's own summary
-STUDENT_RUN = pytest.StashKey[bool]()  # `pytest exercises` and the like: hidden checks wait for grading
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,7 +71,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SEED_KEY] = seed
     # A student's own run (`pytest exercises`, the handout's bare `pytest`) leaves the hidden checks for grading.
     student_run = not submission and target.main == EXERCISES_MAIN
-    config.stash[STUDENT_RUN] = student_run
     config.pluginmanager.register(HiddenChecks(student_run, seed), "alfred-hidden")
 
 
@@ -156,13 +154,12 @@ def _write_progress(terminalreporter, config: pytest.Config) -> None:
 
 
 def _hidden_waiting(config: pytest.Config, report: dict, exercise_id: str | None = None) -> int:
-    """How many hidden checks a student's run left for grading, of one exercise or of every exercise it
-    tested: counted from the lesson's data (its `hidden` sentences), since the student's run, and the
-    handout, have no hidden test to count (alfred.hidden)."""
-    if not config.stash.get(STUDENT_RUN, False):
-        return 0
+    """How many hidden checks this run left for grading, of one exercise or of every exercise it tested: those
+    the lesson's data lists (its `hidden` sentences) less those that ran. A student's run deselects them and
+    the handout has none to run, so only the lesson's data can count them (alfred.hidden)."""
     tested = [i for i, entry in report["exercises"].items() if entry["total"] and exercise_id in (None, i)]
-    return sum(len(BY_ID[i].hidden) for i in tested)
+    ran = sum(1 for test in report["tests"] if test.get("hidden") and test["exercise"] in tested)
+    return max(0, sum(len(BY_ID[i].hidden) for i in tested) - ran)
 
 
 def _next_step(config: pytest.Config, report: dict) -> str:
