@@ -52,8 +52,9 @@ def test_demo_class_is_graded_by_the_real_command(demo_grades):
     assert rows["dick_grayson"]["score"] == 100
     assert rows["dick_grayson"]["flags"] == []  # an honest submission raises no flag, wherever the kit lives
     assert rows["tim_drake"]["status"] == "error" and "line" in rows["tim_drake"]["message"]
-    for row in rows.values():
-        assert set(row) == {"student", "status", "score", "max_score", "exercises", "flags", "message"}
+    for row in rows.values():  # the seed of the hidden checks, the same for the whole class
+        assert set(row) == {"student", "status", "score", "max_score", "exercises", "flags", "message", "hidden_seed"}
+        assert row["hidden_seed"] == int((out / "hidden-seed").read_text())
         assert set(row["exercises"]) == set(IDS)
     gradebook = (out / "gradebook.csv").read_text().splitlines()
     assert gradebook[0].startswith("student,lesson,model,task,endpoint,stretch,total")
