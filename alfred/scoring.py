@@ -2,7 +2,9 @@
 
 `ResultCollector` is a pytest plugin that notes every suite test's exercise (from its marker), outcome and
 learner message, kept as its four fields (alfred.feedback.LearnerMessage) besides its text. `score` applies the rubric: within an exercise, each test is worth the same share of the
-exercise's points. `pytest --score-json`, the progress table and `alfred grade` all use these two.
+exercise's points, a hidden check (alfred.hidden) as much as a visible test: a hidden check re-asks what the
+exercise asks on other inputs, so it weighs as any other check of it, and a student's run, which has no hidden
+check, scores the visible tests alone (and says so). `pytest --score-json`, the progress table and `alfred grade` all use these two.
 """
 
 from __future__ import annotations
