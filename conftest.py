@@ -28,6 +28,7 @@ from alfred.course.lesson import LESSON_FILE
 from alfred.judge.scoring import ResultCollector, RubricError, load_rubric, score
 from alfred.course.targets import (EXERCISES_MAIN, RUBRIC_FILE, SOLUTIONS_MAIN, SUITE_DIR, UNDER_WATCH, Target,
                                    TargetError, is_kit_folder_arg, resolve)
+from alfred.judge.hidden import SEED_KEY, HiddenChecks, SeedError, chosen_seed, declare_marker
 
 TARGET = pytest.StashKey[Target]()
 COLLECTOR = pytest.StashKey[ResultCollector]()
@@ -53,7 +54,8 @@ def pytest_configure(config: pytest.Config) -> None:
         else:  # a handed-out project holds no solutions: a bare `pytest` tests the student's file
             target = Target(EXERCISES_MAIN, LESSON.student_file, EXERCISES_MAIN.parent)
         rubric = load_rubric(RUBRIC_FILE)
-    except (TargetError, RubricError) as exc:
+        seed = chosen_seed(config.getoption("hidden_seed"))
+    except (TargetError, RubricError, SeedError) as exc:
         raise pytest.UsageError(str(exc)) from None
     if submission and config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args[:] = [str(SUITE_DIR)]  # not the default test paths: those hold the kit's self-check
@@ -65,6 +67,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(collector, "alfred-results")
     config.stash[RUBRIC] = rubric
     config.stash[ANSWERS] = {}
+    config.stash[SEED_KEY] = seed
+    # A student's own run (`pytest exercises`, the handout's bare `pytest`) leaves the hidden checks for grading.
+    student_run = not submission and target.main == EXERCISES_MAIN
+    config.pluginmanager.register(HiddenChecks(student_run, seed), "alfred-hidden")
 
 
 def _declare_exercise_markers(config: pytest.Config) -> None:
@@ -76,6 +82,7 @@ def _declare_exercise_markers(config: pytest.Config) -> None:
     for exercise in EXERCISES:
         config.addinivalue_line("markers", f"{exercise.id}: {exercise.label}, {exercise.title}")
     config.addinivalue_line("markers", "slow: a self-check of the kit that grades many files (skip: -m 'not slow')")
+    declare_marker(config)
     config.option.strict_markers = True
     if config.inipath is None:
         config.addinivalue_line("filterwarnings", "error")
@@ -139,10 +146,21 @@ def _write_progress(terminalreporter, config: pytest.Config) -> None:
     for exercise_id, entry in report["exercises"].items():
         if entry["total"] == 0:
             continue
-        done = "yes" if entry["passed"] == entry["total"] else "not yet"
+        waiting = _hidden_waiting(config, report, exercise_id)
+        done = "not yet" if entry["passed"] < entry["total"] else f"visible: yes (+{waiting} hidden)" if waiting else "yes"
         write(f"{BY_ID[exercise_id].label:<28} {entry['passed']:>5} / {entry['total']:<4}   {done}")
-    write(f"score: {report['score']:g} / {report['max_score']:g}")
+    visible = " on the visible checks" if _hidden_waiting(config, report) else ""
+    write(f"score: {report['score']:g} / {report['max_score']:g}{visible}")
     write("next: " + _next_step(config, report))
+
+
+def _hidden_waiting(config: pytest.Config, report: dict, exercise_id: str | None = None) -> int:
+    """How many hidden checks this run left for grading, of one exercise or of every exercise it tested: those
+    the lesson's data lists (its `hidden` sentences) less those that ran. A student's run deselects them and
+    the handout has none to run, so only the lesson's data can count them (alfred.judge.hidden)."""
+    tested = [i for i, entry in report["exercises"].items() if entry["total"] and exercise_id in (None, i)]
+    ran = sum(1 for test in report["tests"] if test.get("hidden") and test["exercise"] in tested)
+    return max(0, sum(len(BY_ID[i].hidden) for i in tested) - ran)
 
 
 def _next_step(config: pytest.Config, report: dict) -> str:
@@ -169,10 +187,16 @@ def _next_step(config: pytest.Config, report: dict) -> str:
             return f"{BY_ID[first].label} in {target}; save it and the tests run again{a_hint}"
         rerun = f", or `{watch} -m {first}` to run its tests at every save" if watch else ""
         return f"{BY_ID[first].label} in {target}; then run `{command} -m {first}`{rerun}{a_hint}"
+    waiting = _hidden_waiting(config, report)
+    later = f" ({waiting} hidden check{'s' * (waiting != 1)} run when your work is graded)" if waiting else ""
     if any(entry["total"] == 0 for exercise_id, entry in report["exercises"].items() if BY_ID[exercise_id].number):
+        done = "all visible checks of the exercises tested here pass" if waiting else "the exercises tested here are done"
         if watching:
-            return f"the exercises tested here are done; stop (Ctrl-C) and run `{watch}` for all of them"
-        return f"the exercises tested here are done; run `{command}` for all of them"
+            return f"{done}{later}; stop (Ctrl-C) and run `{watch}` for all of them"
+        return f"{done}{later}; run `{command}` for all of them"
+    if waiting:  # never "done" while checks the student cannot run remain
+        return (f"all visible checks pass; {waiting} hidden check{'s' * (waiting != 1)} run when your work is "
+                "graded; try the app by hand with uvicorn and /docs")
     return "every exercise is done; try the app by hand with uvicorn and /docs"
 
 
@@ -204,4 +228,7 @@ def _score(config: pytest.Config) -> dict | None:
     collector = config.stash.get(COLLECTOR, None)
     if collector is None or not collector.results:
         return None
-    return score(list(collector.results.values()), config.stash[RUBRIC])
+    report = score(list(collector.results.values()), config.stash[RUBRIC])
+    if any(result.hidden for result in collector.results.values()):
+        report["hidden_seed"] = config.stash[SEED_KEY]  # what reproduces this run's hidden inputs
+    return report

@@ -8,7 +8,7 @@
     alfred handout DIR                the project students receive (no solutions, no grader)
     alfred bundle gradescope          autograder.zip for Gradescope (setup.sh, run_autograder, the kit)
     alfred hint [EXERCISE]            for students: the next hint of the first exercise not done yet
-Options: --out DIR, --json, --jobs N, --student NAME, --force, --format exercism, --no-sandbox. Errors are one sentence on
+Options: --out DIR, --json, --jobs N, --student NAME, --force, --format exercism, --hidden-seed N, --no-sandbox. Errors are one sentence on
 stderr and exit code 2; a finished run exits 0, whatever the students scored.
 """
 
@@ -25,6 +25,7 @@ from alfred.grading.discovery import GradeError, discover
 from alfred.course.exercises import LESSON
 from alfred.grading.classroom import grade_class, merge, shard_of
 from alfred.handout import HandoutError, write_handout
+from alfred.judge.hidden import SeedError, parse_seed
 from alfred.hint import add_arguments as add_hint_arguments, run as hint
 from alfred.reports import DEFAULT_FORMATS, FORMATS
 from alfred.sandbox.fork_server import SandboxUnavailable, check_bwrap
@@ -52,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
                        dest="formats", help="also write this report format (exercism: results.json, interface 3)")
     grade.add_argument("--shard", type=_shard, metavar="I/N",
                        help="grade only shard I of N (I from 0 to N-1; each student always falls in the same shard)")
+    grade.add_argument("--hidden-seed", type=_seed, metavar="N",
+                       help="draw the hidden checks' inputs with seed N (default: the seed recorded in --out by an "
+                       "earlier run, else a fresh one; summary.md records it)")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code without bubblewrap: only for code you trust; results are marked")
     handout = commands.add_parser("handout", help="write the project students receive: exercises, visible tests, "
@@ -83,6 +87,13 @@ def _shard(text: str) -> tuple[int, int]:
     if not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
         raise argparse.ArgumentTypeError(f"'{text}': I must be from 0 to N-1") from None
     return shard
+
+
+def _seed(text: str) -> int:
+    try:
+        return parse_seed(text, "--hidden-seed")
+    except SeedError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> int:
@@ -171,12 +182,16 @@ def _grade(args: argparse.Namespace) -> int:
     hidden = tuple(path.resolve() for path in paths)
     rows = grade_class(entries, args.out, args.jobs, sandboxed=not args.no_sandbox, force=args.force,
                        on_result=progress.update, only=args.student, hidden=hidden,
-                       formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)))
+                       formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)), hidden_seed=args.hidden_seed)
     progress.close()
     graded = sum(row["status"] == "graded" for row in rows)
     shard = f" (shard {args.shard[0]} of {args.shard[1]}: merge the shards with `alfred merge`)" if args.shard else ""
     print(f"alfred: {len(rows)} submission{'s' * (len(rows) != 1)}, {graded} graded{shard}; gradebook in "
           f"{args.out / 'gradebook.csv'}, summary in {args.out / 'summary.md'}", file=sys.stderr)
+    seeds = sorted({row["hidden_seed"] for row in rows if "hidden_seed" in row})
+    if seeds:
+        print(f"alfred: hidden checks drawn with seed {', '.join(map(str, seeds))} (`--hidden-seed "
+              f"{seeds[0]}` draws the same inputs again)", file=sys.stderr)
     return 0
 
 
@@ -196,8 +211,8 @@ class _Progress:
 
     def update(self, row: dict, cached: bool = False) -> None:
         if self.json_lines:
-            print(json.dumps({key: row[key] for key in
-                              ("student", "status", "score", "max_score", "exercises", "flags", "message")}),
+            print(json.dumps({key: row[key] for key in ("student", "status", "score", "max_score", "exercises",
+                                                        "flags", "message", "hidden_seed") if key in row}),
                   flush=True)
         line = f"{row['student']}: {row['status']}, {row['score']:g}/{row['max_score']:g}" + (" (unchanged)" if cached else "")
         if self.bar is not None:

@@ -3,8 +3,9 @@
 It holds the exercises, the visible suite with the lesson's data (lesson.toml), the pytest plugin (conftest.py and the modules of `alfred` it
 imports, found by reading their imports), a `pyproject.toml` with the student's dependencies only, a README
 written for students, and a GitHub Classroom workflow that grades with the same suite. It holds no
-solutions, no corpora, no attack files, no grader (`alfred grade`, the sandbox, the reports) and no teacher
-commands.
+solutions, no corpora, no attack files, no grader (`alfred grade`, the sandbox, the reports), no teacher
+commands and no hidden checks (the suite's hidden/ folder, alfred.judge.hidden): its lesson.toml still lists their
+public sentences, which is how a student's run knows how many wait for grading.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from alfred.course.exercises import EXERCISES, LESSON
 from alfred.course.lesson import LESSON_FILE
 from alfred.judge.scoring import load_rubric
 from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, RUBRIC_FILE, SUITE_DIR
+from alfred.judge.hidden import HIDDEN_FOLDER, MARKER as HIDDEN_MARKER
 
 SUITE = f"tests/{LESSON.folder}"  # where the handout keeps the suite: its lesson.toml finds the course two folders up
 
@@ -43,7 +45,10 @@ def write_handout(destination: Path) -> list[Path]:
         CLASSROOM_WORKFLOW: classroom_workflow(),
         f"{SUITE}/{LESSON_FILE}": (SUITE_DIR / LESSON_FILE).read_text(),
     }
-    for test in sorted(SUITE_DIR.glob("*.py")):
+    for test in sorted(SUITE_DIR.glob("*.py")):  # the visible suite: hidden/ stays behind
+        if f"mark.{HIDDEN_MARKER}(" in test.read_text():
+            raise HandoutError(f"{test} holds a hidden check: hidden checks belong in {SUITE_DIR / HIDDEN_FOLDER}/, "
+                               "which the handout leaves out.")
         files[f"{SUITE}/{test.name}"] = test.read_text()
     for module in plugin_modules():
         files[f"alfred/{module}.py"] = (KIT_ROOT / "alfred" / f"{module}.py").read_text()
@@ -196,6 +201,15 @@ jobs:
 '''
 
 
+def _hidden_note() -> str:
+    waiting = sum(len(exercise.hidden) for exercise in EXERCISES)
+    if not waiting:
+        return ""
+    return (f" Grading also runs {waiting} hidden check{'s' * (waiting != 1)}, on inputs drawn afresh: what each "
+            f"checks is listed under `hidden` in `{SUITE}/{LESSON_FILE}`, and your feedback says which failed. "
+            "Code that works for any input passes them; code written for the visible tests' values does not.")
+
+
 def _full_name() -> str:
     """The lesson's whole name, as the README's title: `Lesson N, "Its Title": its subject`."""
     title = f', "{LESSON.title}"' if LESSON.title else ""
@@ -245,5 +259,5 @@ empty folder of its own{f", so your {writes} is left alone" if writes else ""}.
 Commit and push: if your class uses GitHub Classroom, the Actions tab grades every push with these same
 tests, exercise by exercise. If your teacher collects files (Gradescope, a shared folder), hand in
 `{LESSON.student_file}`, or this whole folder if your app uses templates or static files.
-Your teacher grades with the same tests, and may add checks of their own.
+Your teacher grades with the same tests, and may add checks of their own.{_hidden_note()}
 '''

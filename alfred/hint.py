@@ -21,6 +21,7 @@ from alfred.course.lesson import Exercise, told_in_one_line
 with told_in_one_line(__name__ == "__main__"):  # run as `python -m alfred.hint`: a bad lesson file in one line
     from alfred.course.exercises import LESSON
     from alfred.judge.suite import run_suite
+from alfred.judge.hidden import MARKER as HIDDEN_MARKER
 
 STATE_FILE = Path(".alfred") / "hints.json"
 COMMAND = "alfred hint"  # how the student starts this command: `python -m alfred.hint` in the handout
@@ -71,7 +72,7 @@ def named(text: str) -> Exercise:
 def first_unfinished(main: Path, command_name: str = COMMAND) -> Exercise | None:
     """The first exercise, in the lesson's order, with a test not passed on `main`; None (said on stdout)
     when there is none, or when the file does not import (that comes first)."""
-    report = run_suite(main)
+    report = run_suite(main, "-m", f"not {HIDDEN_MARKER}")  # the student's own run: hidden checks wait for grading
     command = f"pytest {LESSON.student_file.split('/')[0]}"
     if any(test["outcome"] == "skipped" and test["message"].startswith("not run:") for test in report["tests"]):
         print(f"{LESSON.student_file} does not import: run `{command}` and fix the error its first failure names.")
@@ -80,7 +81,10 @@ def first_unfinished(main: Path, command_name: str = COMMAND) -> Exercise | None
         entry = report["exercises"][exercise.id]
         if entry["total"] and entry["passed"] < entry["total"]:
             return exercise
-    print(f"Every exercise of {LESSON.name} passes: no hint needed. To read an exercise's hints anyway: "
+    waiting = sum(len(exercise.hidden) for exercise in LESSON.exercises)
+    passes = (f"All visible checks of {LESSON.name} pass; {waiting} hidden check{'s' * (waiting != 1)} run when "
+              "your work is graded" if waiting else f"Every exercise of {LESSON.name} passes")
+    print(f"{passes}: no hint needed. To read an exercise's hints anyway: "
           f"`{command_name} {LESSON.homework[0].id if LESSON.homework else LESSON.exercises[0].id}`.")
     return None
 

@@ -52,6 +52,7 @@ class Exercise:
     todo: str = ""  # the marker in the student's file, "TODO Exercise 1 (model)"; "" for the worked example
     names: tuple[str, ...] = ()  # names in main.py this exercise asks for
     hints: tuple[str, ...] = ()  # shown one at a time by `alfred hint`, gentlest first
+    hidden: tuple[str, ...] = ()  # the public sentence of each hidden check (alfred.judge.hidden), one per check
 
     @property
     def label(self) -> str:
@@ -131,7 +132,7 @@ def _exercise(read: _Reader, index: int, entry: dict) -> Exercise:
         raise LessonError(f"{read.file}: exercise {index + 1}: 'points' must be a number, 0 or more, not {points!r}.")
     return Exercise(id=where.text("id"), number=number, title=where.text("title"), points=float(points),
                     todo=where.text("todo", ""), names=tuple(where.list("names", str)),
-                    hints=tuple(where.list("hints", str)))
+                    hints=tuple(where.list("hints", str)), hidden=tuple(where.list("hidden", str)))
 
 
 class _Reader:

@@ -18,7 +18,8 @@ from pathlib import Path
 from alfred.course.lesson import LESSON_FILE
 from alfred.course.targets import KIT_ROOT, RUBRIC_FILE, SUITE_DIR
 from alfred.grading.discovery import Entry, GradeError
-from alfred.grading.grade import error_row, start_grading_process, content_hash, grade_one
+from alfred.grading.grade import content_hash, error_row, grade_one, start_grading_process
+from alfred.judge.hidden import chosen_seed, parse_seed
 from alfred.reports import DEFAULT_FORMATS, class_files, student_files
 from alfred.reports.names import slug_of
 
@@ -27,7 +28,7 @@ def kit_hash() -> str:
     """Changes whenever anything that decides a grade changes: the suite, the lesson, the kit's code, the rubric."""
     digest = hashlib.sha256()
     files = [KIT_ROOT / "conftest.py", KIT_ROOT / "pyproject.toml", *sorted((KIT_ROOT / "alfred").rglob("*.py")),
-             *sorted(SUITE_DIR.glob("*.py")), SUITE_DIR / LESSON_FILE,
+             *sorted(SUITE_DIR.rglob("*.py")), SUITE_DIR / LESSON_FILE,
              *([RUBRIC_FILE] if RUBRIC_FILE.is_file() and RUBRIC_FILE != KIT_ROOT / "pyproject.toml" else [])]
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -36,19 +37,21 @@ def kit_hash() -> str:
 
 def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, force: bool = False,
                 on_result=None, only: str | None = None, hidden: tuple[Path, ...] = (),
-                formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[dict]:
+                formats: tuple[str, ...] = DEFAULT_FORMATS, hidden_seed: int | None = None) -> list[dict]:
     """Grades every entry (reusing unchanged results), writes all reports under `out`, returns the rows of
     the students graded in this run. With `only` (an id or a report name), grades that student alone; the
     gradebook and summary still list every student of `entries` who has a result in `out`, from their
     last grading. No sandbox shows `hidden` (the class folders) or `out`. `formats` names the reports
-    written (alfred.reports).
+    written (alfred.reports). `hidden_seed` draws the hidden checks' inputs for the whole class (see
+    `class_seed`); it is part of each result's hash, so a result drawn with another seed is graded again.
 
     However the run ends (Ctrl-C, SIGTERM), the grading processes and their sandboxes end with it, every
     finished student keeps its files, and the gradebook lists the students finished so far."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    kit = kit_hash()
     (out / "cache").mkdir(parents=True, exist_ok=True)
+    hidden_seed = class_seed(out, hidden_seed)
+    kit = f"{kit_hash()}\0hidden seed {hidden_seed}"
     rows: dict[str, dict] = {}
     pending = []
     try:
@@ -76,7 +79,8 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
             pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=start_grading_process,
                                        initargs=(os.getpid(), (*hidden, out.resolve())))
             try:
-                futures = {pool.submit(grade_one, entry, sandboxed): (entry, digest) for entry, digest in pending}
+                futures = {pool.submit(grade_one, entry, sandboxed, hidden_seed): (entry, digest)
+                           for entry, digest in pending}
                 for future in as_completed(futures):
                     entry, digest = futures[future]
                     try:
@@ -93,6 +97,25 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
         for relative, text in class_files(ordered, formats).items():
             _write_atomically(out / relative, text)
     return [row for row in ordered if only is None or only in (row["student"], slug_of(row["student"]))]
+
+
+SEED_FILE = "hidden-seed"  # in --out: the seed the class's hidden checks were drawn with
+
+
+def class_seed(out: Path, given: int | None = None) -> int:
+    """The seed of a class's hidden checks, one for every student of `out`, recorded in `out`/hidden-seed:
+    `given` (--hidden-seed), else the one recorded by an earlier run into `out` (a resumed or partial rerun,
+    --student, --force: everyone keeps the same inputs, and unchanged results stay valid), else a fresh one
+    (ALFRED_HIDDEN_SEED, else os.urandom): a new --out is a new grading run."""
+    record = out / SEED_FILE
+    if given is None:
+        try:
+            given = parse_seed(record.read_text(), str(record))
+        except (OSError, ValueError):
+            given = None
+    seed = chosen_seed(None) if given is None else given
+    _write_atomically(record, f"{seed}\n")
+    return seed
 
 
 def _in_class_order(rows) -> list[dict]:

@@ -20,6 +20,7 @@ from alfred.grading.discovery import Entry
 from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver, missing_package
 from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.feedback import printable
+from alfred.judge.hidden import public_lines, visible
 from alfred.judge.observation import ErrorInfo
 from alfred.reports.text import got, part
 from alfred.sandbox.limits import LIMITS
@@ -72,9 +73,9 @@ def _server(sandboxed: bool) -> ForkServer:
     return server
 
 
-def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
+def grade_one(entry: Entry, sandboxed: bool = True, hidden_seed: int | None = None) -> dict:
     """Grades one submission from the files read at discovery, and returns its row: status, score,
-    per-exercise points, flags, tests."""
+    per-exercise points, flags, tests. `hidden_seed` draws the hidden checks' inputs (alfred.judge.hidden)."""
     student = entry.student
     key = "s-" + hashlib.sha256(student.encode() + content_hash(entry, "").encode()).hexdigest()[:16]
     try:
@@ -91,7 +92,8 @@ def grade_one(entry: Entry, sandboxed: bool = True) -> dict:
     try:
         # The judge reads the staged copy's path only to name it; probes run in the submission process.
         with deadline:
-            report = run_suite(server.staging / key / entry.main, plugins=(_DriverPlugin(driver, entry.label),))
+            seed = () if hidden_seed is None else ("--hidden-seed", str(hidden_seed))
+            report = run_suite(server.staging / key / entry.main, *seed, plugins=(_DriverPlugin(driver, entry.label),))
     except SuiteError as exc:
         if deadline.passed:  # output built to be slow to check: this student stops here, the class goes on
             return error_row(student, f"grading this submission took the judge more than {LIMITS.judge_seconds:g} s "
@@ -133,8 +135,14 @@ def _headline(report: dict) -> str:
     if not failed:
         return "Every test passed."
     where = ", ".join(BY_ID[i].label for i in IDS if any(test["exercise"] == i for test in failed))
-    tried = part(failed[0], "tried")
-    first = f"tried {tried[:150]}, got {got(failed[0])[:150]}" if tried else got(failed[0])[:300]
+    shown = visible(failed)  # students read this line: a hidden check is named by its public sentence only
+    if not shown:
+        exercise = failed[0]["exercise"]
+        first = next(line for ok, line in public_lines([t for t in failed if t["exercise"] == exercise],
+                                                        BY_ID[exercise].label) if not ok)
+        return f"{len(failed)} of {len(report['tests'])} tests not passed ({where}). First: {first}"
+    tried = part(shown[0], "tried")
+    first = f"tried {tried[:150]}, got {got(shown[0])[:150]}" if tried else got(shown[0])[:300]
     return f"{len(failed)} of {len(report['tests'])} tests not passed ({where}). First: {first}"
 
 
@@ -143,6 +151,7 @@ def _row(student: str, status: str, report: dict, flags: list[str], message: str
         "student": student, "status": status, "score": report["score"], "max_score": report["max_score"],
         "exercises": {key: {k: v for k, v in entry.items()} for key, entry in report["exercises"].items()},
         "flags": flags, "message": printable(message), "tests": report["tests"],
+        **({"hidden_seed": report["hidden_seed"]} if "hidden_seed" in report else {}),
     }
 
 

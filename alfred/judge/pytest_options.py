@@ -1,7 +1,7 @@
 """The kit's command-line options, registered through the `pytest11` entry point, so `--submission` and
 `--score-json` are known wherever pytest runs and never mistaken for test paths during collection.
 
-It also reads the lesson first, so that a mistake in its lesson.toml is one line. The kit's conftest.py does
+(`--hidden-seed` is alfred.judge.hidden's.) It also reads the lesson first, so that a mistake in its lesson.toml is one line. The kit's conftest.py does
 the rest (picking the target, the fixtures, the progress table), and pytest loads it only when it runs from
 the kit's folder: elsewhere, `--submission` stops with a one-line error that says so, instead of collecting
 whatever lies in the current folder.
@@ -16,6 +16,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("alfred", "Alfred's kit")
     group.addoption("--submission", metavar="PATH", help="test this main.py, or the folder holding it")
     group.addoption("--score-json", metavar="FILE", help="write the points of this run to FILE as JSON")
+    group.addoption("--hidden-seed", metavar="N", help="draw the hidden checks' inputs with seed N (default: "
+                    "ALFRED_HIDDEN_SEED, else a fresh seed, shown in the report header)")
 
 
 @pytest.hookimpl(tryfirst=True)

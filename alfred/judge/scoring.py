@@ -2,7 +2,9 @@
 
 `ResultCollector` is a pytest plugin that notes every suite test's exercise (from its marker), outcome and
 learner message, kept as its four fields (alfred.judge.feedback.LearnerMessage) besides its text. `score` applies the rubric: within an exercise, each test is worth the same share of the
-exercise's points. `pytest --score-json`, the progress table and `alfred grade` all use these two.
+exercise's points, a hidden check (alfred.judge.hidden) as much as a visible test: a hidden check re-asks what the
+exercise asks on other inputs, so it weighs as any other check of it, and a student's run, which has no hidden
+check, scores the visible tests alone (and says so). `pytest --score-json`, the progress table and `alfred grade` all use these two.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 
 from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.feedback import LearnerFailure, printable
+from alfred.judge.hidden import sentence_of
 
 RUBRIC_TABLE = "tool.alfred.points"
 
@@ -52,6 +55,7 @@ class TestResult:
     outcome: str = "not run"  # passed, failed, error, skipped
     message: str = ""  # the whole message as a terminal shows it
     learner: dict[str, str] | None = None  # a check's message: tried, got, expected, hint; None for other text
+    hidden: str | None = None  # a hidden check's public sentence (alfred.judge.hidden): all a student may see of it
 
 
 class ResultCollector:
@@ -69,7 +73,7 @@ class ResultCollector:
             ids = [mark.name for mark in item.iter_markers() if mark.name in BY_ID]
             if len(ids) != 1:
                 raise pytest.UsageError(f"{item.nodeid} needs exactly one exercise marker of {IDS}, has {ids}")
-            self.results[item.nodeid] = TestResult(item.nodeid, item.name, ids[0])
+            self.results[item.nodeid] = TestResult(item.nodeid, item.name, ids[0], hidden=sentence_of(item))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):

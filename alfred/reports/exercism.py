@@ -5,6 +5,8 @@ Tests keep the suite's order; each homework test carries its exercise's number a
 example is not a task and carries none) and its `test_code`, the source of the test function (the suite is
 visible to students: it is in the handout); `message` is the learner message; `output`, what the code did,
 is cut at 500 characters with a note. A file that cannot be tested is `status: error` with its message.
+Hidden checks (alfred.judge.hidden) are one entry per exercise and public sentence, with no test code, no output,
+and a message saying how many failed: never their names or inputs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import functools
 import json
 
 from alfred.course.exercises import BY_ID
+from alfred.judge.hidden import public_lines
 from alfred.reports.text import got
 from alfred.course.targets import KIT_ROOT
 
@@ -34,7 +37,13 @@ def for_class(rows: list[dict]) -> dict[str, str]:
 def results(row: dict) -> dict:
     if row["status"] in ("error", "timeout"):
         return {"version": VERSION, "status": "error", "message": row["message"]}
-    tests = [_test(test) for test in row["tests"]]
+    tests, grouped = [], set()
+    for test in row["tests"]:
+        if not test.get("hidden"):
+            tests.append(_test(test))
+        elif (test["exercise"], test["hidden"]) not in grouped:  # the group stands where its first check stood
+            grouped.add((test["exercise"], test["hidden"]))
+            tests.append(_hidden(row, test["exercise"], test["hidden"]))
     status = "pass" if all(test["status"] == "pass" for test in tests) else "fail"
     return {"version": VERSION, "status": status, "message": None, "tests": tests}
 
@@ -52,6 +61,17 @@ def _test(test: dict) -> dict:
 
 
 _STATUS = {"passed": "pass", "failed": "fail"}
+
+
+def _hidden(row: dict, exercise: str, sentence: str) -> dict:
+    group = [test for test in row["tests"] if test["exercise"] == exercise and test.get("hidden") == sentence]
+    ((passed, line),) = public_lines(group, BY_ID[exercise].label)
+    entry: dict = {"name": f"hidden checks: {sentence}", "test_code": "", "status": "pass" if passed else "fail"}
+    if BY_ID[exercise].number:
+        entry["task_id"] = BY_ID[exercise].number
+    if not passed:
+        entry["message"], entry["output"] = line, None
+    return entry
 
 
 def _cut(text: str) -> str:

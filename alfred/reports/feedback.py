@@ -1,9 +1,11 @@
 """The student's feedback, `feedback/<name>.md`: the score, then every exercise's tests, each failure with its
-learner message in a fence nothing in it can close."""
+learner message in a fence nothing in it can close. A hidden check (alfred.judge.hidden) shows only its exercise
+and its public sentence, grouped: never its name, its inputs or what it got."""
 
 from __future__ import annotations
 
 from alfred.course.exercises import BY_ID, IDS, LESSON
+from alfred.judge.hidden import public_lines, visible
 from alfred.reports.text import code_block, code_span
 
 NAME = "feedback"
@@ -30,11 +32,13 @@ def markdown(row: dict) -> str:
             continue
         lines += [f"## {BY_ID[exercise_id].label}: {entry['passed']}/{entry['total']} tests, "
                   f"{entry['score']:g}/{entry['max_score']:g} points", ""]
-        for test in mine:
+        for test in visible(mine):
             mark = "passed" if test["outcome"] == "passed" else "**not yet**"
             lines.append(f"- {mark}: {test['name']}")
             if test["outcome"] == "failed" or (test["outcome"] != "passed" and row["status"] == "graded"):
                 lines += ["", *code_block(test["message"], indent="  "), ""]  # a file that does not import: told once
+        for passed, line in public_lines(mine, BY_ID[exercise_id].label):
+            lines.append(f"- {line}" if passed else f"- **not yet**: {line}")
         lines.append("")
     if row["flags"]:
         lines += ["Notes for your instructor: " + ", ".join(row["flags"]), ""]

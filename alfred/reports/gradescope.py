@@ -1,11 +1,14 @@
 """Gradescope's `results.json`, one per student (`results/<name>.json`): the whole score, one entry per test
-with its share of its exercise's points, and student words shown as typed text."""
+with its share of its exercise's points, and student words shown as typed text. Hidden checks (alfred.judge.hidden)
+are one entry per exercise and public sentence, worth their checks' shares, saying how many failed: never
+their names, inputs or messages."""
 
 from __future__ import annotations
 
 import json
 
 from alfred.course.exercises import BY_ID
+from alfred.judge.hidden import public_lines
 
 NAME = "gradescope"
 
@@ -20,12 +23,18 @@ def for_class(rows: list[dict]) -> dict[str, str]:
 
 def results(row: dict) -> dict:
     tests = []
-    for number, test in enumerate(row["tests"], start=1):
+    hidden: dict[tuple[str, str], list[dict]] = {}  # (exercise, sentence) -> its hidden checks
+    for test in row["tests"]:
         exercise = row["exercises"][test["exercise"]]
         share = exercise["max_score"] / exercise["total"] if exercise["total"] else 0.0
+        if test.get("hidden"):
+            group = hidden.setdefault((test["exercise"], test["hidden"]), [])
+            if not group:  # the group's entry stands where its first check stood
+                tests.append({"hidden": group, "share": share})
+            group.append(test)
+            continue
         tests.append({
             "name": f"{BY_ID[test['exercise']].label}: {test['name']}",
-            "number": str(number),
             "score": round(share if test["outcome"] == "passed" else 0.0, 4),
             "max_score": round(share, 4),
             "status": "passed" if test["outcome"] == "passed" else "failed",
@@ -33,6 +42,9 @@ def results(row: dict) -> dict:
             "tags": [test["exercise"]],
             "visibility": "visible",
         })
+    tests = [_hidden_entry(entry["hidden"], entry["share"]) if "hidden" in entry else entry for entry in tests]
+    for number, entry in enumerate(tests, start=1):
+        entry["number"] = str(number)
     return {
         "score": row["score"],
         "output": row["message"],
@@ -40,4 +52,19 @@ def results(row: dict) -> dict:
         "test_output_format": "text",
         "tests": tests,
         "extra_data": {"status": row["status"], "flags": row["flags"], "exercises": row["exercises"]},
+    }
+
+
+def _hidden_entry(group: list[dict], share: float) -> dict:
+    """One entry for the hidden checks of one exercise and sentence: their points, and the public line."""
+    exercise = group[0]["exercise"]
+    ((passed, line),) = public_lines(group, BY_ID[exercise].label)
+    return {
+        "name": f"{BY_ID[exercise].label}: hidden checks: {group[0]['hidden']}",
+        "score": round(share * sum(test["outcome"] == "passed" for test in group), 4),
+        "max_score": round(share * len(group), 4),
+        "status": "passed" if passed else "failed",
+        "output": line,
+        "tags": [exercise, "hidden"],
+        "visibility": "visible",
     }

@@ -25,6 +25,7 @@ from alfred.course import exercises
 from alfred.reports.names import slug_of
 from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.feedback import printable
+from alfred.reports import summary
 from alfred.reports.text import got, labelled
 
 NAME = "html"
@@ -165,9 +166,15 @@ def _overview(rows: list[dict]) -> str:
     return (f'<header><h1>{_text(title())}</h1>'
             f'<p class="lead" id="overview">{len(rows)} submission{"s" * (len(rows) != 1)}'
             f'{" (" + summary + ")" if summary else ""}.{out_of} Pass rates count the {statuses["graded"]} '
-            'students whose file could be tested.</p></header>\n<div class="cards">'
+            'students whose file could be tested.</p>' + _hidden_seed(rows) + '</header>\n<div class="cards">'
             + "".join(f'<div class="card"><b>{value}</b><span>{label}</span></div>' for value, label in cards)
             + "</div>")
+
+
+def _hidden_seed(rows: list[dict]) -> str:
+    """The summary's sentence on the hidden checks' seed (teachers only: students never see this page)."""
+    lines = summary.hidden_seed_lines(rows)
+    return f'<p class="lead" id="hidden-seed">{_text(lines[0])}</p>' if lines else ""
 
 
 def _distribution(rows: list[dict]) -> str:
@@ -266,6 +273,7 @@ def small_bar(passed: int, total: int) -> str:
 
 def _tests(tested: list[dict]) -> str:
     outcomes: dict[tuple[str, str], list[bool]] = {}
+    hidden = {(test["exercise"], test["name"]) for row in tested for test in row["tests"] if test.get("hidden")}
     for row in tested:
         for test in row["tests"]:
             outcomes.setdefault((test["exercise"], test["name"]), []).append(test["outcome"] == "passed")
@@ -280,7 +288,8 @@ def _tests(tested: list[dict]) -> str:
         if exercise_id != current:
             current = exercise_id
             lines.append(f'<tr class="group"><td colspan="4">{_text(BY_ID[exercise_id].label)}</td></tr>')
-        lines.append(f'<tr class="test" data-exercise="{_text(exercise_id)}"><td><code>{_text(name)}</code></td>'
+        tag = ' <span class="flag">hidden</span>' if (exercise_id, name) in hidden else ""
+        lines.append(f'<tr class="test" data-exercise="{_text(exercise_id)}"><td><code>{_text(name)}</code>{tag}</td>'
                      f'<td class="num">{sum(done)}/{len(done)}</td><td class="num">{_percent(sum(done), len(done))}</td>'
                      f"<td>{small_bar(sum(done), len(done))}</td></tr>")
     lines.append("</tbody></table></section>")

@@ -1,5 +1,6 @@
 """The class summary, `summary.md`: the score distribution, each test's pass rate, the most common failures
-shown whole, and the files that could not be tested."""
+shown whole, and the files that could not be tested. Hidden checks are shown in full, marked `hidden`, and
+the seed their inputs were drawn with is given, to reproduce the run (`alfred grade --hidden-seed N`)."""
 
 from __future__ import annotations
 
@@ -35,12 +36,15 @@ def markdown(rows: list[dict]) -> str:
         bands = Counter(min(int(value // 20), 4) for value in scores)
         lines += [f"| {band * 20}-{band * 20 + 20 if band < 4 else 100} | {bands.get(band, 0)} |" for band in range(5)]
         lines.append("")
+    lines += hidden_seed_lines(rows)
     outcomes: dict[str, list[bool]] = {}
     failures: Counter = Counter()  # (exercise, test) -> students who failed it, once per student
     example: dict[tuple[str, str], str] = {}  # the first learner message of each, shown whole
     for row in tested:
         for test in row["tests"]:
-            outcomes.setdefault(f"{BY_ID[test['exercise']].label}: {test['name']}", []).append(test["outcome"] == "passed")
+            hidden = ", hidden" if test.get("hidden") else ""
+            outcomes.setdefault(f"{BY_ID[test['exercise']].label}{hidden}: {test['name']}", []).append(
+                test["outcome"] == "passed")
         failed = {(test["exercise"], test["name"].split("[")[0]): test["message"] for test in row["tests"]
                   if test["outcome"] != "passed"}  # the cases of one parametrized test are one failure
         failures.update(failed.keys())
@@ -62,3 +66,17 @@ def markdown(rows: list[dict]) -> str:
         lines += ["## Not tested", "", "| student | status | why |", "|---|---|---|"]
         lines += [f"| {code_cell(row['student'])} | {row['status']} | {code_cell(row['message'][:200])} |" for row in untested]
     return "\n".join(lines) + "\n"
+
+
+def hidden_seed_lines(rows: list[dict]) -> list[str]:
+    """What the summary says of the hidden checks' seed: the class's one seed, or each seed with its students
+    when a class was put together from runs drawn apart (shards, an explicit --hidden-seed for one student)."""
+    seeds = Counter(row["hidden_seed"] for row in rows if "hidden_seed" in row)
+    if not seeds:
+        return []
+    if len(seeds) == 1:
+        (seed,) = seeds
+        return [f"Hidden checks: inputs drawn with seed {seed} (`alfred grade --hidden-seed {seed}` draws them again).", ""]
+    listed = ", ".join(f"{seed} ({count} student{'s' * (count != 1)})" for seed, count in seeds.most_common())
+    return [f"Hidden checks: inputs drawn with several seeds, {listed}: not the same inputs for every student. "
+            "Grade the class again with one `--hidden-seed N` to make them the same.", ""]

@@ -1,6 +1,6 @@
 """Attack: forge the order "response, then task" by telling the kit's channel the response was sent before the work
 
-honest: 90.45
+honest: 88.33
 base: reference
 
 The endpoint runs the task itself, before it answers (a real mistake: the request stays open for the 5 s of

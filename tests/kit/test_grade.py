@@ -53,8 +53,9 @@ def test_demo_class_is_graded_by_the_real_command(demo_grades):
     assert rows["dick_grayson"]["score"] == 100
     assert rows["dick_grayson"]["flags"] == []  # an honest submission raises no flag, wherever the kit lives
     assert rows["tim_drake"]["status"] == "error" and "line" in rows["tim_drake"]["message"]
-    for row in rows.values():
-        assert set(row) == {"student", "status", "score", "max_score", "exercises", "flags", "message"}
+    for row in rows.values():  # the seed of the hidden checks, the same for the whole class
+        assert set(row) == {"student", "status", "score", "max_score", "exercises", "flags", "message", "hidden_seed"}
+        assert row["hidden_seed"] == int((out / "hidden-seed").read_text())
         assert set(row["exercises"]) == set(IDS)
     gradebook = (out / "gradebook.csv").read_text().splitlines()
     assert gradebook[0].startswith("student,lesson,model,task,endpoint,stretch,total")
@@ -81,7 +82,10 @@ def test_every_exercism_file_is_valid_interface_3_json_with_tests_in_order(demo_
     assert files["dick_grayson"]["status"] == "pass"
     tests = files["jason_todd"]["tests"]
     assert files["jason_todd"]["status"] == "fail" and any(test["status"] == "fail" for test in tests)
-    assert all(test["test_code"].startswith(f"def {test['name'].split('[')[0]}(") for test in tests)
+    visible = [test for test in tests if not test["name"].startswith("hidden checks: ")]
+    assert all(test["test_code"].startswith(f"def {test['name'].split('[')[0]}(") for test in visible)
+    hidden = [test for test in tests if test not in visible]  # one entry per sentence, its code never shown
+    assert hidden and all(test["test_code"] == "" for test in hidden)
     task_ids = [test.get("task_id", 0) for test in tests]
     assert task_ids == sorted(task_ids) and set(task_ids) == {0, 1, 2, 3, 4}  # the worked example has none
     assert not (out / "results.json").exists()  # a class: one file per student, no single results.json

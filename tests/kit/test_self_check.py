@@ -81,7 +81,7 @@ def corpus_reports():
 def test_correct_solution_written_differently_scores_full_marks(sample, corpus_reports):
     report = corpus_reports[sample.path]
     failed = {test["name"]: test["message"] for test in report["tests"] if test["outcome"] != "passed"}
-    assert not failed, f"{sample.summary}\n{failed}"
+    assert not failed, f"{sample.summary} (--hidden-seed {report.get('hidden_seed')})\n{failed}"
 
 
 @pytest.mark.slow
@@ -94,7 +94,8 @@ def test_wrong_solution_loses_points_exactly_where_the_mistake_is(sample, corpus
             assert entry["passed"] < entry["total"], f"{sample.summary}: {exercise_id} should lose points"
         else:
             failed = [t["name"] for t in report["tests"] if t["exercise"] == exercise_id and t["outcome"] != "passed"]
-            assert not failed, f"{sample.summary}: {exercise_id} should keep full marks, failed {failed}"
+            assert not failed, (f"{sample.summary}: {exercise_id} should keep full marks, failed {failed} "
+                                f"(--hidden-seed {report.get('hidden_seed')})")
 
 
 @pytest.mark.slow

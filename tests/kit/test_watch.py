@@ -121,7 +121,7 @@ def test_a_save_reruns_the_suite_in_a_fresh_pytest_and_shows_the_new_table(proje
     watch = watches([str(ALFRED), "watch", *(["--poll"] * poll)], project)
     first = _a_run_and_its_table(watch)
     assert first[0].startswith("alfred watch: run 1 at ") and first[0].endswith(": pytest exercises"), first[0]
-    assert "score: 0 / 100" in first
+    assert "score: 0 / 100 on the visible checks" in first
     said = "next: Exercise 1 (model) in exercises/lesson_07/main.py; save it and the tests run again"
     assert said in "\n".join(first)  # under the watch, the next step is a save
     if poll:
@@ -131,8 +131,8 @@ def test_a_save_reruns_the_suite_in_a_fresh_pytest_and_shows_the_new_table(proje
     second = _a_run_and_its_table(watch)
     assert any(line.startswith("alfred watch: run 2 at ") and line.endswith(
         f", after a change to {STUDENT_FILE}: pytest exercises") for line in second), "\n".join(second)
-    assert "score: 100 / 100" in second, "\n".join(second)  # the saved code, imported afresh
-    assert "next: every exercise is done; try the app by hand with uvicorn and /docs" in second
+    assert "score: 100 / 100 on the visible checks" in second, "\n".join(second)  # the saved code, imported afresh
+    assert "next: all visible checks pass; 6 hidden checks run when your work is graded; try the app by hand with uvicorn and /docs" in second  # never "done" while hidden checks wait
     assert watch.stop(signal.SIGINT) == 0
     assert watch.lines[-1] == "alfred watch: stopped." and not any("Traceback" in line for line in watch.lines)
 
@@ -163,7 +163,7 @@ def test_the_handout_runs_it_as_python_m_alfred_watch(tmp_path, watches):
     _a_run_and_its_table(watch)
     (handout / STUDENT_FILE).write_text(SOLUTIONS_MAIN.read_text())
     second = _a_run_and_its_table(watch)
-    assert any(line.startswith("alfred watch: run 2 at ") for line in second) and "score: 100 / 100" in second
+    assert any(line.startswith("alfred watch: run 2 at ") for line in second) and "score: 100 / 100 on the visible checks" in second
     assert watch.stop(signal.SIGINT) == 0 and watch.lines[-1] == "alfred watch: stopped."
 
 

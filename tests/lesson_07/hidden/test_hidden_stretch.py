@@ -1,0 +1,35 @@
+"""Hidden check of exercise 4 (stretch): the creation message, and the new log's line, for an email and an
+activity drawn afresh for each grading run. The message is recognised by behaviour, as in test_stretch.py."""
+
+import pytest
+from test_stretch import LOG_FILE, TASK, Calls, announcements, no_announcement
+
+from alfred.judge.feedback import call_tried, check, shown
+
+from . import draws
+
+pytestmark = pytest.mark.stretch
+
+
+@pytest.mark.hidden("a new log file must be announced and hold the line of the email and activity given")
+def test_hidden_new_log_is_announced_and_holds_the_line_it_was_given(submission, hidden_random):
+    email, activity = draws.email(hidden_random), draws.activity(hidden_random)
+    earlier = f"User {draws.email(hidden_random)} activity: {draws.activity(hidden_random)}\n"
+
+    def log(**setup):
+        return submission.call(TASK, email, activity, watch=[LOG_FILE], **setup)
+
+    calls = Calls(log(), log(files={LOG_FILE: earlier}), log(files={LOG_FILE: earlier + earlier}))
+    line = f"User {email} activity: {activity}\n"
+    written = calls.missing.files.get(LOG_FILE)
+    error = next((seen.error for seen in (calls.missing, calls.existing) if seen.error), None)
+    check(
+        error is None and bool(announcements(calls)) and written == line,
+        tried=call_tried(TASK, email, activity) + ", with no log file, then twice with one",
+        got=(f"it raised {error.sentence()}" if error else
+             f"no message printed only when the log file was missing: {no_announcement(calls)}"
+             if not announcements(calls) else f"the new log held {shown(written)}"),
+        expected=f"a creation message the first time only, and the new {LOG_FILE} holding {shown(line)}",
+        hint="announce the log file when os.path.exists(...) is False, and log the user_email and activity the "
+        "task was given.",
+    )
