@@ -80,3 +80,26 @@ def test_an_upward_import_is_caught_wherever_it_is_written():
     assert len(upward_imports(lesson, "def f():\n    import alfred.judge.driver\n")) == 1
     assert len(upward_imports(sandbox, "from alfred import cli\n")) == 1
     assert upward_imports(sandbox, "from alfred.inside.probe import warm_up\nfrom alfred.sandbox import limits\n") == []
+
+
+def modules_missing_from_the_map(readme: str) -> list[str]:
+    """The modules of alfred/ that the README's map ("How the kit is built") does not name in their layer's row."""
+    rows = {line.split("|")[1].strip(): line for line in readme.splitlines() if line.startswith("| `alfred/")}
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        relative = path.relative_to(PACKAGE)
+        row = rows.get("`alfred/` (top)" if len(relative.parts) == 1 else f"`alfred/{relative.parts[0]}/`", "")
+        if f"`{path.name}`" not in row:
+            missing.append(str(relative))
+    return missing
+
+
+def test_the_readme_map_names_every_module_in_its_layer():
+    assert modules_missing_from_the_map((KIT_ROOT / "README.md").read_text()) == []
+
+
+def test_the_map_check_sees_a_module_left_out():
+    readme = (KIT_ROOT / "README.md").read_text().replace("`classroom.py`", "the class runner")
+    assert modules_missing_from_the_map(readme) == ["grading/classroom.py"]
