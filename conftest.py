@@ -28,7 +28,7 @@ from alfred.course.lesson import LESSON_FILE
 from alfred.judge.scoring import ResultCollector, RubricError, load_rubric, score
 from alfred.course.targets import (EXERCISES_MAIN, RUBRIC_FILE, SOLUTIONS_MAIN, SUITE_DIR, UNDER_WATCH, Target,
                                    TargetError, is_kit_folder_arg, resolve)
-from alfred.judge.hidden import SEED_KEY, HiddenChecks, SeedError, chosen_seed, declare_marker
+from alfred.judge.hidden import SEED_KEY, HiddenChecks, SeedError, chosen_seed, declare_marker, sentence_of
 
 TARGET = pytest.StashKey[Target]()
 COLLECTOR = pytest.StashKey[ResultCollector]()
@@ -90,11 +90,14 @@ def _declare_exercise_markers(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Runs the suite in the lesson's order (worked example, then exercises 1 to 4), so a student reads the
-    failures of the exercise they are on first; anything without an exercise marker keeps its place after."""
+    failures of the exercise they are on first; anything without an exercise marker keeps its place after.
+    Hidden checks come after every visible test: one submission process answers all of a student's probes,
+    so what it saw of a hidden check's inputs can never come back in a visible test's message."""
     order = {exercise.id: position for position, exercise in enumerate(EXERCISES)}
 
-    def position(item: pytest.Item) -> int:
-        return min((order[mark.name] for mark in item.iter_markers() if mark.name in order), default=len(order))
+    def position(item: pytest.Item) -> tuple[bool, int]:
+        exercise = min((order[mark.name] for mark in item.iter_markers() if mark.name in order), default=len(order))
+        return sentence_of(item) is not None, exercise
 
     items.sort(key=position)
 

@@ -49,6 +49,14 @@ def test_the_reference_passes_every_hidden_check_and_the_run_records_its_seed(re
 
 
 @pytest.mark.slow
+def test_hidden_checks_run_after_every_visible_test(reference_report):
+    """One submission process answers all of a student's probes: a visible test run after a hidden check could
+    show, in its message, what the process kept of that check's inputs."""
+    hidden_in_order = [bool(test.get("hidden")) for test in reference_report["tests"]]
+    assert True in hidden_in_order and hidden_in_order == sorted(hidden_in_order)
+
+
+@pytest.mark.slow
 def test_the_lessons_hidden_sentences_are_its_hidden_tests(reference_report):
     """lesson.toml is what a student's run counts: it lists exactly the hidden tests, one entry per check."""
     ran = Counter((test["exercise"], test["hidden"]) for test in hidden_tests(reference_report))
