@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from alfred.course.lesson import LESSON_FILE
@@ -22,6 +23,7 @@ from alfred.grading.grade import content_hash, error_row, grade_one, start_gradi
 from alfred.judge.hidden import chosen_seed, parse_seed
 from alfred.reports import DEFAULT_FORMATS, class_files, student_files
 from alfred.reports.names import slug_of
+from alfred.reports.rows import ResultRow
 
 
 def kit_hash() -> str:
@@ -37,7 +39,7 @@ def kit_hash() -> str:
 
 def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, force: bool = False,
                 on_result=None, only: str | None = None, hidden: tuple[Path, ...] = (),
-                formats: tuple[str, ...] = DEFAULT_FORMATS, hidden_seed: int | None = None) -> list[dict]:
+                formats: tuple[str, ...] = DEFAULT_FORMATS, hidden_seed: int | None = None) -> list[ResultRow]:
     """Grades every entry (reusing unchanged results), writes all reports under `out`, returns the rows of
     the students graded in this run. With `only` (an id or a report name), grades that student alone; the
     gradebook and summary still list every student of `entries` who has a result in `out`, from their
@@ -52,7 +54,7 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
     (out / "cache").mkdir(parents=True, exist_ok=True)
     hidden_seed = class_seed(out, hidden_seed)
     kit = f"{kit_hash()}\0hidden seed {hidden_seed}"
-    rows: dict[str, dict] = {}
+    rows: dict[str, ResultRow] = {}
     pending = []
     try:
         for entry in entries:
@@ -118,7 +120,7 @@ def class_seed(out: Path, given: int | None = None) -> int:
     return seed
 
 
-def _in_class_order(rows) -> list[dict]:
+def _in_class_order(rows: Iterable[ResultRow]) -> list[ResultRow]:
     """Every class report lists students by id, so a class graded in shards reads as one graded at once."""
     return sorted(rows, key=lambda row: row["student"])
 
@@ -128,10 +130,10 @@ def shard_of(student: str, shards: int) -> int:
     return int(hashlib.sha256(student.encode()).hexdigest()[:12], 16) % shards
 
 
-def merge(outs: list[Path], into: Path, formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[dict]:
+def merge(outs: list[Path], into: Path, formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[ResultRow]:
     """Builds the class's reports in `into` from the results of shards graded apart (each an --out folder):
     every student's files and cache, then the gradebook and summary of them all."""
-    rows: dict[str, tuple[dict, str]] = {}
+    rows: dict[str, tuple[ResultRow, str]] = {}
     empty = [str(out) for out in outs if not any((out / "cache").glob("*.json"))]
     if empty:  # a shard that failed or never ran would drop its students from the class without a word
         raise GradeError(f"No results in {', '.join(empty)}: grade {'that shard' if len(empty) == 1 else 'those shards'} "
@@ -167,12 +169,12 @@ def _stop_now(pool) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _notify(on_result, row: dict, cached: bool = False) -> None:
+def _notify(on_result, row: ResultRow, cached: bool = False) -> None:
     if on_result:
         on_result(row, cached)
 
 
-def _finish(out: Path, slug: str, row: dict, digest: str, on_result, formats: tuple[str, ...]) -> dict:
+def _finish(out: Path, slug: str, row: ResultRow, digest: str, on_result, formats: tuple[str, ...]) -> ResultRow:
     for relative, text in student_files(row, slug, formats).items():
         _write_atomically(out / relative, text)
     _write_atomically(out / "cache" / f"{slug}.json", json.dumps({"hash": digest, "row": row}))
@@ -180,7 +182,7 @@ def _finish(out: Path, slug: str, row: dict, digest: str, on_result, formats: tu
     return row
 
 
-def _read_cache(out: Path, slug: str, digest: str | None, formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict | None:
+def _read_cache(out: Path, slug: str, digest: str | None, formats: tuple[str, ...] = DEFAULT_FORMATS) -> ResultRow | None:
     """The student's stored row if it was graded from this content and kit (any, with digest None), and
     all of its reports in `formats` are there."""
     try:

@@ -22,10 +22,11 @@ from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.feedback import printable
 from alfred.judge.hidden import public_lines, visible
 from alfred.judge.observation import ErrorInfo
+from alfred.reports.rows import ResultRow
 from alfred.reports.text import got, part
 from alfred.sandbox.limits import LIMITS
 from alfred.sandbox.fork_server import ForkServer, ServerError, die_with_parent
-from alfred.judge.scoring import load_rubric, score
+from alfred.judge.scoring import ScoreReport, load_rubric, score
 from alfred.judge.suite import SuiteError, run_suite
 from alfred.course.targets import RUBRIC_FILE
 
@@ -73,7 +74,7 @@ def _server(sandboxed: bool) -> ForkServer:
     return server
 
 
-def grade_one(entry: Entry, sandboxed: bool = True, hidden_seed: int | None = None) -> dict:
+def grade_one(entry: Entry, sandboxed: bool = True, hidden_seed: int | None = None) -> ResultRow:
     """Grades one submission from the files read at discovery, and returns its row: status, score,
     per-exercise points, flags, tests. `hidden_seed` draws the hidden checks' inputs (alfred.judge.hidden)."""
     student = entry.student
@@ -128,7 +129,7 @@ def grade_one(entry: Entry, sandboxed: bool = True, hidden_seed: int | None = No
     return _row(student, status, report, flags, _headline(report))
 
 
-def _headline(report: dict) -> str:
+def _headline(report: ScoreReport) -> str:
     """One line for the gradebook and Gradescope: how many tests failed, in which exercises, and the first
     failure's own words."""
     failed = [test for test in report["tests"] if test["outcome"] != "passed"]
@@ -146,7 +147,7 @@ def _headline(report: dict) -> str:
     return f"{len(failed)} of {len(report['tests'])} tests not passed ({where}). First: {first}"
 
 
-def _row(student: str, status: str, report: dict, flags: list[str], message: str) -> dict:
+def _row(student: str, status: str, report: ScoreReport, flags: list[str], message: str) -> ResultRow:
     return {
         "student": student, "status": status, "score": report["score"], "max_score": report["max_score"],
         "exercises": {key: {k: v for k, v in entry.items()} for key, entry in report["exercises"].items()},
@@ -155,7 +156,7 @@ def _row(student: str, status: str, report: dict, flags: list[str], message: str
     }
 
 
-def error_row(student: str, message: str, status: str = "error", flags: list[str] | None = None) -> dict:
+def error_row(student: str, message: str, status: str = "error", flags: list[str] | None = None) -> ResultRow:
     report = score([], load_rubric(RUBRIC_FILE))
     return _row(student, status, report, flags or [], message)
 

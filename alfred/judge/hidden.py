@@ -23,8 +23,12 @@ from __future__ import annotations
 
 import os
 import random
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:  # scoring imports this module: the type is named for readers and checkers only
+    from alfred.judge.scoring import TestEntry
 
 MARKER = "hidden"
 SEED_OPTION = "--hidden-seed"
@@ -108,7 +112,7 @@ class HiddenChecks:
 # --- what a student reads of hidden results ---
 
 
-def public_lines(tests: list[dict], exercise_label: str) -> list[tuple[bool, str]]:
+def public_lines(tests: list[TestEntry], exercise_label: str) -> list[tuple[bool, str]]:
     """The hidden tests among `tests` (one exercise's results) as a student may read them: one line per public
     sentence, with how many of its checks failed and never their inputs or code. (all passed, line) pairs, in
     the suite's order."""
@@ -130,5 +134,5 @@ def public_lines(tests: list[dict], exercise_label: str) -> list[tuple[bool, str
     return lines
 
 
-def visible(tests: list[dict]) -> list[dict]:
+def visible(tests: list[TestEntry]) -> list[TestEntry]:
     return [test for test in tests if not test.get("hidden")]

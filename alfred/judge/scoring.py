@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import asdict, dataclass
+from typing import NotRequired, TypedDict
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,35 @@ class TestResult:
     message: str = ""  # the whole message as a terminal shows it
     learner: dict[str, str] | None = None  # a check's message: tried, got, expected, hint; None for other text
     hidden: str | None = None  # a hidden check's public sentence (alfred.judge.hidden): all a student may see of it
+
+
+class TestEntry(TypedDict):
+    """One test in a score report: a TestResult as JSON (what --score-json, the cache and the reports hold)."""
+
+    nodeid: str
+    name: str
+    exercise: str
+    outcome: str
+    message: str
+    learner: dict[str, str] | None
+    hidden: str | None
+
+
+class ExerciseScore(TypedDict):
+    score: float
+    max_score: float
+    passed: int
+    total: int
+
+
+class ScoreReport(TypedDict):
+    """What `score` returns and `pytest --score-json` writes."""
+
+    score: float
+    max_score: float
+    exercises: dict[str, ExerciseScore]
+    tests: list[TestEntry]
+    hidden_seed: NotRequired[int]  # the run's hidden checks' seed, when they ran
 
 
 class ResultCollector:
@@ -124,11 +154,12 @@ def _bounded(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 12] + " [cut short]"
 
 
-def score(results: list[TestResult], rubric: dict[str, float]) -> dict:
+def score(results: list[TestResult], rubric: dict[str, float]) -> ScoreReport:
     """The score report: totals, one entry per exercise id (all present), and every test's outcome.
     Every number is rounded once, from exact values: the total is the exact sum of the exercises' exact
     points, so 13.333... + 8.333... + 35 totals 56.67, as a teacher adding fractions would."""
-    exercises, exact_total = {}, 0.0
+    exercises: dict[str, ExerciseScore] = {}
+    exact_total = 0.0
     for exercise_id in IDS:
         mine = [result for result in results if result.exercise == exercise_id]
         passed = sum(result.outcome == "passed" for result in mine)
@@ -140,5 +171,5 @@ def score(results: list[TestResult], rubric: dict[str, float]) -> dict:
         "score": round(exact_total, 2),
         "max_score": sum(entry["max_score"] for entry in exercises.values()),
         "exercises": exercises,
-        "tests": [asdict(result) for result in results],
+        "tests": [TestEntry(**asdict(result)) for result in results],
     }

@@ -6,8 +6,10 @@ A format is a module with `NAME` and two functions; `alfred grade` writes what t
     for_student(row, name) -> {relative path: text}   as soon as that student is graded (name: safe file stem)
     for_class(rows)        -> {relative path: text}   once the class is graded (or stopped)
 
-Every format reads the same result rows (`alfred.grading.grade` makes them: student, status, score, max_score,
-exercises, flags, message, tests), and escapes student words for its own medium (`alfred.reports.text`).
+Every format reads the same result rows, typed once as `alfred.reports.rows.ResultRow` (`alfred.grading.grade`
+makes them: student, status, score, max_score, exercises, flags, message, tests, each test a
+`alfred.judge.scoring.TestEntry` whose learner message keeps its fields), and escapes student words for its own
+medium (`alfred.reports.text`).
 Add a format by adding a module here and naming it in `FORMATS`.
 """
 
@@ -16,19 +18,20 @@ from __future__ import annotations
 from types import ModuleType
 
 from alfred.reports import exercism, feedback, gradebook, gradescope, html, summary
+from alfred.reports.rows import ResultRow
 
 FORMATS: dict[str, ModuleType] = {module.NAME: module for module in (gradebook, summary, feedback, gradescope, exercism, html)}
 DEFAULT_FORMATS = ("gradebook", "summary", "feedback", "gradescope", "html")
 
 
-def student_files(row: dict, name: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict[str, str]:
+def student_files(row: ResultRow, name: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict[str, str]:
     files: dict[str, str] = {}
     for format_name in formats:
         files.update(FORMATS[format_name].for_student(row, name))
     return files
 
 
-def class_files(rows: list[dict], formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict[str, str]:
+def class_files(rows: list[ResultRow], formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict[str, str]:
     files: dict[str, str] = {}
     for format_name in formats:
         files.update(FORMATS[format_name].for_class(rows))

@@ -19,6 +19,8 @@ from alfred.course.exercises import BY_ID
 from alfred.judge.hidden import public_lines
 from alfred.reports.text import got
 from alfred.course.targets import KIT_ROOT
+from alfred.reports.rows import ResultRow
+from alfred.judge.scoring import TestEntry
 
 NAME = "exercism"
 VERSION = 3
@@ -26,15 +28,15 @@ MAX_OUTPUT = 500
 CUT_NOTE = " [cut: the whole message is in your feedback]"
 
 
-def for_student(row: dict, name: str) -> dict[str, str]:
+def for_student(row: ResultRow, name: str) -> dict[str, str]:
     return {f"exercism/{name}.json": json.dumps(results(row), indent=2)}
 
 
-def for_class(rows: list[dict]) -> dict[str, str]:
+def for_class(rows: list[ResultRow]) -> dict[str, str]:
     return {"results.json": json.dumps(results(rows[0]), indent=2)} if len(rows) == 1 else {}
 
 
-def results(row: dict) -> dict:
+def results(row: ResultRow) -> dict:
     if row["status"] in ("error", "timeout"):
         return {"version": VERSION, "status": "error", "message": row["message"]}
     tests, grouped = [], set()
@@ -48,7 +50,7 @@ def results(row: dict) -> dict:
     return {"version": VERSION, "status": status, "message": None, "tests": tests}
 
 
-def _test(test: dict) -> dict:
+def _test(test: TestEntry) -> dict:
     entry: dict = {"name": test["name"], "test_code": _test_code(test.get("nodeid", "")),
                    "status": _STATUS.get(test["outcome"], "error")}
     number = BY_ID[test["exercise"]].number
@@ -63,7 +65,7 @@ def _test(test: dict) -> dict:
 _STATUS = {"passed": "pass", "failed": "fail"}
 
 
-def _hidden(row: dict, exercise: str, sentence: str) -> dict:
+def _hidden(row: ResultRow, exercise: str, sentence: str) -> dict:
     group = [test for test in row["tests"] if test["exercise"] == exercise and test.get("hidden") == sentence]
     ((passed, line),) = public_lines(group, BY_ID[exercise].label)
     entry: dict = {"name": f"hidden checks: {sentence}", "test_code": "", "status": "pass" if passed else "fail"}

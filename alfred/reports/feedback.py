@@ -7,19 +7,20 @@ from __future__ import annotations
 from alfred.course.exercises import BY_ID, IDS, LESSON
 from alfred.judge.hidden import public_lines, visible
 from alfred.reports.text import code_block, code_span
+from alfred.reports.rows import ResultRow
 
 NAME = "feedback"
 
 
-def for_student(row: dict, name: str) -> dict[str, str]:
+def for_student(row: ResultRow, name: str) -> dict[str, str]:
     return {f"feedback/{name}.md": markdown(row)}
 
 
-def for_class(rows: list[dict]) -> dict[str, str]:
+def for_class(rows: list[ResultRow]) -> dict[str, str]:
     return {}
 
 
-def markdown(row: dict) -> str:
+def markdown(row: ResultRow) -> str:
     lines = [f"# {LESSON.name} feedback for {code_span(row['student'])}", "",
              f"Score: **{row['score']:g} / {row['max_score']:g}** ({row['status']})", ""]
     if row["status"] in ("error", "timeout"):

@@ -8,19 +8,20 @@ import io
 
 from alfred.course.exercises import IDS
 from alfred.judge.feedback import printable
+from alfred.reports.rows import ResultRow
 
 NAME = "gradebook"
 
 
-def for_student(row: dict, name: str) -> dict[str, str]:
+def for_student(row: ResultRow, name: str) -> dict[str, str]:
     return {}
 
 
-def for_class(rows: list[dict]) -> dict[str, str]:
+def for_class(rows: list[ResultRow]) -> dict[str, str]:
     return {"gradebook.csv": csv_text(rows)}
 
 
-def csv_text(rows: list[dict]) -> str:
+def csv_text(rows: list[ResultRow]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["student", *IDS, "total", "max", "status", "flags"])

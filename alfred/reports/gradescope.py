@@ -9,21 +9,23 @@ import json
 
 from alfred.course.exercises import BY_ID
 from alfred.judge.hidden import public_lines
+from alfred.reports.rows import ResultRow
+from alfred.judge.scoring import TestEntry
 
 NAME = "gradescope"
 
 
-def for_student(row: dict, name: str) -> dict[str, str]:
+def for_student(row: ResultRow, name: str) -> dict[str, str]:
     return {f"results/{name}.json": json.dumps(results(row), indent=2)}
 
 
-def for_class(rows: list[dict]) -> dict[str, str]:
+def for_class(rows: list[ResultRow]) -> dict[str, str]:
     return {}
 
 
-def results(row: dict) -> dict:
+def results(row: ResultRow) -> dict:
     tests = []
-    hidden: dict[tuple[str, str], list[dict]] = {}  # (exercise, sentence) -> its hidden checks
+    hidden: dict[tuple[str, str], list[TestEntry]] = {}  # (exercise, sentence) -> its hidden checks
     for test in row["tests"]:
         exercise = row["exercises"][test["exercise"]]
         share = exercise["max_score"] / exercise["total"] if exercise["total"] else 0.0
@@ -55,7 +57,7 @@ def results(row: dict) -> dict:
     }
 
 
-def _hidden_entry(group: list[dict], share: float) -> dict:
+def _hidden_entry(group: list[TestEntry], share: float) -> dict:
     """One entry for the hidden checks of one exercise and sentence: their points, and the public line."""
     exercise = group[0]["exercise"]
     ((passed, line),) = public_lines(group, BY_ID[exercise].label)

@@ -27,6 +27,8 @@ from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.feedback import printable
 from alfred.reports import summary
 from alfred.reports.text import got, labelled
+from alfred.reports.rows import ResultRow
+from alfred.judge.scoring import TestEntry
 
 NAME = "html"
 
@@ -42,18 +44,18 @@ def title() -> str:
     return f"{exercises.LESSON.name}: class report"
 
 
-def for_student(row: dict, name: str) -> dict[str, str]:
+def for_student(row: ResultRow, name: str) -> dict[str, str]:
     return {}
 
 
-def for_class(rows: list[dict]) -> dict[str, str]:
+def for_class(rows: list[ResultRow]) -> dict[str, str]:
     return {"report.html": page(rows)}
 
 
 # --- the page ---
 
 
-def page(rows: list[dict]) -> str:
+def page(rows: list[ResultRow]) -> str:
     tested = [row for row in rows if row["status"] == "graded"]
     charts = f'<div class="charts">{_distribution(rows)}{_exercises(tested)}</div>'
     sections = [_overview(rows), charts, _untested_and_flagged(rows), _failures(tested), _tests(tested),
@@ -137,12 +139,12 @@ def _feedback_link(student: str) -> str:
     return f'<a href="{html.escape(href, quote=True)}">{_text(student)}</a>'
 
 
-def _scores(rows: list[dict]) -> list[dict]:
+def _scores(rows: list[ResultRow]) -> list[dict]:
     """The rows whose score counts in the distribution: every file that imported (graded or timed out)."""
     return [row for row in rows if row["status"] != "error"]
 
 
-def _band(row: dict) -> int:
+def _band(row: ResultRow) -> int:
     share = 100 * row["score"] / row["max_score"] if row["max_score"] else 0
     return min(int(share // 20), len(BANDS) - 1)
 
@@ -150,7 +152,7 @@ def _band(row: dict) -> int:
 # --- sections ---
 
 
-def _overview(rows: list[dict]) -> str:
+def _overview(rows: list[ResultRow]) -> str:
     statuses = Counter(row["status"] for row in rows)
     scored = [row["score"] for row in _scores(rows)]
     flagged = sum(1 for row in rows if row["flags"] or row["status"] != "graded")
@@ -171,13 +173,13 @@ def _overview(rows: list[dict]) -> str:
             + "</div>")
 
 
-def _hidden_seed(rows: list[dict]) -> str:
+def _hidden_seed(rows: list[ResultRow]) -> str:
     """The summary's sentence on the hidden checks' seed (teachers only: students never see this page)."""
     lines = summary.hidden_seed_lines(rows)
     return f'<p class="lead" id="hidden-seed">{_text(lines[0])}</p>' if lines else ""
 
 
-def _distribution(rows: list[dict]) -> str:
+def _distribution(rows: list[ResultRow]) -> str:
     scored = _scores(rows)
     counts = Counter(_band(row) for row in scored)
     return ('<section id="distribution"><h2>Score distribution</h2>'
@@ -216,7 +218,7 @@ def histogram(counts: list[int], labels: tuple[str, ...]) -> str:
     return "".join(parts)
 
 
-def _exercise_rates(tested: list[dict]) -> list[tuple[str, int, int, int]]:
+def _exercise_rates(tested: list[ResultRow]) -> list[tuple[str, int, int, int]]:
     """Per exercise: (id, tests passed, tests run, students who passed all of its tests), over tested rows."""
     rates = []
     for exercise_id in IDS:
@@ -227,7 +229,7 @@ def _exercise_rates(tested: list[dict]) -> list[tuple[str, int, int, int]]:
     return rates
 
 
-def _exercises(tested: list[dict]) -> str:
+def _exercises(tested: list[ResultRow]) -> str:
     rates = _exercise_rates(tested)
     body = (rate_chart([(BY_ID[i].label, passed, total, f"{done}/{len(tested)} students complete")
                         for i, passed, total, done in rates], chart_id="exercise-rates")
@@ -271,7 +273,7 @@ def small_bar(passed: int, total: int) -> str:
             f'<rect width="{filled:.1f}" height="12" rx="2" fill="{colour}"/></svg>')
 
 
-def _tests(tested: list[dict]) -> str:
+def _tests(tested: list[ResultRow]) -> str:
     outcomes: dict[tuple[str, str], list[bool]] = {}
     hidden = {(test["exercise"], test["name"]) for row in tested for test in row["tests"] if test.get("hidden")}
     for row in tested:
@@ -296,7 +298,7 @@ def _tests(tested: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _failures(tested: list[dict]) -> str:
+def _failures(tested: list[ResultRow]) -> str:
     """The tests most students failed (the cases of one parametrized test are one failure, once per student),
     each with the hints those students were given and how many got each."""
     students: dict[tuple[str, str], list[str]] = {}
@@ -332,12 +334,12 @@ def _failures(tested: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _hint(test: dict) -> str:
+def _hint(test: TestEntry) -> str:
     """The hint a failed test gave (the `Hint:` of its learner message), or what it saw when it gave none."""
     return labelled(test, "Hint:") or got(test)
 
 
-def _untested_and_flagged(rows: list[dict]) -> str:
+def _untested_and_flagged(rows: list[ResultRow]) -> str:
     review = [row for row in rows if row["status"] != "graded" or row["flags"]]
     if not review:
         return ('<section id="review"><h2>Flagged and untested submissions</h2>'
@@ -355,7 +357,7 @@ def _untested_and_flagged(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _students(rows: list[dict]) -> str:
+def _students(rows: list[ResultRow]) -> str:
     head = "".join(f'<th class="num" title="{_text(BY_ID[i].label)}">{_text(i)}</th>' for i in IDS)
     lines = ['<section id="students"><h2>Students</h2>',
              '<p class="lead">Points per exercise as in <code>gradebook.csv</code>; each name opens that student\'s '

@@ -9,19 +9,20 @@ from collections import Counter
 
 from alfred.course.exercises import BY_ID
 from alfred.reports.text import code_block, code_cell
+from alfred.reports.rows import ResultRow
 
 NAME = "summary"
 
 
-def for_student(row: dict, name: str) -> dict[str, str]:
+def for_student(row: ResultRow, name: str) -> dict[str, str]:
     return {}
 
 
-def for_class(rows: list[dict]) -> dict[str, str]:
+def for_class(rows: list[ResultRow]) -> dict[str, str]:
     return {"summary.md": markdown(rows)}
 
 
-def markdown(rows: list[dict]) -> str:
+def markdown(rows: list[ResultRow]) -> str:
     """The teacher's view of the class. Pass rates and common failures count only the students whose file
     could be tested (status graded): a file that never imported fails everything for one reason, listed
     apart. Numbers are rounded as the scores are."""
@@ -68,7 +69,7 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def hidden_seed_lines(rows: list[dict]) -> list[str]:
+def hidden_seed_lines(rows: list[ResultRow]) -> list[str]:
     """What the summary says of the hidden checks' seed: the class's one seed, or each seed with its students
     when a class was put together from runs drawn apart (shards, an explicit --hidden-seed for one student)."""
     seeds = Counter(row["hidden_seed"] for row in rows if "hidden_seed" in row)

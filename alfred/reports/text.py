@@ -4,25 +4,26 @@ of a learner message the class reports quote, read from its fields (never parsed
 from __future__ import annotations
 
 from alfred.judge.feedback import fence, printable
+from alfred.judge.scoring import TestEntry
 
 PARTS = ("tried", "got", "expected", "hint")
 
 
-def part(test: dict, name: str) -> str | None:
+def part(test: TestEntry, name: str) -> str | None:
     """One field of a test's learner message (tried, got, expected, hint), or None when its message is not
     a check's (a skip, a grader error, a result cached before messages kept their fields)."""
     learner = test.get("learner")
     return learner.get(name) if isinstance(learner, dict) else None
 
 
-def got(test: dict) -> str:
+def got(test: TestEntry) -> str:
     """What a failed test saw: its message's `got`, or the first line of a message that has no fields."""
     seen = part(test, "got")
     lines = test["message"].splitlines()
     return seen if seen is not None else (lines[0] if lines else "no message")
 
 
-def labelled(test: dict, label: str) -> str | None:
+def labelled(test: TestEntry, label: str) -> str | None:
     """The field a terminal shows after `label` (Tried:, Got:, Expected:, Hint:)."""
     return part(test, label.rstrip(":").lower())
 
