@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
+import shutil
 import sys
 from contextlib import ExitStack
 
@@ -102,7 +103,19 @@ def _load_module(observer: dict, *, _counter=_module_counter, _next=next, _compi
 
 
 def _prepare_workdir(workdir: str, probe: dict, *, _makedirs=os.makedirs, _dirname=os.path.dirname,
-                     _open=open) -> None:
+                     _open=open, _rmtree=shutil.rmtree, _remove=os.remove, _isdir=os.path.isdir,
+                     _islink=os.path.islink, _OSError=OSError) -> None:
+    """Sets the test's scene in its work folder before main.py is loaded: removes what must be absent (a file,
+    or a folder and all it holds; a link is removed, never followed), then makes the folders and files given."""
+    for relative in probe.get("absent", []):
+        target = workdir + "/" + relative
+        try:
+            if _isdir(target) and not _islink(target):
+                _rmtree(target)
+            else:
+                _remove(target)
+        except _OSError:
+            pass  # already absent
     for folder in probe.get("dirs", []):
         _makedirs(workdir + "/" + folder, exist_ok=True)
     for relative, text in probe.get("files", {}).items():

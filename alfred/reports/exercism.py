@@ -1,7 +1,7 @@
 """Exercism's test-runner `results.json`, interface version 3 (`exercism/<name>.json` per student, and
 `results.json` itself when one submission is graded, as Exercism's runner expects in its output folder).
 
-Tests keep the suite's order; each homework test carries its exercise's number as `task_id` (the worked
+Tests keep the lesson's order (each exercise's tests as they ran); each homework test carries its exercise's number as `task_id` (the worked
 example is not a task and carries none) and its `test_code`, the source of the test function (the suite is
 visible to students: it is in the handout); `message` is the learner message; `output`, what the code did,
 is cut at 500 characters with a note. A file that cannot be tested is `status: error` with its message.
@@ -15,7 +15,7 @@ import ast
 import functools
 import json
 
-from alfred.course.exercises import BY_ID
+from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.hidden import public_lines
 from alfred.reports.text import got
 from alfred.course.targets import KIT_ROOT
@@ -40,7 +40,8 @@ def results(row: ResultRow) -> dict:
     if row["status"] in ("error", "timeout"):
         return {"version": VERSION, "status": "error", "message": row["message"]}
     tests, grouped = [], set()
-    for test in row["tests"]:
+    for test in sorted(row["tests"], key=lambda test: IDS.index(test["exercise"])):  # tasks in order, as Exercism
+        # shows them; within an exercise, as they ran (hidden checks run last of all: alfred.judge.hidden)
         if not test.get("hidden"):
             tests.append(_test(test))
         elif (test["exercise"], test["hidden"]) not in grouped:  # the group stands where its first check stood

@@ -128,7 +128,13 @@ ATTACK_FILES = sorted(ATTACKS_DIR.glob("*.py"))
 META = {path.stem: read_meta(path) for path in ATTACK_FILES}
 
 # Attacks that win today. Each reason names the mechanism; the report of the campaign says how to fix it.
-HOLES: dict[str, str] = {}  # known and documented in SECURITY.md: none since the judge observes from outside
+# Known and documented in SECURITY.md ("What is not defended"): each is a strict expected failure, so the day it
+# is contained the campaign says so.
+HOLES: dict[str, str] = {
+    "model_answered_by_hand_on_the_socket": "the model exercise is judged by the answers of a route inside the "
+    "student's process: a process that writes correct answers itself, before uvicorn reads the request, earns it "
+    "with an empty model",
+}
 
 
 # --- what is outside the sandbox, before and after ---

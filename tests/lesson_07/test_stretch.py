@@ -2,9 +2,9 @@
 
 The announcement is recognised by behaviour, not by its words: it is a line the task prints when the log
 file is missing and that has no counterpart when the file exists. The task is called with the same
-arguments three times: with no log file, with one, and with one again whose surroundings differ (other
-earlier entries, another file in the log folder). A line of the first call has a counterpart when the
-file exists if the same line is printed in its place once digits are set aside (a time, a count), or if
+arguments three times: with a log file, with one again whose surroundings differ (other earlier entries,
+another file in the log folder), then with no log file (its folder removed): last, so that only looking for
+the file tells that call apart. A line of the call without the file has a counterpart when the file exists if the same line is printed in its place once digits are set aside (a time, a count), or if
 the line printed in its place changes between the two calls with the file there (a listing of the folder,
 an id): such lines are printed on every call, so they are not creation messages, however they change.
 """
@@ -72,18 +72,15 @@ class Calls:
     again: Observation
 
 
-def log_again(submission, missing, existing):
-    """Logs once more into a log file that exists, with other earlier entries and another file in its folder."""
-    again = log(submission, files={LOG_FILE: EARLIER + LATER, BESIDE: "Bat-Signal bulb replaced\n"})
-    return Calls(missing, existing, again)
-
-
 def with_and_without_the_file(submission, **setup):
-    """Logs once with no log file (after `setup`), then into a log that already holds an entry, then once more
-    into a log with other entries (the comparison call)."""
-    missing = log(submission, **setup)
+    """Logs into a log that already holds an entry, then once more into a log with other entries and another
+    file beside it (the comparison call), then once with no log file (its folder removed, then `setup`). The
+    call without the file comes last in its folder, so a task can tell it from the others only by looking for
+    the file, not by being the first call there (a reviewer's attack remembered the folders it had seen)."""
     existing = log(submission, files={LOG_FILE: EARLIER})
-    return log_again(submission, missing, existing)
+    again = log(submission, files={LOG_FILE: EARLIER + LATER, BESIDE: "Bat-Signal bulb replaced\n"})
+    missing = log(submission, absent=[LOG_DIR], **setup)
+    return Calls(missing, existing, again)
 
 
 def shape(text: str | None) -> str:
