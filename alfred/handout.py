@@ -119,9 +119,6 @@ def pyproject() -> str:
     rubric = load_rubric(RUBRIC_FILE)
     points = "\n".join(f"{exercise} = {value:g}" for exercise, value in rubric.items())
     listed = ",\n".join(f'    "{dependency}"' for dependency in dependencies)
-    # Listed, not found (setuptools' discovery makes an editable install warn): the packages the handout holds.
-    packages = ", ".join(f'"{".".join(["alfred", *module.split("/")[:-1]])}"' for module in plugin_modules()
-                         if module.endswith("__init__"))
     return f'''[build-system]
 requires = ["setuptools>=77"]
 build-backend = "setuptools.build_meta"
@@ -138,8 +135,8 @@ dependencies = [
 [project.entry-points.pytest11]
 alfred = "{PLUGIN_ENTRY}"
 
-[tool.setuptools]
-packages = [{packages}]
+[tool.setuptools.packages.find]
+include = ["alfred", "alfred.*"]
 
 [tool.alfred]
 lesson = "{SUITE}"
