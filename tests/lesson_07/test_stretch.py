@@ -210,7 +210,7 @@ def test_creation_is_announced_when_the_log_file_is_missing(submission, setup):
     text = HINT + (" Check the file, not the folder." if setup else "")
     check(
         announcements(calls),
-        tried=f"{TASK}(...) with {situation(setup)}, then again with {LOG_FILE} already there (twice)",
+        tried=f"{TASK}(...) twice with {LOG_FILE} already there, then with {situation(setup)}",
         got=no_announcement(calls),
         expected=f"a message such as {MESSAGE} the first time only",
         hint=hint(calls, text, text),
