@@ -12,13 +12,12 @@ import subprocess
 import sys
 import zipfile
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from alfred import handout
-from alfred.course.exercises import BY_ID, EXERCISES
+from alfred.course.exercises import EXERCISES
 from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, MAIN_CANDIDATES, SOLUTIONS_MAIN, SUITE_DIR
 from alfred.grading import corpus
 from alfred.grading.classroom import SEED_FILE, class_seed, grade_class

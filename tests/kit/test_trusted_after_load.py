@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import dis
 import importlib
-import json
 import pkgutil
-import subprocess
-import sys
 import types
 
 import alfred.inside
@@ -19,7 +16,7 @@ from alfred.inside import world
 from alfred.sandbox import worker
 from alfred.judge.driver import SubprocessDriver
 from alfred.sandbox.fork_server import ForkServer
-from alfred.course.targets import KIT_ROOT, SOLUTIONS_MAIN
+from alfred.course.targets import SOLUTIONS_MAIN
 
 GLOBAL_LOOKUPS = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS", "STORE_GLOBAL", "DELETE_GLOBAL"}
 # Every module of the layer that runs in the student's process.
