@@ -7,7 +7,7 @@ The stub's worked-example task, with a few lines added, prints the creation mess
 each work folder, remembered in the sys module across the fresh imports of main.py, and never checks whether
 the log file exists. A reviewer's attack of 2026-12-02: the judge's first call of every stretch test was the one
 without a log file, so it earned the whole stretch. The call without the file now comes last in its folder
-(and the hidden stretch check draws its place): only looking for the file tells it apart.
+(in the hidden stretch check, between two with the file): only looking for the file tells it apart.
 
 Safety: this file attacks the grader. Grade it only with `alfred grade` (sandboxed); it refuses
 to import anywhere but as a sandbox's student user (uid 40000-59999).

@@ -52,6 +52,7 @@ from alfred.cli import DEMO_CLASS, main
 from alfred.grading.discovery import discover
 from alfred.reports.names import slug_of
 from alfred.course.exercises import IDS
+from alfred.judge.hidden import SEED_VARIABLE
 from alfred.judge.suite import run_suites
 from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
 
@@ -76,6 +77,7 @@ CAMPAIGN_SECONDS = 300  # the whole module's grading
 RUN_SECONDS = 240  # one `alfred grade` call, after which the grading counts as stalled
 IDLE_PACE = 1.0  # seconds per honest file in the campaign's first step, on that machine
 MAX_ARTIFACT_BYTES = 2_000_000  # results/, feedback/ or cache/ file of one student
+CAMPAIGN_SEED = 20261202  # the hidden checks' seed for the whole campaign
 SYMLINK_ENTRY = "class_folder_symlink"
 # Attacks made of the class folder itself, built by the campaign: (name, what it tries). Each scores 0.
 CLASS_FOLDER_ATTACKS = {
@@ -500,6 +502,10 @@ def _grade(run: Run, canaries: Canaries, watch: NamespaceWatch) -> None:
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
     root = tmp_path_factory.mktemp("attacks")
+    # One hidden seed for the honest scores and every run: a verdict never rests on a draw. That an attack
+    # fails hidden checks whatever the seed is the checks' design (test_hidden_stretch.py, say), not luck.
+    seeded = pytest.MonkeyPatch()
+    seeded.setenv(SEED_VARIABLE, str(CAMPAIGN_SEED))
     honest_dir = root / "honest"
     honest_dir.mkdir()
     # Honest scores: each attack's code without its attack, and the honest students, graded alone in-process.
@@ -580,6 +586,7 @@ def campaign(tmp_path_factory):
                         pace, CAMPAIGN_SECONDS * slowdown)
     _print_table(campaign)
     yield campaign
+    seeded.undo()
     for path in root.rglob("*"):  # a bloating attack leaves ~120 MB of reports; pytest keeps old temp folders
         if path.is_file() and not path.is_symlink() and path.stat().st_size > MAX_ARTIFACT_BYTES:
             path.unlink()

@@ -1,5 +1,6 @@
 """Hidden check of exercise 4 (stretch): the creation message, and the new log's line, for an email and an
-activity drawn afresh for each grading run. The message is recognised by behaviour, as in test_stretch.py."""
+activity drawn afresh for each grading run, with the call without the log file in the middle of three. The
+message is recognised by behaviour, as in test_stretch.py."""
 
 import pytest
 from test_stretch import LOG_DIR, LOG_FILE, TASK, Calls, announcements, no_announcement
@@ -19,20 +20,20 @@ def test_hidden_new_log_is_announced_and_holds_the_line_it_was_given(submission,
     def log(**setup):
         return submission.call(TASK, email, activity, watch=[LOG_FILE], **setup)
 
-    # The call without the log file comes at a place drawn for this run, among the two with one: a task fitted
-    # to the visible tests' order of calls, rather than looking for the file, is seen here.
-    scenes = [{"files": {LOG_FILE: earlier}}, {"files": {LOG_FILE: earlier + earlier}}]
-    scenes.insert(hidden_random.randrange(3), {"absent": [LOG_DIR]})
-    seen = [log(**scene) for scene in scenes]
-    missing = seen[scenes.index({"absent": [LOG_DIR]})]
-    existing, again = (call for call, scene in zip(seen, scenes) if "files" in scene)
+    # The call without the log file comes between the two with one: never first (a task announcing the first
+    # call in each folder) and never last (the visible tests' place). A task that counts its calls, rather than
+    # looking for the file, fails here whatever this run's seed; only the inputs are drawn.
+    existing = log(files={LOG_FILE: earlier})
+    missing = log(absent=[LOG_DIR])
+    again = log(files={LOG_FILE: earlier + earlier})
     calls = Calls(missing, existing, again)
+    seen = (existing, missing, again)
     line = f"User {email} activity: {activity}\n"
     written = calls.missing.files.get(LOG_FILE)
     error = next((call.error for call in seen if call.error), None)  # it explains; the file and prints decide
     check(
         bool(announcements(calls)) and written == line,
-        tried=call_tried(TASK, email, activity) + ", three times: once with no log file, twice with one",
+        tried=call_tried(TASK, email, activity) + ", three times: with a log file, with none, then with one again",
         got=(f"it raised {error.sentence()}" if error else
              f"no message printed only when the log file was missing: {no_announcement(calls)}"
              if not announcements(calls) else f"the new log held {shown(written)}"),
