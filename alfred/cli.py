@@ -155,12 +155,17 @@ def _bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _written(out: Path) -> str:
+    """Where a teacher finds the class's results, named after grading and after a merge."""
+    return (f"gradebook in {out / 'gradebook.csv'}, summary in {out / 'summary.md'}, "
+            f"class report in {out / 'report.html'}")
+
+
 def _merge(args: argparse.Namespace) -> int:
     _check_out(args.out)
     rows = merge(args.shards, args.out, formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)))
     print(f"alfred: merged {len(rows)} student{'s' * (len(rows) != 1)} from {len(args.shards)} "
-          f"shard{'s' * (len(args.shards) != 1)}; gradebook in "
-          f"{args.out / 'gradebook.csv'}, summary in {args.out / 'summary.md'}", file=sys.stderr)
+          f"shard{'s' * (len(args.shards) != 1)}; {_written(args.out)}", file=sys.stderr)
     return 0
 
 
@@ -186,8 +191,8 @@ def _grade(args: argparse.Namespace) -> int:
     progress.close()
     graded = sum(row["status"] == "graded" for row in rows)
     shard = f" (shard {args.shard[0]} of {args.shard[1]}: merge the shards with `alfred merge`)" if args.shard else ""
-    print(f"alfred: {len(rows)} submission{'s' * (len(rows) != 1)}, {graded} graded{shard}; gradebook in "
-          f"{args.out / 'gradebook.csv'}, summary in {args.out / 'summary.md'}", file=sys.stderr)
+    print(f"alfred: {len(rows)} submission{'s' * (len(rows) != 1)}, {graded} graded{shard}; {_written(args.out)}",
+          file=sys.stderr)
     seeds = sorted({row["hidden_seed"] for row in rows if "hidden_seed" in row})
     if seeds:
         print(f"alfred: hidden checks drawn with seed {', '.join(map(str, seeds))} (`--hidden-seed "

@@ -135,6 +135,9 @@ dependencies = [
 [project.entry-points.pytest11]
 alfred = "{PLUGIN_ENTRY}"
 
+[tool.setuptools]
+package-dir = {{"" = "."}}
+
 [tool.setuptools.packages.find]
 include = ["alfred", "alfred.*"]
 

@@ -69,6 +69,7 @@ def test_the_handout_works_on_its_own_in_a_fresh_virtual_environment(handout, tm
     installed = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "-e", str(handout)],
                                capture_output=True, text=True, timeout=600)
     assert installed.returncode == 0, installed.stderr[-2000:]
+    assert "Warning" not in installed.stderr, installed.stderr[-2000:]  # setuptools' editable-mode warning, say
     python = str(venv / "bin" / "python")
 
     stubs = subprocess.run([python, "-m", "pytest", "exercises", "-p", "no:cacheprovider"], cwd=handout,
