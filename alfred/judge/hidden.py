@@ -11,8 +11,9 @@ calls this module: conftest.py registers `HiddenChecks` as a plugin, the reports
 - **Their inputs.** The `hidden_random` fixture is a `random.Random` seeded by the run's seed and the test's
   name, so every test draws its own inputs (report names, addresses...) from the lesson's word lists, the
   same for every student of a run and whatever order or selection the tests run in. The seed comes from
-  `--hidden-seed N`, else the ALFRED_HIDDEN_SEED environment variable, else os.urandom: a run is reproduced
-  by giving its seed, which the report header, `--score-json` and `alfred grade`'s reports record.
+  `--hidden-seed N`, else the ALFRED_HIDDEN_SEED environment variable (a whole number, or a UUID such as a
+  Kubernetes Job's uid), else os.urandom: a run is reproduced by giving its seed, which the report header,
+  `--score-json` and `alfred grade`'s reports record.
 - **How many.** A student's run has no hidden tests, yet says how many wait at grading: the lesson's
   lesson.toml lists each hidden check's public sentence under its exercise (`hidden = [...]`), and a kit test
   checks that the list and the hidden tests agree. lesson.toml is the one source of truth because it is the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import os
 import random
+import uuid
 from typing import TYPE_CHECKING
 
 import pytest
@@ -34,6 +36,7 @@ MARKER = "hidden"
 SEED_OPTION = "--hidden-seed"
 SEED_VARIABLE = "ALFRED_HIDDEN_SEED"
 SEED_KEY = pytest.StashKey[int]()
+UUID_LENGTH = 36  # a UUID written out with its hyphens, as Kubernetes gives a Job's uid
 HIDDEN_FOLDER = "hidden"  # the suite's sub-folder holding the hidden tests: left out of the handout
 
 
@@ -47,12 +50,18 @@ def draw_seed() -> int:
 
 
 def parse_seed(text: str, source: str) -> int:
+    """A whole number from 0, or a UUID, whose low 32 bits are the seed: a Kubernetes Job gives every pod its
+    uid (deploy/kubernetes/grade-job.yaml), so the shards of one run share a seed and each run has its own."""
+    text = str(text).strip()
     try:
-        seed = int(str(text).strip())
+        seed = int(text)
     except ValueError:
-        seed = -1
+        try:
+            seed = uuid.UUID(text).int % 2**32 if len(text) == UUID_LENGTH else -1
+        except ValueError:
+            seed = -1
     if seed < 0:
-        raise SeedError(f"Invalid hidden seed '{text}' from {source}: give a whole number, 0 or more")
+        raise SeedError(f"Invalid hidden seed '{text}' from {source}: give a whole number, 0 or more (or a UUID)")
     return seed
 
 

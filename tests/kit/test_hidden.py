@@ -25,7 +25,7 @@ from alfred.grading.discovery import read_submission
 from alfred.grading.grade import _headline
 from alfred.grading.gradescope import bundle
 from alfred.handout import HandoutError, write_handout
-from alfred.judge.hidden import SEED_VARIABLE
+from alfred.judge.hidden import SEED_VARIABLE, SeedError, parse_seed
 from alfred.judge.suite import run_suite, run_suites
 from alfred.reports import exercism, feedback, gradescope, html, summary
 
@@ -255,6 +255,16 @@ def test_a_class_keeps_its_seed_across_runs_into_one_out_folder(tmp_path, monkey
     other.mkdir()
     monkeypatch.setenv(SEED_VARIABLE, "77")
     assert class_seed(other) == 77  # a new --out: a new run, from the environment here
+
+
+def test_a_seed_is_a_whole_number_or_a_uuid_such_as_a_kubernetes_jobs_uid():
+    job = "3f2b8c1e-9a4d-4e7f-b6c5-0d1e2f3a4b5c"
+    assert parse_seed(" 42 ", "test") == 42
+    assert parse_seed(job, "test") == parse_seed(job.upper(), "test") == 0x3a4b5c + (0x2f << 24)  # its low 32 bits
+    assert parse_seed(job, "test") != parse_seed(job.replace("5c", "5d"), "test")  # another Job, other inputs
+    for text in ("seven", "-3", "3f2b8c1e9a4d4e7fb6c50d1e2f3a4b5c", "3f2b8c1e-9a4d-4e7f-b6c5-0d1e2f3a4b5z"):
+        with pytest.raises(SeedError, match="give a whole number, 0 or more"):
+            parse_seed(text, "test")
 
 
 # --- Submissions fitted to the visible tests ---
