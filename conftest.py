@@ -28,6 +28,7 @@ from alfred.course.lesson import LESSON_FILE
 from alfred.judge.scoring import ResultCollector, RubricError, load_rubric, score
 from alfred.course.targets import (EXERCISES_MAIN, RUBRIC_FILE, SOLUTIONS_MAIN, SUITE_DIR, UNDER_WATCH, Target,
                                    TargetError, is_kit_folder_arg, resolve)
+from alfred.sandbox.limits import LIMITS
 from alfred.judge.hidden import SEED_KEY, HiddenChecks, SeedError, chosen_seed, declare_marker, sentence_of
 
 TARGET = pytest.StashKey[Target]()
@@ -121,7 +122,10 @@ def submission(request: pytest.FixtureRequest) -> Submission:
     probes run in a sandbox, a folder there named after the test (no empty folder is made here for it)."""
     config = request.config
     target = config.stash[TARGET]
-    driver = config.stash.get(DRIVER_KEY, None) or InProcessDriver(target.main, target.project)
+    driver = config.stash.get(DRIVER_KEY, None)
+    if driver is None:  # one for the run: its time limits count the whole run, as grading counts them
+        probe_seconds = 0 if config.getoption("no_time_limit") else LIMITS.probe_seconds
+        driver = config.stash[DRIVER_KEY] = InProcessDriver(target.main, target.project, probe_seconds)
     workdir = request.getfixturevalue("tmp_path") if driver.local_work_folders else Path(request.node.nodeid)
     return Submission(driver, workdir, config.stash.get(LABEL_KEY, target.label), config.stash[ANSWERS])
 

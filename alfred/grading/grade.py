@@ -20,7 +20,7 @@ from alfred.grading.discovery import Entry
 from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver, missing_package
 from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.feedback import printable
-from alfred.judge.hidden import public_lines, visible
+from alfred.judge.hidden import public_lines, sentence_of, visible
 from alfred.judge.observation import ErrorInfo
 from alfred.reports.rows import ResultRow
 from alfred.reports.text import got, part
@@ -52,6 +52,11 @@ class _DriverPlugin:
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[DRIVER_KEY] = self.driver
         config.stash[LABEL_KEY] = self.label
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Before the test's fixtures probe anything: whether what the process says now may reach a student."""
+        self.driver.hidden_check = sentence_of(item) is not None
 
 
 _servers: dict[bool, ForkServer] = {}  # per grading process: one fork server, reused for every student

@@ -9,10 +9,14 @@ probe in another process returns the same data, so tests never know which one th
 
 from __future__ import annotations
 
+import _thread
+import ctypes
 import json
 import os
 import select
+import signal
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,29 +41,116 @@ class Driver(Protocol):
     def run(self, probe: dict, workdir: Path) -> dict: ...
 
 
-DRIVER_KEY = pytest.StashKey[Driver]()  # set by `alfred grade`; absent means the in-process driver
+DRIVER_KEY = pytest.StashKey[Driver]()  # set by `alfred grade`; else the run's in-process driver, made at its first test
 LABEL_KEY = pytest.StashKey[str]()  # how learner messages name the file, when the path would mislead
 
 
 class InProcessDriver:
-    """Runs probes here. Only for code its runner trusts: their own, or the kit's."""
+    """Runs probes here. Only for code its runner trusts: their own, or the kit's.
+
+    With the grader's time limits (LIMITS.probe_seconds per probe, LIMITS.submission_seconds in all), so an
+    endless loop fails its tests with the message grading gives instead of freezing the student's run: the
+    main thread is interrupted (`_time_limit`). `probe_seconds=0` turns the limits off (a debugger session)."""
 
     local_work_folders = True
 
-    def __init__(self, main_path: Path, project: Path | None = None):
+    def __init__(self, main_path: Path, project: Path | None = None, probe_seconds: float = LIMITS.probe_seconds):
         self.main_path = main_path
         self.project = project  # the folder given, whose other files the app finds beside it
+        self.probe_seconds = probe_seconds
+        self.import_hangs = False
+        self._spent = 0.0
 
     def run(self, probe: dict, workdir: Path) -> dict:
+        if self.import_hangs:  # importing main.py never finished: it will not finish this time either
+            return {"problem": "timeout", "problem_detail": IMPORT_HANGS}
+        if self.probe_seconds and self._spent > LIMITS.submission_seconds:
+            return {"problem": "timeout", "problem_detail": used_up(LIMITS.submission_seconds)}
+        loaded = []
+        started = time.monotonic()
+        limit = _time_limit(self.probe_seconds)
+        try:
+            with limit:
+                observation = run_probe(self.main_path, probe, workdir, lambda: loaded.append(not limit.fired.is_set()),
+                                        self.project, also_skipped=written_folders())
+        except ProbeTimedOut:
+            pass
+        finally:
+            self._spent += time.monotonic() - started
+        if limit.fired.is_set():  # however the probe ended: the import or a student's `except` may report it
+            self.import_hangs = loaded != [True]  # stopped before main.py was imported
+            return {"problem": "timeout", "problem_detail": "" if loaded == [True] else IMPORT_HANGS}
         # The reply line another process would have sent, read as the judge reads it: exactly the same data.
-        observation = run_probe(self.main_path, probe, workdir, None, self.project,
-                                also_skipped=written_folders())
         reply = parse_reply(encode_reply({"id": 0, "observation": observation}))
         if not isinstance(reply, Reply):
             return {"problem": reply}
         if "observation" not in reply.model_fields_set:
             return {"problem": reply.problem or "crashed", "problem_detail": reply.detail[:300]}
         return reply.observation
+
+
+IMPORT_HANGS = "importing main.py did not finish"
+
+
+def used_up(seconds: float) -> str:
+    return f"the submission used up its {seconds:g} s of grading time"
+
+
+class ProbeTimedOut(BaseException):
+    """Raised in the main thread when a probe run there outlives its time. A BaseException, so that student
+    code's `except Exception:` does not keep it."""
+
+
+class _time_limit:
+    """Interrupts the main thread with ProbeTimedOut once `seconds` of wall clock have passed (`fired` is set),
+    then every second (a bare `except:` in student code may swallow one), until the block ends. The
+    interruption is a SIGINT sent to the main thread from a watching thread (`_thread.interrupt_main` where
+    threads cannot be signalled), taken by a handler of this block's: a real Ctrl-C still stops pytest. A
+    thread the block started and left running (a sync task looping in FastAPI's thread pool) is ended by an
+    exception raised in it (PyThreadState_SetAsyncExc), so that the run can still exit. No limit outside
+    the main thread, or with `seconds` 0."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.done, self.fired = threading.Event(), threading.Event()
+        self._earlier = None
+        self._watcher: threading.Thread | None = None
+
+    def __enter__(self) -> "_time_limit":
+        self._threads_before = set(threading.enumerate())
+        if self.seconds and threading.current_thread() is threading.main_thread():
+            self._earlier = signal.signal(signal.SIGINT, self._interrupted)
+            self._watcher = threading.Thread(target=self._watch, name="alfred-probe-time-limit", daemon=True)
+            self._watcher.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.done.set()
+        if self._watcher is not None:
+            self._watcher.join()
+            signal.signal(signal.SIGINT, self._earlier)
+        if self.fired.is_set():  # a loop in a thread the probe started (a sync task) would outlive the run
+            for thread in set(threading.enumerate()) - self._threads_before - {self._watcher}:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(ProbeTimedOut))
+
+    def _interrupted(self, number, frame) -> None:
+        if self.done.is_set():
+            return  # late: the probe has ended
+        if self.fired.is_set():
+            raise ProbeTimedOut
+        (self._earlier if callable(self._earlier) else signal.default_int_handler)(number, frame)
+
+    def _watch(self) -> None:
+        if self.done.wait(self.seconds):
+            return
+        self.fired.set()
+        main = threading.main_thread().ident
+        while not self.done.is_set():
+            if hasattr(signal, "pthread_kill"):  # a real signal: it also wakes a main thread blocked in select()
+                signal.pthread_kill(main, signal.SIGINT)
+            else:
+                _thread.interrupt_main(signal.SIGINT)
+            self.done.wait(1.0)
 
 
 _PROBLEMS = {
@@ -256,7 +347,7 @@ class SubprocessDriver:
 
     local_work_folders = False  # each test's folder is made in the submission's private work area
 
-    def __init__(self, server, key: str, main: str = "main.py", reply_seconds: float = 5.0,
+    def __init__(self, server, key: str, main: str = "main.py", reply_seconds: float = LIMITS.probe_seconds,
                  max_reply_bytes: int = MAX_REPLY_BYTES, budget_seconds: float = LIMITS.submission_seconds):
         self.server = server  # alfred.sandbox.fork_server.ForkServer, with this submission staged under `key`
         self.key = key
@@ -265,9 +356,12 @@ class SubprocessDriver:
         self.max_reply_bytes = max_reply_bytes
         self.budget_seconds = budget_seconds  # wall clock for the whole submission
         self.flags: set[str] = set()
-        # The first import failure seen, for the grade's headline, which the student reads. The first: probes of
-        # hidden checks come last, and what main.py raises while one runs may carry its inputs.
+        # The first import failure seen while a visible test ran, for the grade's headline, which the student
+        # reads. Never one seen during a hidden check (`hidden_check`, set by the grader around each test):
+        # what main.py raises then may carry the check's inputs (files laid out for it, what the process kept
+        # of its requests), whenever the submission chooses to fail.
         self.load_error: dict | None = None
+        self.hidden_check = False
         self.import_hangs = False
         self.server_broken = False  # the fork server misbehaved: it must not serve another submission
         self._child: tuple[int, int, Supervisor, str] | None = None  # pid, probes fd, its supervisor, work folder
@@ -294,9 +388,9 @@ class SubprocessDriver:
         if self.server_broken:
             return self._problem("crashed", "the sandbox stopped answering")
         if self.import_hangs:  # importing main.py never finished: it will not finish this time either
-            return self._problem("timeout", "importing main.py did not finish")
+            return self._problem("timeout", IMPORT_HANGS)
         if self._spent > self.budget_seconds:
-            return self._problem("timeout", f"the submission used up its {self.budget_seconds:g} s of grading time")
+            return self._problem("timeout", used_up(self.budget_seconds))
         if self._child is None:
             self._child = self._start_child()
             if self._child is None:
@@ -305,7 +399,7 @@ class SubprocessDriver:
         self._next_id += 1
         request = {"id": self._next_id, "workdir": self._workdir_key(workdir), "probe": probe}
         supervisor.watch = (f"{work}/{request['workdir']}", tuple(probe.get("watch", ())))
-        start = len(supervisor.seen)
+        supervisor.begin_probe()
         requests = _requests_of(probe)
         exchange = self._send_requests(requests, supervisor) if requests else None
         deadline = time.monotonic() + self.reply_seconds  # for sending the probe and reading the reply
@@ -314,7 +408,7 @@ class SubprocessDriver:
                 return self._end_child("timeout", "it stopped reading what the grader sent")
         except OSError:
             return self._end_child("crashed")
-        record = read_probe(supervisor, start, deadline, self.max_reply_bytes, exchange)
+        record = read_probe(supervisor, 0, deadline, self.max_reply_bytes, exchange)
         self._hang_up(supervisor)
         loaded = record.loaded
         reply = record.problem or parse_reply(record.reply)
@@ -322,7 +416,7 @@ class SubprocessDriver:
             problem = reply if isinstance(reply, str) else "malformed"
             if problem == "timeout" and not loaded:
                 self.import_hangs = True
-                return self._end_child("timeout", "importing main.py did not finish")
+                return self._end_child("timeout", IMPORT_HANGS)
             return self._end_child(problem)
         if "observation" not in reply.model_fields_set:
             return self._end_child(reply.problem or "crashed", reply.detail[:300])
@@ -343,7 +437,7 @@ class SubprocessDriver:
                                                or files_cut)
             if observation.get("output_truncated"):
                 self.flags.add("output cut")
-            if self.load_error is None and observation.get("load_error") is not None:
+            if self.load_error is None and not self.hidden_check and observation.get("load_error") is not None:
                 try:
                     self.load_error = ErrorInfo.model_validate(observation["load_error"]).model_dump()
                 except ValidationError:

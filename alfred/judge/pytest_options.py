@@ -16,6 +16,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("alfred", "Alfred's kit")
     group.addoption("--submission", metavar="PATH", help="test this main.py, or the folder holding it")
     group.addoption("--score-json", metavar="FILE", help="write the points of this run to FILE as JSON")
+    group.addoption("--no-time-limit", action="store_true", help="let probes run as long as they take, as in a "
+                    "debugger session (by default a probe stops after the grader's limit, so an endless loop fails "
+                    "its test instead of freezing the run)")
     group.addoption("--hidden-seed", metavar="N", help="draw the hidden checks' inputs with seed N (default: "
                     "ALFRED_HIDDEN_SEED, else a fresh seed, shown in the report header)")
 

@@ -40,14 +40,16 @@ class Limits:
     fs_bytes: int = 64 * _MiB
     fs_inodes: int = 100_000
 
-    # Wall-clock time for one submission.
+    # Wall-clock time for one submission (a student's own run keeps the same limits: alfred.judge.driver).
+    probe_seconds: float = 5.0  # one probe: the import and one request or call (simulated sleeps take none)
     submission_seconds: float = 60.0  # the submission's own time: its probes, counted by the subprocess driver
     judge_seconds: float = 180.0  # everything for one submission, the judge's own work included (2-5 s when honest)
 
-    # What the supervisor keeps of a submission process.
-    captured_bytes: int = 4 * _MiB  # per descriptor and process; beyond it writes are answered, not kept
+    # What the supervisor keeps of a submission process, per probe: beyond these, writes and waits are
+    # answered and not kept, so what the judge holds is bounded whatever the process does.
+    captured_bytes: int = 4 * _MiB  # per descriptor
     write_read_bytes: int = 64 * 1024  # taken from one write; the writer is told the rest was not written yet
-    sleeps: int = 10_000
+    records: int = 10_000  # writes per descriptor, and waits (a probe reports 2,000 prints and sleeps at most)
 
     # Kernel keyrings belong to a uid, not to a sandbox: they outlive processes and namespaces. The sandbox's
     # seccomp filter denies add_key, request_key and keyctl: per machine, (its AUDIT_ARCH, their numbers).

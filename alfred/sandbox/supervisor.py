@@ -94,7 +94,7 @@ def listen_for_the_judge(channel: socket.socket, program: bytes) -> None:
 # --- the judge side ---
 
 
-@dataclass
+@dataclass(slots=True)
 class Seen:
     """One thing the process did, in the order the kernel stopped it: bytes written to a descriptor, or a wait."""
 
@@ -109,15 +109,17 @@ class Seen:
 class Supervisor:
     """Answers the stops of one submission process (and of every thread and child it starts) in a thread of
     the judge, and keeps what it saw in `seen`, in order. `watch` (a folder as the process sees it, and paths
-    in it) is checked for existence at every stop, as the process's files stand at that moment."""
+    in it) is checked for existence at every stop, as the process's files stand at that moment. What it keeps
+    is one probe's (`begin_probe`), within LIMITS: however many writes or waits a process makes, the judge
+    holds at most `records` of each kind and `captured_bytes` per descriptor."""
 
-    def __init__(self, listener: int):
+    def __init__(self, listener: int, watch: tuple[str, tuple[str, ...]] | None = None):
         self.listener = listener
         self.seen: list[Seen] = []
-        self.captured = {OUT: 0, ERR: 0, CHANNEL: 0}
-        self.truncated = False
-        self.sleeps = 0
-        self.watch: tuple[str, tuple[str, ...]] | None = None
+        self.captured = {OUT: 0, ERR: 0, CHANNEL: 0}  # bytes kept, per descriptor
+        self.kept = {OUT: 0, ERR: 0, CHANNEL: 0, SLEEP: 0}  # records kept, per descriptor and of waits
+        self.truncated = False  # something was answered and not kept
+        self.watch = watch
         self.client: socket.socket | None = None  # the judge's connection to the app, drained at every stop
         self.received = 0
         self.changed = threading.Condition()
@@ -139,6 +141,15 @@ class Supervisor:
             self.received += len(data)
             with self.changed:
                 self.seen.append(Seen(RECEIVED, data=data))
+
+    def begin_probe(self) -> None:
+        """Forgets what was seen so far: the record and its limits start again for the next probe."""
+        with self.changed:
+            self.seen = []
+            self.captured = dict.fromkeys(self.captured, 0)
+            self.kept = dict.fromkeys(self.kept, 0)
+            self.received = 0
+            self.truncated = False
 
     def running(self) -> bool:
         """Whether any process of the filter is still there to be watched."""
@@ -190,20 +201,24 @@ class Supervisor:
         """(the system call's return value, response flags) for one stop, recording what it did."""
         if number == _WRITE:
             fd, address, count = args[0], args[1], min(args[2], LIMITS.write_read_bytes)
-            if self.captured.get(fd, LIMITS.captured_bytes) >= LIMITS.captured_bytes:
+            if not count:
+                return 0, 0  # an empty write says nothing
+            if self.captured.get(fd, LIMITS.captured_bytes) >= LIMITS.captured_bytes or \
+                    self.kept.get(fd, LIMITS.records) >= LIMITS.records:
                 self.truncated = True
                 return args[2], 0  # said, and not kept
             data = _read_memory(pid, address, count)
             if data is None:
                 return -errno.EFAULT, 0
             self.captured[fd] += len(data)
+            self.kept[fd] += 1
             self._record(pid, Seen("write", fd=fd, data=data))
             return len(data), 0
         seconds = _wait_length(pid, number, args)
         if seconds is None:
             return -errno.EFAULT, 0
-        if self.sleeps < LIMITS.sleeps:
-            self.sleeps += 1
+        if self.kept[SLEEP] < LIMITS.records:
+            self.kept[SLEEP] += 1
             self._record(pid, Seen(SLEEP, seconds=seconds))
         else:
             self.truncated = True
@@ -216,7 +231,7 @@ class Supervisor:
         seen.pid = pid
         if self.watch is not None and self.watch[1]:
             folder, paths = self.watch  # as the process sees it: reached through its own root
-            seen.watched = {path: _exists(f"/proc/{pid}/root{folder}", path) for path in paths}
+            seen.watched = {path: _exists(pid, folder, path) for path in paths}
         with self.changed:
             self.seen.append(seen)
             self.changed.notify_all()
@@ -263,12 +278,21 @@ def _wait_length(pid: int, number: int, args: list[int]) -> float | None:
     return max(0.0, round(asked, 1) if absolute else round(asked, 6))
 
 
-def _exists(folder: str, path: str) -> bool:
-    """Whether `path` exists beneath `folder`, without following any link (a link counts as existing)."""
+def _exists(pid: int, folder: str, path: str) -> bool:
+    """Whether `path` exists beneath the work folder `folder` of process `pid`, reached as `read_work_folder`
+    reaches files: a step at a time through the process's own root, following no link. A link at the end
+    counts as existing; a link on the way leads nowhere, so what the judge sees never depends on a file
+    outside the process's folder."""
+    parts = [*folder.strip("/").split("/"), *path.strip("/").split("/")]
+    directory = _folder_beneath(pid, parts[:-1])
+    if directory is None:
+        return False
     try:
-        os.lstat(os.path.join(folder, path))
+        os.stat(parts[-1], dir_fd=directory, follow_symlinks=False)
     except (OSError, ValueError):
         return False
+    finally:
+        os.close(directory)
     return True
 
 
@@ -323,6 +347,7 @@ def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_by
     if not supervisor.wait_for(reply_ready, deadline):
         record.problem = "timeout" if supervisor.running() else "crashed"
     record.events, record.truncated, record.answers = _events(supervisor.seen[start:position], exchange)
+    record.truncated = record.truncated or supervisor.truncated
     record.response = _response(*record.answers[0]) if record.answers else None
     return record
 
@@ -421,14 +446,7 @@ def read_work_folder(pid: int, folder: str, given: dict[str, bytes]) -> tuple[di
     (files, whether some were left out)."""
     from alfred.inside.probe import MAX_FILE_CHARS, MAX_FILES
 
-    try:
-        root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return {}, False
-    try:
-        top = _open_beneath(root, folder.strip("/").split("/"))
-    finally:
-        os.close(root)
+    top = _folder_beneath(pid, folder.strip("/").split("/"))
     if top is None:
         return {}, False
     found: list[tuple[tuple[str, ...], bool]] = []
@@ -487,15 +505,20 @@ def _open_beneath(directory: int, parts: list[str]) -> int | None:
     return fd
 
 
-def _read_beneath(top_path: str, parts: tuple[str, ...], pid: int, limit: int) -> bytes | None:
+def _folder_beneath(pid: int, parts: list[str]) -> int | None:
+    """A descriptor of the folder `parts` as process `pid` sees it (through its own root), no link followed."""
     try:
         root = os.open(f"/proc/{pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        folder = _open_beneath(root, [*top_path.strip("/").split("/"), *parts[:-1]])
+        return _open_beneath(root, parts)
     finally:
         os.close(root)
+
+
+def _read_beneath(top_path: str, parts: tuple[str, ...], pid: int, limit: int) -> bytes | None:
+    folder = _folder_beneath(pid, [*top_path.strip("/").split("/"), *parts[:-1]])
     if folder is None:
         return None
     try:

@@ -10,12 +10,14 @@ import time
 
 import pytest
 
+from alfred.sandbox.limits import LIMITS
 from alfred.sandbox.supervisor import CHANNEL, SLEEP, Supervisor, filter_program, listen_for_the_judge, read_probe
 
 
-def supervised(body) -> Supervisor:
-    """Runs `body()` in a child process under a supervisor of the judge's, and returns the supervisor once
-    the child has ended (descriptors 1-3 of the child lead to /dev/null)."""
+def supervised(body, watch=None) -> Supervisor:
+    """Runs `body()` in a child process under a supervisor of the judge's (watching `watch`, a folder as the
+    child sees it and paths in it), and returns the supervisor once the child has ended (descriptors 1-3 of
+    the child lead to /dev/null)."""
     program = filter_program()
     judge_end, child_end = socket.socketpair()
     pid = os.fork()
@@ -35,7 +37,7 @@ def supervised(body) -> Supervisor:
     child_end.close()
     _, fds, _, _ = socket.recv_fds(judge_end, 1, 1)
     judge_end.close()
-    supervisor = Supervisor(fds[0])
+    supervisor = Supervisor(fds[0], watch)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and os.waitpid(pid, os.WNOHANG) == (0, 0):
         time.sleep(0.01)
@@ -110,3 +112,40 @@ def test_a_process_killed_while_stopped_leaves_the_supervisor_working(signal_num
         os.kill(os.getpid(), signal_number)
 
     assert what(supervised(body)) == [("write", 1, b"before\n")]
+
+
+def test_what_the_judge_keeps_is_bounded_by_count_as_well_as_by_bytes():
+    # A reviewer's attack made the judge keep one record per empty write: 461 MiB in a minute.
+    records = LIMITS.records
+
+    def body():
+        for _ in range(records + 500):
+            os.write(1, b"")  # says nothing: answered, never kept
+            os.write(2, b"x")  # a byte each: kept up to the count, not the byte cap
+        time.sleep(1)  # waits have their own count
+        os.write(CHANNEL, b"L\n")  # and the channel its own: a reply is never crowded out by prints
+
+    supervisor = supervised(body)
+    kinds = [(seen.kind, seen.fd) for seen in supervisor.seen]
+    assert kinds.count(("write", 1)) == 0 and kinds.count(("write", 2)) == records
+    assert (SLEEP, 0) in kinds and ("write", CHANNEL) in kinds and supervisor.truncated
+    supervisor.begin_probe()  # the next probe starts from nothing, with its limits whole again
+    assert supervisor.seen == [] and not supervisor.truncated
+
+
+def test_a_watched_path_is_looked_up_through_no_link(tmp_path):
+    # A reviewer's attack: the log folder as a link to a folder of the judge's machine, so that whether a file
+    # exists there decided a stretch test, one bit at a time.
+    outside = tmp_path / "judge's own folder"
+    (outside / "logs").mkdir(parents=True)
+    (outside / "logs" / "activity_log.txt").write_text("on the judge's side\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "logs").symlink_to(outside / "logs")
+    (work / "here.txt").symlink_to(outside / "logs" / "activity_log.txt")  # a link at the end: it exists
+
+    def body():
+        os.write(1, b"looked\n")
+
+    supervisor = supervised(body, watch=(str(work), ("logs/activity_log.txt", "here.txt", "none.txt")))
+    assert supervisor.seen[0].watched == {"logs/activity_log.txt": False, "here.txt": True, "none.txt": False}

@@ -21,8 +21,9 @@ def test_hidden_new_log_is_announced_and_holds_the_line_it_was_given(submission,
         return submission.call(TASK, email, activity, watch=[LOG_FILE], **setup)
 
     # The call without the log file comes between the two with one: never first (a task announcing the first
-    # call in each folder) and never last (the visible tests' place). A task that counts its calls, rather than
-    # looking for the file, fails here whatever this run's seed; only the inputs are drawn.
+    # call in each folder) and never last (the visible tests' place), so a task fitted to the visible order
+    # fails here. A task that counts its calls and knows this order still passes (SECURITY.md, "State kept
+    # across probes").
     existing = log(files={LOG_FILE: earlier})
     missing = log(absent=[LOG_DIR])
     again = log(files={LOG_FILE: earlier + earlier})
