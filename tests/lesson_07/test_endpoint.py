@@ -221,7 +221,18 @@ def confirmation_hint(seen):
         if answer.body is None and answer.text:
             return "return a dict, such as {\"message\": \"Alfred is on it\"}: FastAPI sends it as JSON."
         return "return a confirmation with a message in it, such as {\"message\": \"Alfred is on it\"}."
-    return answer_hint(seen, "return a dict with a message from the endpoint; it must not wait for the report.")
+    return answer_hint(seen, status_hint(answer.status))
+
+
+def status_hint(status):
+    """The hint for an answer whose status is not a success one (nor one answer_hint knows better): the status
+    is what is wrong, whatever the body holds."""
+    means = ("says the request failed" if 400 <= status < 500 else "is a redirect" if 300 <= status < 400
+             else "is no success status")
+    return (f"status {status} {means}: answer with a success status, 200 (FastAPI's default, with no "
+            "status_code in the decorator) or 202 Accepted (status_code=202: the report is accepted, compiled "
+            f"later). If the decorator does not set {status}, look for what answers it: an HTTPException the "
+            "endpoint raises, or a dependency.")
 
 
 @pytest.mark.parametrize("body", BODIES)
