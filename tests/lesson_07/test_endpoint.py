@@ -177,21 +177,33 @@ def report_tasks(seen):
 
 
 def results_scheduled(seen):
-    """What add_task got when the task was called instead of passed: None, or a coroutine for an async def."""
+    """The types of what add_task got that is not a function: the result of a call, such as None, or a coroutine
+    when an async def is called."""
     return [run.function.name for run in seen.scheduled if not run.function.callable]
 
 
+def task_called_during_the_request(seen):
+    """Whether the report task was called while the request was handled. What the student's own task returns
+    is not seen: the kit's stand-in runs in its place, a plain function that returns None whether the
+    student's is a def (which would return None too) or an async def (which would return a coroutine)."""
+    sent = seen.index("response-complete")
+    return any(sent is None or index < sent for index, _ in stand_in_runs(seen))
+
+
 def called_hint(seen):
-    what_the_call_does = ("only creates a coroutine, which FastAPI cannot run" if "coroutine" in results_scheduled(seen)
-                          else "runs the task on the spot and schedules what it returns")
-    return (f"add_task wants the function itself: background_tasks.add_task({TASK}, report_request). "
-            f"Writing {TASK}(report_request) inside it {what_the_call_does}.")
+    return (f"add_task wants the function itself: background_tasks.add_task({TASK}, report_request). Writing "
+            f"{TASK}(report_request) inside it calls the task at once and schedules what the call returns: a "
+            "`def` task runs on the spot, before the response is sent, and returns None; an `async def` task "
+            "returns a coroutine, which nothing ever runs.")
 
 
 def scheduled_instead(seen):
     """How the test's `got` names tasks that are not the report task, spelling out a called-instead-of-passed task."""
     names = [run.function.name for run in seen.scheduled if run.function.module_attr != TASK]
     results = results_scheduled(seen)
+    if results and results[0] == "NoneType" and task_called_during_the_request(seen):
+        # the stand-in's None is not what the student's task returns (an async def gives a coroutine): not shown
+        return f"add_task was given the result of a call, not a function; {TASK} itself was called inside the endpoint"
     if results:
         given = "None" if results[0] == "NoneType" else f"a {results[0]} object"
         return f"add_task was given {given}, the result of a call, not a function"
@@ -221,7 +233,18 @@ def confirmation_hint(seen):
         if answer.body is None and answer.text:
             return "return a dict, such as {\"message\": \"Alfred is on it\"}: FastAPI sends it as JSON."
         return "return a confirmation with a message in it, such as {\"message\": \"Alfred is on it\"}."
-    return answer_hint(seen, "return a dict with a message from the endpoint; it must not wait for the report.")
+    return answer_hint(seen, status_hint(answer.status))
+
+
+def status_hint(status):
+    """The hint for an answer whose status is not a success one (nor one answer_hint knows better): the status
+    is what is wrong, whatever the body holds."""
+    means = ("says the request failed" if 400 <= status < 500 else "is a redirect" if 300 <= status < 400
+             else "is no success status")
+    return (f"status {status} {means}: answer with a success status, 200 (FastAPI's default, with no "
+            "status_code in the decorator) or 202 Accepted (status_code=202: the report is accepted, compiled "
+            f"later). If the decorator does not set {status}, look for what answers it: an HTTPException the "
+            "endpoint raises, or a dependency.")
 
 
 @pytest.mark.parametrize("body", BODIES)

@@ -169,14 +169,16 @@ def no_announcement(calls: Calls) -> str:
     """What `got` says when there is no creation message."""
     always = always_printed(calls)
     if always:
-        return f"{always.event.text!r} was printed on every call, also when {LOG_FILE} was already there"
+        return f"{always.event.text!r} was printed on every call, even when {LOG_FILE} was already there"
     changing = printed_on_every_call(calls)
     if changing:
         return every_call(changing)
     others = [line.event.text for line in paired_lines(calls) if line.kind == "only"]
     if others:
-        return f"only {lines(others)} was printed just without the file, which does not speak of the log file"
-    return f"the same lines with and without the log file: {lines(calls.missing.printed())}"
+        return (f"the only line printed just without the file, {lines(others)}, does not speak of the log file"
+                if len(others) == 1 else
+                f"the lines printed just without the file, {lines(others)}, do not speak of the log file")
+    return f"the same lines were printed with and without the log file ({lines(calls.missing.printed())})"
 
 
 def hint(calls: Calls, text: str, when_missing: str = HINT) -> str:
@@ -193,7 +195,7 @@ def hint(calls: Calls, text: str, when_missing: str = HINT) -> str:
 def without_a_creation_message(calls: Calls) -> str:
     """`got` for a test that checks what comes with the creation message, when there is no creation message:
     that is what differs from what it expects, whatever the log holds."""
-    return f"no message printed only when the log file was missing: {no_announcement(calls)}"
+    return f"there is no creation message (a line printed only when the log file is missing); {no_announcement(calls)}"
 
 
 def situation(setup):

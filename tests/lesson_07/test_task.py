@@ -4,6 +4,9 @@ The task is called with a report request object the kit builds, so these tests d
 student's model (exercise 1). Time is virtual: the 5 seconds pass at once.
 """
 
+import re
+import sys
+
 import pytest
 
 from alfred.judge.driver import model_object
@@ -35,17 +38,48 @@ def raised(seen):
     return f"; then it raised {seen.error.sentence()}" if seen.error else ""
 
 
+# Modules a task may use without importing them: the standard library's, and the lesson's packages.
+MODULES = frozenset(sys.stdlib_module_names) | {"anyio", "fastapi", "pydantic", "starlette"}
+NOT_DEFINED = re.compile(r"name '([^']+)' is not defined")
+
+
+def reading_the_fields(error):
+    """Whether the error is one of reading the report request's fields the wrong way: a missing attribute of
+    the object (not of a module), a key, a subscript."""
+    return (error.type == "KeyError" or (error.type == "TypeError" and "subscriptable" in error.message)
+            or (error.type == "AttributeError" and not error.message.startswith("module ")))
+
+
 def hint_or_error(seen, hint):
-    """`hint`, or what to do about the error the task raised, by its kind."""
-    if seen.error is None:
+    """`hint`, or what to do about the error the task raised, by its kind: the error is named, and an error
+    that has nothing to do with the report request's fields (a missing import, say) is not blamed on them."""
+    error = seen.error
+    if error is None:
         return hint
-    if seen.error.type == "NotImplementedError":
+    at = f" at line {error.line}" if error.line else ""
+    if error.type == "NotImplementedError":
         return "write the task's body in place of its `raise NotImplementedError(...)` line."
-    if seen.error.type == "TypeError" and "argument" in seen.error.message:
+    if error.type == "TypeError" and "argument" in error.message:
         return (f"{TASK} takes one parameter, the report request object: def {TASK}(report_request: "
                 "IntelReportRequest).")
-    return ("fix the error first: read report_request.report_name and report_request.recipient_email from the "
-            "object you get.")
+    if reading_the_fields(error):
+        return (f"fix the {error.type}{at} first: read report_request.report_name and report_request.recipient_email "
+                "from the object you get.")
+    undefined = NOT_DEFINED.search(error.message) if error.type in ("NameError", "UnboundLocalError") else None
+    if undefined and undefined.group(1) in MODULES:
+        module = undefined.group(1)
+        return (f"fix the NameError{at} first: the task uses the module {module}, but main.py has no "
+                f"`import {module}`: add it at the top of main.py.")
+    if undefined and undefined.group(1) == "report_request":
+        return (f"fix the NameError{at} first: the task's body reads report_request, so name its parameter so: "
+                f"def {TASK}(report_request: IntelReportRequest).")
+    if undefined:
+        return (f"fix the NameError{at} first: nothing is named {undefined.group(1)} where the task uses it; check "
+                f"the spelling, or import or define it. Then {hint}")
+    if error.type in ("ImportError", "ModuleNotFoundError"):
+        return (f"fix the {error.type}{at} first ({error.message}): check the spelling of the module and of the "
+                f"name you import from it. Then {hint}")
+    return f"fix the {error.type} the task raises{at} first (see Got). Then {hint}"
 
 
 def split_at_work(seen):

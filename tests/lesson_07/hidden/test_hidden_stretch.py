@@ -3,7 +3,7 @@ activity drawn afresh for each grading run, with the call without the log file i
 message is recognised by behaviour, as in test_stretch.py."""
 
 import pytest
-from test_stretch import LOG_DIR, LOG_FILE, TASK, Calls, announcements, no_announcement
+from test_stretch import LOG_DIR, LOG_FILE, TASK, Calls, announcements, without_a_creation_message
 
 from alfred.judge.feedback import call_tried, check, shown
 
@@ -36,7 +36,7 @@ def test_hidden_new_log_is_announced_and_holds_the_line_it_was_given(submission,
         bool(announcements(calls)) and written == line,
         tried=call_tried(TASK, email, activity) + ", three times: with a log file, with none, then with one again",
         got=(f"it raised {error.sentence()}" if error else
-             f"no message printed only when the log file was missing: {no_announcement(calls)}"
+             without_a_creation_message(calls)
              if not announcements(calls) else f"the new log held {shown(written)}"),
         expected=f"a creation message the first time only, and the new {LOG_FILE} holding {shown(line)}",
         hint="announce the log file when os.path.exists(...) is False, and log the user_email and activity the "

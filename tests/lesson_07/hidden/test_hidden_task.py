@@ -2,7 +2,7 @@
 so messages written for the visible tests' reports, not read from the object the task is given, are seen."""
 
 import pytest
-from test_task import TASK, hint_or_error, mentions_both, run_task, split_at_work
+from test_task import TASK, hint_or_error, mentions_both, raised, run_task, split_at_work
 
 from alfred.judge.feedback import call_tried, check, lines, source_call
 
@@ -19,7 +19,7 @@ def test_hidden_task_names_the_report_and_recipient_it_was_given(submission, hid
     check(
         mentions_both(before, name, email) and mentions_both(after, name, email),
         tried=call_tried(TASK, source_call("IntelReportRequest", recipient_email=email, report_name=name)),
-        got=f"before its work it printed {lines(before)}; after it {lines(after)}",
+        got=f"before its work it printed {lines(before)}; after it {lines(after)}{raised(seen)}",
         expected=f"a start and an end message, each naming {name!r} and {email!r}",
         hint=hint_or_error(seen, "read the names from the object the task gets, report_request.report_name and "
                            "report_request.recipient_email, in both messages."),
