@@ -254,8 +254,13 @@ python3 -m venv .venv && . .venv/bin/activate && pip install -e .
 3. Try it by hand: `uvicorn {module}:app --reload`, open http://127.0.0.1:8000/docs and
    send a request.{(" " + LESSON.try_by_hand) if LESSON.try_by_hand else ""}
 
+Stuck? `python -m alfred.hint` gives the next hint for your first unfinished exercise, one at a time.
+`python -m alfred.watch` runs the tests again each time you save (`--poll` where saves go unnoticed).
+
 The tests never wait for real: a five-second sleep returns at once in them, and each test runs in an
-empty folder of its own{f", so your {writes} is left alone" if writes else ""}.
+empty folder of its own{f", so your {writes} is left alone" if writes else ""}. A test whose code is still
+running after 5 s (an endless loop) fails with a message saying so; add `--no-time-limit` when you pause in
+a debugger.
 
 ## Submitting
 
