@@ -274,6 +274,8 @@ class Submission:
                 expected="a well-formed report of what the code did",
                 hint="this happens when code writes over the grader's channel; ask your instructor to look.",
             )
+        if observation.problem == "timeout" and observation.problem_detail == IMPORT_HANGS:
+            self._report_import_hang()
         if observation.problem:
             fail(
                 tried=f"running {self.label} for this test",
@@ -297,6 +299,24 @@ class Submission:
             )
         return observation
 
+
+    def _report_import_hang(self) -> None:
+        """Importing main.py never finished: told once, by the first test that met it, like an import error;
+        the tests after it are not run (their points are lost all the same)."""
+        __tracebackhide__ = True
+        file = self.label.rsplit("/", 1)[-1]
+        if self.shared_answers.get(_SHOWN_LOAD_ERROR) == IMPORT_HANGS:
+            pytest.skip(f"not run: importing {self.label} never finishes; fix that first")
+        self.shared_answers[_SHOWN_LOAD_ERROR] = IMPORT_HANGS
+        fail(
+            tried=f"importing {self.label}",
+            got=f"it was still running after {LIMITS.probe_seconds:g} s and was stopped: code at the top level of "
+            f"{file} never finishes",
+            expected="the module to import in a moment, defining the app and its functions",
+            hint=f"look at the top level of {file}, outside every function, for an endless loop (`while True:`), a "
+            "wait, or a call that starts the server (uvicorn.run belongs under `if __name__ == \"__main__\":`). "
+            "Every other test waits for this one.",
+        )
 
     def _report_load_error(self, error) -> None:
         """main.py does not import: the first test to meet it fails with the whole story, once per run; every

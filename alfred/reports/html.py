@@ -140,7 +140,8 @@ def _feedback_link(student: str) -> str:
 
 
 def _scores(rows: list[ResultRow]) -> list[dict]:
-    """The rows whose score counts in the distribution: every file that imported (graded or timed out)."""
+    """The rows whose score counts in the distribution: graded or stopped for time (an import that never
+    ends scores 0 and counts); a file that does not load is listed for review instead."""
     return [row for row in rows if row["status"] != "error"]
 
 
