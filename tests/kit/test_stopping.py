@@ -62,7 +62,15 @@ class Descendants:
 
     def alive(self) -> list[int]:
         return [pid for pid, started in self.seen if (stat := self._stat(pid)) and stat[1] == started
-                and not Path(f"/proc/{pid}/status").read_text().count("State:\tZ")]
+                and self._running(pid)]
+
+    @staticmethod
+    def _running(pid: int) -> bool:
+        """Not a zombie; a process that ends while it is looked at is not running either."""
+        try:
+            return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
 
     def stop(self) -> None:
         self._stop.set()
