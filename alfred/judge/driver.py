@@ -62,10 +62,9 @@ class InProcessDriver:
         self._spent = 0.0
 
     def run(self, probe: dict, workdir: Path) -> dict:
-        if self.import_hangs:  # importing main.py never finished: it will not finish this time either
-            return {"problem": "timeout", "problem_detail": IMPORT_HANGS}
-        if self.probe_seconds and self._spent > LIMITS.submission_seconds:
-            return {"problem": "timeout", "problem_detail": used_up(LIMITS.submission_seconds)}
+        refused = out_of_time(self.import_hangs, self._spent, LIMITS.submission_seconds if self.probe_seconds else None)
+        if refused:
+            return {"problem": "timeout", "problem_detail": refused}
         loaded = []
         started = time.monotonic()
         limit = _time_limit(self.probe_seconds)
@@ -92,8 +91,14 @@ class InProcessDriver:
 IMPORT_HANGS = "importing main.py did not finish"
 
 
-def used_up(seconds: float) -> str:
-    return f"the submission used up its {seconds:g} s of grading time"
+def out_of_time(import_hangs: bool, spent: float, budget: float | None) -> str | None:
+    """Why a probe is not even started, the same for every driver: importing main.py never finished before
+    (it will not finish this time either), or the submission's time is spent (`budget` None: no limit)."""
+    if import_hangs:
+        return IMPORT_HANGS
+    if budget is not None and spent > budget:
+        return f"the submission used up its {budget:g} s of grading time"
+    return None
 
 
 class ProbeTimedOut(BaseException):
@@ -407,10 +412,9 @@ class SubprocessDriver:
     def _run(self, probe: dict, workdir: Path) -> dict:
         if self.server_broken:
             return self._problem("crashed", "the sandbox stopped answering")
-        if self.import_hangs:  # importing main.py never finished: it will not finish this time either
-            return self._problem("timeout", IMPORT_HANGS)
-        if self._spent > self.budget_seconds:
-            return self._problem("timeout", used_up(self.budget_seconds))
+        refused = out_of_time(self.import_hangs, self._spent, self.budget_seconds)
+        if refused:
+            return self._problem("timeout", refused)
         if self._child is None:
             self._child = self._start_child()
             if self._child is None:
