@@ -215,11 +215,11 @@ def _student_command(name: str) -> str | None:
     package = Path(__file__).parent / "alfred"  # the engine beside this plugin, in the kit and in the handout
     cli = package / "cli.py"
     installed = entry_points(group="console_scripts", name="alfred")
-    if cli.is_file() and f'add_parser("{name}"' in cli.read_text() and any(
+    if cli.is_file() and f'add_parser("{name}"' in cli.read_text(encoding="utf-8") and any(
             script.value.split(":")[0] in ("alfred.cli", "alfred.__main__") for script in installed):
         return f"alfred {name}"
     module = package / f"{name}.py"
-    if module.is_file() and 'if __name__ == "__main__":' in module.read_text():
+    if module.is_file() and 'if __name__ == "__main__":' in module.read_text(encoding="utf-8"):
         return f"python -m alfred.{name}"
     return None
 

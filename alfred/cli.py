@@ -28,7 +28,7 @@ from alfred.handout import HandoutError, write_handout
 from alfred.judge.hidden import SeedError, parse_seed
 from alfred.hint import add_arguments as add_hint_arguments, run as hint
 from alfred.reports import DEFAULT_FORMATS, FORMATS
-from alfred.sandbox.fork_server import SandboxUnavailable, check_bwrap
+from alfred.sandbox.fork_server import SandboxUnavailable, sandbox_mode
 from alfred.course.targets import KIT_ROOT, MAIN_CANDIDATES
 from alfred.watch import add_arguments as add_watch_arguments, run as watch
 
@@ -182,7 +182,9 @@ def _grade(args: argparse.Namespace) -> int:
     if args.student and not any(args.student in (entry.student, entry.slug) for entry in entries):
         raise GradeError(f"No submission named {args.student!r} among the paths given.")
     if not args.no_sandbox:
-        check_bwrap()
+        mode = sandbox_mode()
+        if mode.gives_up:
+            print(f"alfred: {mode.gives_up}. As root, each sandbox's students get a uid of their own.", file=sys.stderr)
     progress = _Progress(1 if args.student else len(entries), args.json)
     hidden = tuple(path.resolve() for path in paths)
     rows = grade_class(entries, args.out, args.jobs, sandboxed=not args.no_sandbox, force=args.force,

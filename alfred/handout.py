@@ -5,12 +5,14 @@ imports, found by reading their imports), a `pyproject.toml` with the student's 
 written for students, and a GitHub Classroom workflow that grades with the same suite. It holds no
 solutions, no corpora, no attack files, no grader (`alfred grade`, the sandbox, the reports), no teacher
 commands and no hidden checks (the suite's hidden/ folder, alfred.judge.hidden): its lesson.toml still lists their
-public sentences, which is how a student's run knows how many wait for grading.
+public sentences, which is how a student's run knows how many wait for grading. Nothing in it is Linux only
+(`GRADER_MODULES`, `GRADER_PACKAGES`): students run it on Windows and macOS too.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import tomllib
 from pathlib import Path
 
@@ -25,6 +27,11 @@ SUITE = f"tests/{LESSON.folder}"  # where the handout keeps the suite: its lesso
 PLUGIN_ENTRY = "alfred.judge.pytest_options"  # loaded through the pytest11 entry point, so it comes along too
 STUDENT_COMMANDS = ("hint", "watch")  # run as `python -m alfred.<name>` in the handout, which has no `alfred` command
 CLASSROOM_WORKFLOW = ".github/workflows/classroom.yml"
+# The grader's Linux-only modules (the seccomp supervisor and the sandbox, and the driver that uses them) and
+# the packages only the grader installs (its progress bar; pyseccomp, Linux only): never in the handout.
+GRADER_MODULES = frozenset({"sandbox/supervisor", "sandbox/fork_server", "sandbox/worker", "sandbox/cgroups",
+                            "judge/sandboxed"})
+GRADER_PACKAGES = frozenset({"tqdm", "pyseccomp"})
 
 
 class HandoutError(Exception):
@@ -35,28 +42,34 @@ def write_handout(destination: Path) -> list[Path]:
     """Writes the student's project into `destination` (new or empty) and returns the files written."""
     if destination.exists() and any(destination.iterdir()):
         raise HandoutError(f"{destination} is not empty; give a new folder for the handout.")
+    modules = plugin_modules()
+    grader = sorted(GRADER_MODULES.intersection(modules))
+    if grader:
+        raise HandoutError(f"the students' side imports the grader's alfred/{grader[0]}.py, which runs on Linux only: "
+                           "import it in the grader (alfred/grading/), never from conftest.py, the suite or "
+                           "alfred.judge.driver.")
     files = {
-        LESSON.student_file: EXERCISES_MAIN.read_text(),
-        "conftest.py": (KIT_ROOT / "conftest.py").read_text(),
+        LESSON.student_file: EXERCISES_MAIN.read_text(encoding="utf-8"),
+        "conftest.py": (KIT_ROOT / "conftest.py").read_text(encoding="utf-8"),
         "pyproject.toml": pyproject(),
         "README.md": readme(),
         ".gitignore": "".join(f"{entry}\n" for entry in (".venv/", "__pycache__/", *LESSON.writes, ".alfred/",
                                                             "*.egg-info/")),
         CLASSROOM_WORKFLOW: classroom_workflow(),
-        f"{SUITE}/{LESSON_FILE}": (SUITE_DIR / LESSON_FILE).read_text(),
+        f"{SUITE}/{LESSON_FILE}": (SUITE_DIR / LESSON_FILE).read_text(encoding="utf-8"),
     }
     for test in sorted(SUITE_DIR.glob("*.py")):  # the visible suite: hidden/ stays behind
-        if f"mark.{HIDDEN_MARKER}(" in test.read_text():
+        if f"mark.{HIDDEN_MARKER}(" in test.read_text(encoding="utf-8"):
             raise HandoutError(f"{test} holds a hidden check: hidden checks belong in {SUITE_DIR / HIDDEN_FOLDER}/, "
                                "which the handout leaves out.")
-        files[f"{SUITE}/{test.name}"] = test.read_text()
-    for module in plugin_modules():
-        files[f"alfred/{module}.py"] = (KIT_ROOT / "alfred" / f"{module}.py").read_text()
+        files[f"{SUITE}/{test.name}"] = test.read_text(encoding="utf-8")
+    for module in modules:
+        files[f"alfred/{module}.py"] = (KIT_ROOT / "alfred" / f"{module}.py").read_text(encoding="utf-8")
     written = []
     for relative, text in files.items():
         path = destination / relative
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")  # the kit's own encoding, on a Windows teacher's machine too
         written.append(path)
     return written
 
@@ -87,10 +100,10 @@ def _module_path(parts: list[str]) -> str:
 
 
 def _alfred_imports(path: Path) -> set[str]:
-    """The kit modules `path` imports when it loads (imports inside functions serve the grader only, such as
-    the sandbox's error that the subprocess driver names: they are not the student's)."""
+    """The kit modules `path` imports when it loads (imports inside functions serve the grader only: they are
+    not the student's)."""
     found = set()
-    for node in _run_at_load(ast.parse(path.read_text()).body):
+    for node in _run_at_load(ast.parse(path.read_text(encoding="utf-8")).body):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "alfred":
             package = node.module.split(".")[1:]
             found.add(_module_path(package) if package else "__init__")
@@ -114,8 +127,9 @@ def _run_at_load(statements: list[ast.stmt]):
 def pyproject() -> str:
     """The kit's own project settings, less the grader: the student's dependencies, the plugin's entry
     point, the rubric and pytest's settings."""
-    kit = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text())
-    dependencies = [dependency for dependency in kit["project"]["dependencies"] if not dependency.startswith("tqdm")]
+    kit = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    dependencies = [dependency for dependency in kit["project"]["dependencies"]
+                    if package_name(dependency) not in GRADER_PACKAGES]
     rubric = load_rubric(RUBRIC_FILE)
     points = "\n".join(f"{exercise} = {value:g}" for exercise, value in rubric.items())
     listed = ",\n".join(f'    "{dependency}"' for dependency in dependencies)
@@ -153,6 +167,13 @@ testpaths = ["tests"]
 addopts = ["--strict-markers", "--strict-config"]
 filterwarnings = ["error"]
 '''
+
+
+def package_name(dependency: str) -> str:
+    """The package a dependency names, as pip compares names (`PySeccomp>=0.1; sys_platform == 'linux'` ->
+    `pyseccomp`)."""
+    name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", dependency)
+    return re.sub(r"[-_.]+", "-", name.group(1) if name else dependency).lower()
 
 
 def classroom_workflow() -> str:

@@ -212,10 +212,12 @@ def _next_change(saves: Iterator[set]) -> str:
 # SIGTERM blocked (so that no Ctrl-C falls between starting it and being able to stop it), and until the
 # session starts a Ctrl-C ends it quietly (the signal's default action) instead of printing a
 # KeyboardInterrupt traceback from pytest's own imports; from then on Ctrl-C is pytest's to handle, as usual.
+# Windows has no signal masks (`pthread_sigmask`): there nothing is blocked, and the rest is the same.
 _PYTEST = """
 import signal
 signal.signal(signal.SIGINT, signal.SIG_DFL)
-signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+if hasattr(signal, "pthread_sigmask"):
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 import pytest
 
 class Interruptible:
@@ -233,22 +235,18 @@ def _run_suite(command: list[str], project: Path, runs: int, changed: str | None
     _say(f"run {runs} at {time.strftime('%H:%M:%S')}{cause}: {' '.join(['pytest', *command[3:]])}")
     # No Ctrl-C may fall between starting pytest and being able to stop it: until `child` is set, one is only
     # noted (and raised after). The child starts with SIGINT and SIGTERM blocked (the forking thread's mask is
-    # inherited) and unblocks them itself (`_PYTEST`).
+    # inherited) and unblocks them itself (`_PYTEST`); on Windows, which has no signal masks, only noted.
     noted: list[int] = []
     handlers = {signum: signal.signal(signum, lambda number, frame: noted.append(number))
                 for signum in (signal.SIGINT, signal.SIGTERM)}
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, set(handlers))
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, set(handlers)) if hasattr(signal, "pthread_sigmask") else None
     try:
         child = subprocess.Popen(command, cwd=project, env={**os.environ, UNDER_WATCH: "1"})
     except BaseException:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
+        _restore(held, handlers)
         raise
     try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
+        _restore(held, handlers)
         if noted:
             raise KeyboardInterrupt
         code = child.wait()
@@ -257,6 +255,14 @@ def _run_suite(command: list[str], project: Path, runs: int, changed: str | None
         raise
     if code not in (0, 1):  # 0: all passed, 1: some failed; both end with the table
         _say(f"pytest stopped with exit code {code}.")
+
+
+def _restore(held: set | None, handlers: dict) -> None:
+    """Puts back the signal mask (None: none was changed) and the handlers `_run_suite` replaced."""
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
 
 
 def _stop(child: subprocess.Popen) -> None:

@@ -19,11 +19,11 @@ from pathlib import Path
 from alfred.course.lesson import LESSON_FILE
 from alfred.course.targets import KIT_ROOT, RUBRIC_FILE, SUITE_DIR
 from alfred.grading.discovery import Entry, GradeError
-from alfred.grading.grade import content_hash, error_row, grade_one, start_grading_process
+from alfred.grading.grade import content_hash, error_row, grade_one, start_grading_process, ungradable_row
 from alfred.judge.hidden import chosen_seed, parse_seed
 from alfred.reports import DEFAULT_FORMATS, class_files, student_files
 from alfred.reports.names import slug_of
-from alfred.reports.rows import ResultRow
+from alfred.reports.rows import UNGRADABLE, ResultRow
 
 
 def kit_hash() -> str:
@@ -75,7 +75,7 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
                 else:
                     pending.append((entry, digest))
             except Exception as exc:  # one odd entry never stops the class: it gets its row, the rest go on
-                row = error_row(entry.student, f"the grader could not prepare this submission: {exc}")
+                row = ungradable_row(entry.student, f"the grader could not prepare this submission: {exc}")
                 rows[entry.student] = _finish(out, entry.slug, row, "", on_result, formats)
         if pending:
             pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=start_grading_process,
@@ -88,7 +88,7 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
                     try:
                         row = future.result()
                     except Exception as exc:  # a crash of the grader itself, never the student's fault
-                        row = error_row(entry.student, f"the grader failed on this submission: {exc}")
+                        row = ungradable_row(entry.student, f"the grader failed on this submission: {exc}")
                     rows[entry.student] = _finish(out, entry.slug, row, digest, on_result, formats)
             except BaseException:
                 _stop_now(pool)
@@ -175,6 +175,8 @@ def _notify(on_result, row: ResultRow, cached: bool = False) -> None:
 
 
 def _finish(out: Path, slug: str, row: ResultRow, digest: str, on_result, formats: tuple[str, ...]) -> ResultRow:
+    if row["status"] == UNGRADABLE:  # kept for the reports, never reused: the next run grades it again
+        digest = ""
     for relative, text in student_files(row, slug, formats).items():
         _write_atomically(out / relative, text)
     _write_atomically(out / "cache" / f"{slug}.json", json.dumps({"hash": digest, "row": row}))

@@ -17,15 +17,16 @@ from pathlib import Path
 import pytest
 
 from alfred.grading.discovery import Entry
-from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, SubprocessDriver, missing_package
+from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, missing_package
+from alfred.judge.sandboxed import SubprocessDriver
 from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.feedback import printable
 from alfred.judge.hidden import public_lines, sentence_of, visible
 from alfred.judge.observation import ErrorInfo
-from alfred.reports.rows import ResultRow
+from alfred.reports.rows import UNGRADABLE, ResultRow
 from alfred.reports.text import got, part
 from alfred.sandbox.limits import LIMITS
-from alfred.sandbox.fork_server import ForkServer, ServerError, die_with_parent
+from alfred.sandbox.fork_server import ForkServer, SandboxUnavailable, ServerError, die_with_parent
 from alfred.judge.scoring import ScoreReport, load_rubric, score
 from alfred.judge.suite import SuiteError, run_suite
 from alfred.course.targets import RUBRIC_FILE
@@ -84,14 +85,17 @@ def grade_one(entry: Entry, sandboxed: bool = True, hidden_seed: int | None = No
     per-exercise points, flags, tests. `hidden_seed` draws the hidden checks' inputs (alfred.judge.hidden)."""
     student = entry.student
     key = "s-" + hashlib.sha256(student.encode() + content_hash(entry, "").encode()).hexdigest()[:16]
-    try:
-        server = _server(sandboxed)
-        server.stage(key, entry.files)
-    except (ServerError, OSError) as exc:
-        broken = _servers.pop(sandboxed, None)
-        if broken is not None:
-            broken.close()
-        return error_row(student, f"the grader could not start a sandbox: {exc}")
+    for attempt in (1, 2):  # a sandbox that fails to start is replaced once; then the grader gives up, not the student
+        try:
+            server = _server(sandboxed)
+            server.stage(key, entry.files)
+            break
+        except (ServerError, SandboxUnavailable, OSError) as exc:
+            broken = _servers.pop(sandboxed, None)
+            if broken is not None:
+                broken.close()
+            if attempt == 2:
+                return ungradable_row(student, f"the grader could not start its sandbox: {exc}")
     driver = SubprocessDriver(server, key, main=entry.main, budget_seconds=LIMITS.submission_seconds)
     memory_events = server.memory_events()
     deadline = _JudgeDeadline(LIMITS.judge_seconds)
@@ -104,7 +108,7 @@ def grade_one(entry: Entry, sandboxed: bool = True, hidden_seed: int | None = No
         if deadline.passed:  # output built to be slow to check: this student stops here, the class goes on
             return error_row(student, f"grading this submission took the judge more than {LIMITS.judge_seconds:g} s "
                               "and was stopped; review its code", status="timeout", flags=["judge time limit"])
-        return error_row(student, f"the grader could not run the suite: {exc}")
+        return ungradable_row(student, f"the grader could not run the suite: {exc}")
     finally:
         try:
             driver.stop()
@@ -164,6 +168,12 @@ def _row(student: str, status: str, report: ScoreReport, flags: list[str], messa
 def error_row(student: str, message: str, status: str = "error", flags: list[str] | None = None) -> ResultRow:
     report = score([], load_rubric(RUBRIC_FILE))
     return _row(student, status, report, flags or [], message)
+
+
+def ungradable_row(student: str, why: str) -> ResultRow:
+    """The row of a submission the grader failed on: no score, the reason for the teacher (alfred.reports.rows)."""
+    return error_row(student, f"not graded: {why}. This is the grader's failure, not a verdict on the code; "
+                     "the next run grades it again", status=UNGRADABLE, flags=["grader failure"])
 
 
 class _JudgeDeadline:

@@ -8,10 +8,14 @@ Gradescope unzips the bundle into /autograder/source, runs `setup.sh` once to bu
    leaves nothing;
 2. finds the student's file wherever the upload put it: main.py, <lesson folder>/main.py or the handout's
    path of it (alfred.course.targets.MAIN_CANDIDATES) at the top or in one folder, or a single .py file under any name;
-3. grades it as `alfred grade` does, in bubblewrap. Where the container does not let bubblewrap run, it
-   grades nothing (score 0, "not graded: no sandbox") unless ALFRED_ALLOW_UNSANDBOXED=1: unsandboxed, the
-   student's code would run as root beside results.json and could rewrite it after the grader ends;
+3. grades it as `alfred grade` does, in bubblewrap;
 4. replaces results.json with the student's Gradescope result.
+
+An upload the grader could not grade is never scored: where the container does not let bubblewrap run
+(unless ALFRED_ALLOW_UNSANDBOXED=1: unsandboxed, the student's code would run as root beside results.json and
+could rewrite it after the grader ends), or where the grader itself failed, `run` removes results.json, prints
+why, and exits 1. Gradescope shows that as its own "autograder failed" state, with no score, to the student
+and to the instructor, who can rerun it once the cause is fixed: a grade of 0 would look like a verdict.
 
 ALFRED_AUTOGRADER_ROOT names another root than /autograder (the kit's tests use a temporary one).
 """
@@ -35,17 +39,25 @@ BUNDLED = ["pyproject.toml", "README.md", "conftest.py", "alfred", SUITE_DIR.rel
            EXERCISES_MAIN.relative_to(KIT_ROOT).parts[0]]
 
 SETUP = """#!/usr/bin/env bash
-# Gradescope runs this once, as root, when it builds the autograder's image.
+# Gradescope runs this once, as root, when it builds the autograder's image: bubblewrap, the system's own
+# Python from the distribution's packages (3.11 or newer: python3.11 where python3 is older, as on Ubuntu
+# 22.04), and the kit in a venv made from it. Packages already there are not installed again.
 set -euo pipefail
-apt-get update -qq
-apt-get install -y -qq bubblewrap python3 python3-venv python3-pip >/dev/null
-PYTHON=python3
-if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-    apt-get install -y -qq python3.11 python3.11-venv >/dev/null
-    PYTHON=python3.11
+ROOT="${ALFRED_AUTOGRADER_ROOT:-/autograder}"
+export DEBIAN_FRONTEND=noninteractive
+install() {
+    local missing=()
+    for package in "$@"; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
+    if [ "${#missing[@]}" -gt 0 ]; then apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; fi
+}
+install bubblewrap python3 python3-venv
+PYTHON=/usr/bin/python3
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    install python3.11 python3.11-venv
+    PYTHON=/usr/bin/python3.11
 fi
-"$PYTHON" -m venv /autograder/venv
-/autograder/venv/bin/pip install --quiet -e /autograder/source/kit
+"$PYTHON" -m venv "$ROOT/venv"
+"$ROOT/venv/bin/python" -m pip install --quiet -e "$ROOT/source/kit"
 """
 
 RUN = """#!/usr/bin/env bash
@@ -73,17 +85,26 @@ def bundle(destination: Path) -> Path:
 UNSANDBOXED_VARIABLE = "ALFRED_ALLOW_UNSANDBOXED"  # "1": grade even where bubblewrap cannot run (see docs)
 
 
-def run(root: Path) -> dict:
-    """Grades the upload under `root` and writes `root`/results/results.json; returns the result. Whatever
-    happens, results.json ends valid and says what happened."""
+class NotGraded(Exception):
+    """The upload could not be graded, through no fault of its code; the message says why, for both readers."""
+
+
+def run(root: Path) -> dict | None:
+    """Grades the upload under `root` and writes `root`/results/results.json; returns the result, or None
+    when the upload could not be graded (then there is no results.json, and the reason is printed). While
+    grading runs, results.json holds a valid partial result, for a platform timeout."""
     results_file = root / "results" / "results.json"
     _write(results_file, _result(0, "Grading started but did not finish in time. Your code may wait or loop "
                                  "forever; run `pytest exercises` on your machine to see where."))
     try:
         result = _grade_upload(root)
-    except Exception as exc:  # noqa: BLE001 - the platform must get a result, and the teacher a reason
-        result = _result(0, f"The autograder failed on this submission ({type(exc).__name__}); it is not a "
-                         "verdict on your code. Your instructor can grade it by hand.", status="grader error")
+    except Exception as exc:  # noqa: BLE001 - never a score for the grader's own failure
+        reason = str(exc) if isinstance(exc, NotGraded) else (
+            f"the autograder failed on this submission ({type(exc).__name__}: {str(exc)[:300]})")
+        results_file.unlink(missing_ok=True)
+        print(f"This submission was not graded: {reason}. This is not a verdict on your code, and no score was "
+              "given; your instructor sees this submission marked as failed by the autograder and can run it again.")
+        return None
     _write(results_file, result)
     return result
 
@@ -91,24 +112,26 @@ def run(root: Path) -> dict:
 def _grade_upload(root: Path) -> dict:
     from alfred.grading.classroom import grade_class
     from alfred.reports.gradescope import results as gradescope_results
-    from alfred.sandbox.fork_server import SandboxUnavailable, check_bwrap
+    from alfred.reports.rows import UNGRADABLE
+    from alfred.sandbox.fork_server import SandboxUnavailable, sandbox_mode
 
     found = find_upload(root / "submission")
     if isinstance(found, str):
         return _result(0, found, status="nothing to grade")
     try:
-        check_bwrap()
+        sandbox_mode()
         sandboxed = True
-    except SandboxUnavailable:
+    except SandboxUnavailable as exc:
         if os.environ.get(UNSANDBOXED_VARIABLE) != "1":  # student code would run as root beside results.json
-            return _result(0, "This submission was not graded: the autograder could not start its sandbox in this "
-                           "container, and it does not run student code without one. Your instructor has been "
-                           "told (see the autograder's documentation).", status="not graded: no sandbox")
+            raise NotGraded(f"the autograder could not start its sandbox in this container ({exc}), and it does "
+                            "not run student code without one") from None
         sandboxed = False
     folder, candidates = found
     entry = read_submission(folder, "submission", candidates)
     with tempfile.TemporaryDirectory(prefix="alfred-gradescope-") as scratch:
         rows = grade_class([entry], Path(scratch) / "out", jobs=1, sandboxed=sandboxed, hidden=(root / "submission",))
+    if rows[0]["status"] == UNGRADABLE:
+        raise NotGraded(rows[0]["message"].removeprefix("not graded: ").split(". This is the grader's")[0])
     return gradescope_results(rows[0])
 
 
@@ -149,5 +172,4 @@ def _write(path: Path, result: dict) -> None:
 
 
 if __name__ == "__main__":
-    run(Path(os.environ.get(ROOT_VARIABLE, "/autograder")))
-    sys.exit(0)
+    sys.exit(0 if run(Path(os.environ.get(ROOT_VARIABLE, "/autograder"))) is not None else 1)

@@ -72,10 +72,11 @@ async def _app_running(observer: dict, module, phase: str, *, _lifespan_of=_life
         observer["phase"] = "shutdown"
 
 
-def _listening_socket(*, _socket=socket.socket, _recv_fds=socket.recv_fds, _fd=SERVING, _close=os.close,
-                      _dup=os.dup, _OSError=OSError, _len=len):
+def _listening_socket(*, _socket=socket.socket, _recv_fds=getattr(socket, "recv_fds", None), _fd=SERVING,
+                      _close=os.close, _dup=os.dup, _OSError=OSError, _len=len):
     """The listening socket the judge handed over for the request being served: the last one sent (those of
-    earlier probes that never served, main.py having failed to import, are closed unused)."""
+    earlier probes that never served, main.py having failed to import, are closed unused). Only a witnessed
+    process serves this way, on Linux: Windows has no `socket.recv_fds`, and a student's own run never calls it."""
     channel = _socket(fileno=_dup(_fd))
     try:
         channel.settimeout(5)

@@ -54,7 +54,7 @@ _module_counter = itertools.count()
 
 def _project_importable(stack: ExitStack, project: str | None, *, _path=sys.path, _modules=sys.modules,
                         _realpath=os.path.realpath, _set=set, _list=list, _getattr=getattr, _isinstance=isinstance,
-                        _str=str, _ValueError=ValueError) -> None:
+                        _str=str, _ValueError=ValueError, _sep=os.sep) -> None:
     """The project's own modules (a helpers.py beside main.py) import, as when uvicorn runs in its folder;
     what they were loaded as is forgotten when the probe ends, so no probe sees another's."""
     if project is None:
@@ -71,7 +71,7 @@ def _project_importable(stack: ExitStack, project: str | None, *, _path=sys.path
         for name in _list(_modules):
             if name not in before:
                 where = _getattr(_modules.get(name), "__file__", None)
-                if _isinstance(where, _str) and _realpath(where).startswith(folder + "/"):
+                if _isinstance(where, _str) and _realpath(where).startswith(folder + _sep):  # a backslash on Windows
                     _modules.pop(name, None)
 
     stack.callback(forget)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
+import operator
 import os
 import sys
 import time
@@ -84,8 +85,24 @@ def _cache_email_validator_version_check() -> None:
 # --- the patched world ---
 
 
-def _fake_sleep(observer: dict, seconds: float, *, _float=float, _ValueError=ValueError, _event=_event) -> None:
-    seconds = _float(seconds)
+def _seconds_as_c_reads_them(value: Any, *, _type=type, _issubclass=issubclass, _float=float, _int=int,
+                             _index=operator.index) -> float:
+    """The length `time.sleep(value)` waits, read as CPython's C code reads it, calling nothing of a float's or
+    an int's (a subclass's stored value, never its __float__ or __index__); any other object is asked its
+    __index__, as time.sleep asks it, in the process whose object it is."""
+    kind = _type(value)
+    if _issubclass(kind, _float):
+        return _float.__float__(value)
+    if _issubclass(kind, _int):
+        return _float(_int.__index__(value))
+    return _float(_index(value))
+
+
+def _fake_sleep(observer: dict, seconds: Any, *, _seconds=_seconds_as_c_reads_them, _ValueError=ValueError,
+                _event=_event) -> None:
+    seconds = _seconds(seconds)
+    if seconds != seconds:
+        raise _ValueError("Invalid value NaN (not a number)")
     if seconds < 0:
         raise _ValueError("sleep length must be non-negative")
     if seconds == 0:  # anyio and Starlette yield to the event loop with sleep(0): not the student's work

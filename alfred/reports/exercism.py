@@ -19,7 +19,7 @@ from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.hidden import public_lines
 from alfred.reports.text import got
 from alfred.course.targets import KIT_ROOT
-from alfred.reports.rows import ResultRow
+from alfred.reports.rows import UNGRADABLE, ResultRow
 from alfred.judge.scoring import TestEntry
 
 NAME = "exercism"
@@ -37,7 +37,7 @@ def for_class(rows: list[ResultRow]) -> dict[str, str]:
 
 
 def results(row: ResultRow) -> dict:
-    if row["status"] in ("error", "timeout"):
+    if row["status"] in ("error", "timeout", UNGRADABLE):
         return {"version": VERSION, "status": "error", "message": row["message"]}
     tests, grouped = [], set()
     for test in sorted(row["tests"], key=lambda test: IDS.index(test["exercise"])):  # tasks in order, as Exercism

@@ -7,7 +7,7 @@ from __future__ import annotations
 from alfred.course.exercises import BY_ID, IDS, LESSON
 from alfred.judge.hidden import public_lines, visible
 from alfred.reports.text import code_block, code_span
-from alfred.reports.rows import ResultRow
+from alfred.reports.rows import UNGRADABLE, ResultRow
 
 NAME = "feedback"
 
@@ -21,8 +21,12 @@ def for_class(rows: list[ResultRow]) -> dict[str, str]:
 
 
 def markdown(row: ResultRow) -> str:
-    lines = [f"# {LESSON.name} feedback for {code_span(row['student'])}", "",
-             f"Score: **{row['score']:g} / {row['max_score']:g}** ({row['status']})", ""]
+    lines = [f"# {LESSON.name} feedback for {code_span(row['student'])}", ""]
+    if row["status"] == UNGRADABLE:
+        return "\n".join([*lines, "Not graded yet: the grader failed on its own side, so this is no verdict on your "
+                          "code and there is no score. Your instructor sees it listed for review and grades it "
+                          "again.", "", *code_block(row["message"], indent=""), ""])
+    lines += [f"Score: **{row['score']:g} / {row['max_score']:g}** ({row['status']})", ""]
     if row["status"] in ("error", "timeout"):
         lines += ["Your submission could not be tested:", "", *code_block(row["message"], indent=""), "",
                   "Fix that first; the tests below did not run because of it.", ""]

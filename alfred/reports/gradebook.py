@@ -1,5 +1,5 @@
 """The teacher's `gradebook.csv`: one row per student, points per exercise, total, status and flags; a cell
-that starts like a spreadsheet formula opens as text."""
+that starts like a spreadsheet formula opens as text, and an ungradable submission's points are left blank."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import io
 
 from alfred.course.exercises import IDS
 from alfred.judge.feedback import printable
-from alfred.reports.rows import ResultRow
+from alfred.reports.rows import UNGRADABLE, ResultRow
 
 NAME = "gradebook"
 
@@ -26,8 +26,10 @@ def csv_text(rows: list[ResultRow]) -> str:
     writer = csv.writer(buffer)
     writer.writerow(["student", *IDS, "total", "max", "status", "flags"])
     for row in rows:
-        writer.writerow([inert_cell(row["student"]), *(f"{row['exercises'][i]['score']:g}" for i in IDS),
-                         f"{row['score']:g}", f"{row['max_score']:g}", row["status"], "; ".join(row["flags"])])
+        scored = row["status"] != UNGRADABLE  # the grader failed: blank cells, never a 0 to import
+        points = [f"{row['exercises'][i]['score']:g}" if scored else "" for i in IDS]
+        writer.writerow([inert_cell(row["student"]), *points, f"{row['score']:g}" if scored else "",
+                         f"{row['max_score']:g}", row["status"], "; ".join(row["flags"])])
     return buffer.getvalue()
 
 

@@ -9,13 +9,15 @@ import json
 
 from alfred.course.exercises import BY_ID
 from alfred.judge.hidden import public_lines
-from alfred.reports.rows import ResultRow
+from alfred.reports.rows import UNGRADABLE, ResultRow
 from alfred.judge.scoring import TestEntry
 
 NAME = "gradescope"
 
 
 def for_student(row: ResultRow, name: str) -> dict[str, str]:
+    if row["status"] == UNGRADABLE:  # Gradescope has no score-less result: none is better than a false 0
+        return {}
     return {f"results/{name}.json": json.dumps(results(row), indent=2)}
 
 

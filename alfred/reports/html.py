@@ -27,7 +27,7 @@ from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.feedback import printable
 from alfred.reports import summary
 from alfred.reports.text import got, labelled
-from alfred.reports.rows import ResultRow
+from alfred.reports.rows import UNGRADABLE, UNSCORED, ResultRow
 from alfred.judge.scoring import TestEntry
 
 NAME = "html"
@@ -115,7 +115,7 @@ td pre {{ margin: 0; }}
 .hint {{ display: grid; grid-template-columns: 9.5em 1fr; column-gap: 8px; align-items: baseline; margin: 6px 0; }}
 .told {{ color: {MUTED}; font-size: 13px; text-align: right; }}
 .status-graded {{ color: {PASS}; }}
-.status-error, .status-timeout {{ color: {FAIL}; font-weight: 600; }}
+.status-error, .status-timeout, .status-ungradable {{ color: {FAIL}; font-weight: 600; }}
 .flag {{ display: inline-block; background: #fdf0d5; border: 1px solid #f0c36d; border-radius: 4px; padding: 0 5px;
   margin: 1px 2px 1px 0; font-size: 12px; }}
 """
@@ -142,7 +142,7 @@ def _feedback_link(student: str) -> str:
 def _scores(rows: list[ResultRow]) -> list[dict]:
     """The rows whose score counts in the distribution: graded or stopped for time (an import that never
     ends scores 0 and counts); a file that does not load is listed for review instead."""
-    return [row for row in rows if row["status"] != "error"]
+    return [row for row in rows if row["status"] not in UNSCORED]
 
 
 def _band(row: ResultRow) -> int:
@@ -163,7 +163,8 @@ def _overview(rows: list[ResultRow]) -> str:
                   (_number(round(statistics.median(scored), 2)), "median score"),
                   (f"{_number(min(scored))}-{_number(max(scored))}", "lowest-highest")]
     cards.append((flagged, "to review"))
-    summary = "; ".join(f"{status}: {statuses[status]}" for status in ("graded", "timeout", "error") if statuses[status])
+    summary = "; ".join(f"{status}: {statuses[status]}" for status in ("graded", "timeout", "error", UNGRADABLE)
+                        if statuses[status])
     max_scores = sorted({row["max_score"] for row in rows})
     out_of = f" Scores are out of {'/'.join(map(_number, max_scores))}." if max_scores else ""
     return (f'<header><h1>{_text(title())}</h1>'
@@ -366,11 +367,12 @@ def _students(rows: list[ResultRow]) -> str:
              f'<table id="student-table"><thead><tr><th>student</th>{head}<th class="num">total</th>'
              '<th class="num">max</th><th>status</th><th>flags</th></tr></thead><tbody>']
     for row in rows:
-        cells = "".join(f'<td class="num" data-exercise="{_text(i)}">{_number(row["exercises"][i]["score"])}</td>'
+        scored = row["status"] != UNGRADABLE  # as in gradebook.csv: no points where the grader failed
+        cells = "".join(f'<td class="num" data-exercise="{_text(i)}">{_number(row["exercises"][i]["score"]) if scored else ""}</td>'
                         for i in IDS)
         flags = "".join(f'<span class="flag">{_text(flag)}</span>' for flag in row["flags"])
         lines.append(f'<tr class="student"><td class="student-id">{_feedback_link(row["student"])}</td>{cells}'
-                     f'<td class="num total">{_number(row["score"])}</td><td class="num">{_number(row["max_score"])}</td>'
+                     f'<td class="num total">{_number(row["score"]) if scored else ""}</td><td class="num">{_number(row["max_score"])}</td>'
                      f'<td class="status-{_text(row["status"])}">{_text(row["status"])}</td><td>{flags}</td></tr>')
     lines.append("</tbody></table></section>")
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from collections import Counter
 
 from alfred.course.exercises import BY_ID
 from alfred.reports.text import code_block, code_cell
-from alfred.reports.rows import ResultRow
+from alfred.reports.rows import UNGRADABLE, UNSCORED, ResultRow
 
 NAME = "summary"
 
@@ -27,10 +27,10 @@ def markdown(rows: list[ResultRow]) -> str:
     could be tested (status graded): a file that never imported fails everything for one reason, listed
     apart. Numbers are rounded as the scores are."""
     tested = [row for row in rows if row["status"] == "graded"]
-    scores = [row["score"] for row in rows if row["status"] != "error"]
+    scores = [row["score"] for row in rows if row["status"] not in UNSCORED]
     statuses = Counter(row["status"] for row in rows)
     lines = ["# Class summary", "", f"Submissions: {len(rows)}; " + "; ".join(
-        f"{status}: {statuses[status]}" for status in ("graded", "timeout", "error") if statuses[status]), ""]
+        f"{status}: {statuses[status]}" for status in ("graded", "timeout", "error", UNGRADABLE) if statuses[status]), ""]
     if scores:
         lines += [f"Scores: mean {round(statistics.mean(scores), 2):g}, median {round(statistics.median(scores), 2):g}, "
                   f"min {min(scores):g}, max {max(scores):g}", "", "| score band | students |", "|---|---|"]

@@ -7,10 +7,17 @@ at /run/alfred-runtime. The kit's folder, the class folders and the output folde
 tmpfs wherever they lie under one of those (a kit under /usr/src/app, say), so solutions, tests, corpora,
 other students' work and reports are never visible, wherever things are installed (`SandboxView`).
 
-The server keeps CAP_SETUID and CAP_SETGID, to run each submission as a student uid with no capabilities at
-all, and CAP_SYS_ADMIN, to give each submission namespaces of its own and a new, empty tmpfs that is thrown
-away after it (see `alfred.sandbox.worker`). bwrap reads its options from a pipe (`--args`), so they stay out of
-/proc/1/cmdline.
+Two ways to start it (`SandboxMode`), the first the machine allows (`sandbox_mode`):
+- `own uid`, when the grader is root: the server keeps CAP_SETUID and CAP_SETGID, to run each submission as
+  a student uid with no capabilities at all, and CAP_SYS_ADMIN, to give each submission namespaces of its
+  own and a new, empty tmpfs that is thrown away after it (see `alfred.sandbox.worker`).
+- `shared uid`, for a teacher who is not root: bubblewrap
+  makes an unprivileged user namespace in which the server and every submission have one uid (`SHARED_UID`,
+  the teacher's own outside); the server keeps CAP_SYS_ADMIN in that namespace alone, and each submission
+  drops every capability before it runs. Everything else is as fresh per student as in the first mode;
+  what it gives up is written in `SandboxMode.gives_up` and told once per run.
+
+bwrap reads its options from a pipe (`--args`), so they stay out of /proc/1/cmdline.
 
 One server serves many submissions in turn, so the interpreter start-up and the FastAPI imports are paid
 once per grading process rather than once per student.
@@ -18,6 +25,7 @@ once per grading process rather than once per student.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -45,33 +53,69 @@ RUNTIME_IN_SANDBOX = "/run/alfred-runtime"
 ENVIRONMENT_IN_SANDBOX = "/run/alfred-environment"  # the kit's virtual environment, wherever it is installed
 SUBMISSIONS_IN_SANDBOX, STUDENTS_IN_SANDBOX = "/submissions", "/students"
 STUDENT_UID_BASE, STUDENT_UID_SLOTS = 40000, 20000
+SHARED_UID = 40000  # in `shared uid` mode: the one uid of the server and every submission, inside the sandbox
 _BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_IN_SANDBOX!r}); from alfred.sandbox.worker import main; "
          "sys.exit(main(sys.argv[1:]))")
 
 
 class SandboxUnavailable(Exception):
-    """bubblewrap is missing or does not work here; the message says how to fix it."""
+    """bubblewrap is missing or does not work here; the message names the cause and how to fix it."""
 
 
-def check_bwrap() -> None:
-    """Raises SandboxUnavailable unless bubblewrap can start a sandbox here."""
-    if shutil.which("bwrap") is None:
+@dataclass(frozen=True)
+class SandboxMode:
+    """How the sandbox isolates students from each other and from the grader (see the module's docstring)."""
+
+    name: str  # "own uid" or "shared uid"
+    own_uids: bool  # each sandbox's students run as a uid of their own, not the server's
+
+    @property
+    def gives_up(self) -> str:
+        """What this mode does not give, in one sentence for the teacher ("" when nothing)."""
+        if self.own_uids:
+            return ""
+        return ("grading without root: student code runs in an unprivileged user namespace with one uid for the "
+                "grader's sandbox and its students (each student still gets fresh namespaces, files and processes, "
+                "and no capabilities), so the per-user process limit counts the sandbox's own processes too, and "
+                "memory and process counts are limited by rlimits alone unless a cgroup can be made")
+
+
+OWN_UID, SHARED = SandboxMode("own uid", True), SandboxMode("shared uid", False)
+
+
+def sandbox_mode() -> SandboxMode:
+    """The mode that starts a real fork server here (root: `own uid`; another user: `shared uid`); raises
+    SandboxUnavailable naming why it does not. Checked once per process, bubblewrap and user. Root never takes
+    `shared uid`: bubblewrap run by root covers parts of /proc that a user namespace then may not mount afresh."""
+    return _mode_with(shutil.which("bwrap"), os.geteuid())
+
+
+@functools.cache
+def _mode_with(bwrap: str | None, euid: int) -> SandboxMode:
+    if bwrap is None:
         raise SandboxUnavailable(
             "bubblewrap is not installed, so student code cannot be sandboxed. Install it "
             "(Debian/Ubuntu: `sudo apt-get install bubblewrap`), or pass --no-sandbox for code you trust."
         )
-    view = SandboxView.of_this_kit(runtime=Path("/nonexistent"), staging=Path("/nonexistent"))
-    command, fds = _bwrap_command(view.options(), [view.python(), "-I", "-c", "pass"])
+    SandboxView.of_this_kit(runtime=Path("/nonexistent"), staging=Path("/nonexistent")).check()
+    mode = OWN_UID if euid == 0 else SHARED
     try:
-        trial = subprocess.run(command, capture_output=True, timeout=30, pass_fds=fds)
-    finally:
-        for fd in fds:
-            os.close(fd)
-    if trial.returncode != 0:
-        raise SandboxUnavailable(
-            "bubblewrap is installed but could not start a sandbox: "
-            f"{trial.stderr.decode(errors='replace').strip()[:200]}. Run `alfred grade` as root, or pass --no-sandbox."
-        )
+        ForkServer(sandboxed=True, mode=mode).close()
+    except ServerError as exc:
+        raise SandboxUnavailable(f"bubblewrap is installed but could not start a sandbox here ({mode.name} mode: "
+                                 f"{exc}). {_advice(str(exc))}Or pass --no-sandbox for code you trust.") from None
+    return mode
+
+
+def _advice(said: str) -> str:
+    """What to do about what bubblewrap said, as a sentence ending in a space ("" when there is no advice)."""
+    if any(words in said for words in ("setting up uid map", "No permissions to create new namespace",
+                                       "Creating new namespace failed", "Operation not permitted")):
+        return ("This machine does not let this user make namespaces: allow unprivileged user namespaces "
+                "(`sysctl kernel.unprivileged_userns_clone=1`; on Ubuntu 24.04 and later, bubblewrap's AppArmor "
+                "profile), or in a container allow the `unshare` and `clone` system calls (Docker: a seccomp "
+                "profile that permits them). ")
+    return ""
 
 
 @dataclass(frozen=True)
@@ -103,8 +147,26 @@ class SandboxView:
         return f"{ENVIRONMENT_IN_SANDBOX}/bin/{Path(sys.executable).name}"
 
     def bound(self) -> list[Path]:
-        """The host paths bound at their own place."""
-        return sorted({Path("/usr"), self.interpreter} - ({self.interpreter} if self.interpreter.is_relative_to("/usr") else set()))
+        """The host paths bound at their own place: /usr always (the system's libraries, and the interpreter
+        itself for a system Python or a venv made from one), and the interpreter's prefix when it lies elsewhere."""
+        return sorted({Path("/usr")} | (set() if self.interpreter.is_relative_to("/usr") else {self.interpreter}))
+
+    def check(self) -> None:
+        """Raises SandboxUnavailable, naming the path, when the interpreter the sandbox would run leads through
+        a link to a place the sandbox does not show (an absolute link must lead into a bound path: the
+        environment itself is seen elsewhere inside)."""
+        path = Path(sys.executable) if self.environment is None else self.environment / "bin" / Path(sys.executable).name
+        start, bound = path, self.bound()
+        for _ in range(40):
+            if not path.is_symlink():
+                return
+            target = Path(os.readlink(path))
+            path = Path(os.path.normpath(target if target.is_absolute() else path.parent / target))
+            if target.is_absolute() and not any(path.is_relative_to(place) for place in bound):
+                raise SandboxUnavailable(
+                    f"the interpreter the sandbox would run, {start}, leads to {path}, which the sandbox does not "
+                    f"show (it shows {', '.join(map(str, bound))} and the kit's environment); make the kit's venv "
+                    "from a Python installed under one of those")
 
     def covered(self) -> list[tuple[Path, str]]:
         """(hidden path, where it shows inside) for every hidden path that lies inside a bound path."""
@@ -114,7 +176,7 @@ class SandboxView:
         return sorted({(hidden, inside + str(hidden)[len(str(place)):]) for hidden in self.hidden
                        for place, inside in places if hidden.is_relative_to(place) and hidden != place})
 
-    def options(self) -> list[str]:
+    def options(self, mode: SandboxMode) -> list[str]:
         if self.interpreter.is_relative_to("/tmp") or self.interpreter.is_relative_to("/dev"):
             raise SandboxUnavailable(f"the Python interpreter lives in {self.interpreter}, where each student gets "
                                      "a folder of its own; install Python elsewhere (a venv under /tmp is fine).")
@@ -123,7 +185,8 @@ class SandboxView:
             "--die-with-parent", "--new-session", "--clearenv",
             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/sandbox", "--setenv", "LANG", "C.UTF-8",
             "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-            "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",  # to run submissions as the student uid
+            *(("--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID") if mode.own_uids else  # to run submissions as the student uid
+              ("--unshare-user", "--uid", str(SHARED_UID), "--gid", str(SHARED_UID), "--cap-drop", "ALL")),
             "--cap-add", "CAP_SYS_ADMIN",  # to give each submission its own namespaces and tmpfs
             "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
             "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
@@ -153,10 +216,13 @@ class ServerError(Exception):
 class ForkServer:
     """A started `alfred.sandbox.worker` fork server, sandboxed or not, with a staging folder for submissions."""
 
-    def __init__(self, sandboxed: bool, hidden: tuple[Path, ...] = ()):
+    def __init__(self, sandboxed: bool, hidden: tuple[Path, ...] = (), mode: SandboxMode | None = None):
         self.sandboxed = sandboxed
-        # A uid of its own for this sandbox's students: per-user limits stay inside it.
-        self.student_uid = STUDENT_UID_BASE + os.getpid() % STUDENT_UID_SLOTS if sandboxed else None
+        self.mode = (mode or sandbox_mode()) if sandboxed else None
+        # A uid of its own for this sandbox's students (per-user limits stay inside it), where the grader may
+        # give one; in `shared uid` mode the submissions drop their capabilities instead.
+        self.student_uid = STUDENT_UID_BASE + os.getpid() % STUDENT_UID_SLOTS \
+            if self.mode is not None and self.mode.own_uids else None
         self.scratch = Path(tempfile.mkdtemp(prefix="alfred-server-"))
         self.staging = self.scratch / "submissions"
         self.students = self.scratch / "students"  # without a sandbox: each submission's plain folder
@@ -168,20 +234,23 @@ class ForkServer:
         self.cgroup = Cgroup.create(f"alfred-{os.getpid()}-{id(self):x}", LIMITS.memory_bytes, LIMITS.pids) \
             if sandboxed else None
         self._control, theirs = socket.socketpair()
-        if sandboxed:
-            layout = {"isolate": True, "submissions": SUBMISSIONS_IN_SANDBOX, "students": STUDENTS_IN_SANDBOX,
-                      "supervision": filter_program().hex()}
+        supervision = filter_program().hex()
+        if self.mode is not None:
+            layout = {"isolate": True, "shared_uid": not self.mode.own_uids, "submissions": SUBMISSIONS_IN_SANDBOX,
+                      "students": STUDENTS_IN_SANDBOX, "supervision": supervision}
             view = SandboxView.of_this_kit(self.runtime, self.staging, hidden)
-            command, fds = _bwrap_command(view.options(), [view.python(), "-I", "-c", _BOOT, str(theirs.fileno()),
-                                                           json.dumps(layout)])
+            command, fds = _bwrap_command(view.options(self.mode), [view.python(), "-I", "-c", _BOOT,
+                                                                    str(theirs.fileno()), json.dumps(layout)])
         else:
-            layout = {"isolate": False, "submissions": str(self.staging), "students": str(self.students),
-                      "supervision": filter_program().hex()}
+            layout = {"isolate": False, "shared_uid": False, "submissions": str(self.staging),
+                      "students": str(self.students), "supervision": supervision}
             command, fds = [sys.executable, "-I", "-m", "alfred.sandbox.worker", str(theirs.fileno()), json.dumps(layout)], []
         passed = [theirs.fileno(), *fds]
+        # What bwrap or the server's start-up says before the server silences itself: the cause of a failed start.
+        self._start_log = open(self.scratch / "start.log", "w+b")  # noqa: SIM115 - closed with the server
         try:
             self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._start_log,
                 pass_fds=passed, start_new_session=True, preexec_fn=self._in_child,
                 env={} if sandboxed else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
             )
@@ -192,9 +261,18 @@ class ForkServer:
         self._control.settimeout(LIMITS.start_seconds)
         try:
             self._read_line("ready")
-        except ServerError:
+        except ServerError as exc:
+            said = self.start_log()
             self.close()
-            raise
+            raise ServerError(f"{exc}; it said: {said}" if said else str(exc)) from None
+
+    def start_log(self) -> str:
+        """The last words bwrap or the server's start-up wrote (bounded), on one line."""
+        self._start_log.seek(0, os.SEEK_END)
+        size = self._start_log.tell()
+        self._start_log.seek(max(0, size - 2000))
+        lines = self._start_log.read().decode(errors="replace").strip().splitlines()
+        return " / ".join(line.strip() for line in lines[-6:] if line.strip())
 
     def _in_child(self) -> None:
         """Between fork and exec: the server dies with this grading process, and is counted by its cgroup."""
@@ -260,6 +338,7 @@ class ForkServer:
             pass
         self.process.wait()
         self._control.close()
+        self._start_log.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
         if self.cgroup:
             for _ in range(50):  # the namespace's processes take a moment to be reaped after the kill

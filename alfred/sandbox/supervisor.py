@@ -5,7 +5,8 @@ the student's code. What the process *does* is seen here instead, by the kernel'
 
 - the student side (`listen_for_the_judge`, run by trusted code in the submission process before any student
   code) loads a seccomp filter that stops the process at each `write` to descriptors 1, 2 and 3, and at each
-  `nanosleep` and `clock_nanosleep`, and hands the filter's listener to the judge; it keeps no copy;
+  `nanosleep` and `clock_nanosleep`, and hands the filter's listener to the judge; it keeps no copy. The same
+  filter denies it new namespaces and mounts (`NAMESPACE_AND_MOUNT_CALLS`, clone with `NEW_NAMESPACE_FLAGS`);
 - the judge side (`Supervisor`, a thread in the judge) answers each stop: it reads the bytes written (from
   /proc/PID/mem) and records them, and records each wait with its length and answers it at once, so time
   stays virtual. Nothing is really written: descriptors 1-3 lead nowhere, so what the judge recorded is all
@@ -52,6 +53,12 @@ _SYS_SECCOMP = 317  # x86_64
 _TIMER_ABSTIME = 1
 _TIMESPEC = struct.Struct("qq")
 
+# Denied to a submission process (EPERM): new namespaces and anything that mounts.
+NAMESPACE_AND_MOUNT_CALLS = ("unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount",
+                             "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr")
+# <linux/sched.h>: CLONE_NEWTIME, NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET
+NEW_NAMESPACE_FLAGS = (0x80, 0x20000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)
+
 
 # --- the student side: run by trusted code, before any student code ---
 
@@ -66,6 +73,13 @@ def filter_program() -> bytes:
         rules.add_rule(pyseccomp.NOTIFY, name)
     for fd in (OUT, ERR, CHANNEL):
         rules.add_rule(pyseccomp.NOTIFY, "write", pyseccomp.Arg(0, pyseccomp.EQ, fd))
+    # No namespaces and no mounts of its own: what the judge reads in the work folder is the folder the
+    # sandbox gave, never something mounted over it (a user namespace lets any process mount there).
+    for name in NAMESPACE_AND_MOUNT_CALLS:
+        rules.add_rule(pyseccomp.ERRNO(errno.EPERM), name)
+    for flag in NEW_NAMESPACE_FLAGS:
+        rules.add_rule(pyseccomp.ERRNO(errno.EPERM), "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, flag, flag))
+    rules.add_rule(pyseccomp.ERRNO(errno.ENOSYS), "clone3")  # its flags are out of a filter's reach: C libraries fall back on clone
     read_end, write_end = os.pipe()
     with os.fdopen(write_end, "wb") as program:
         rules.export_bpf(program)
@@ -442,15 +456,24 @@ def read_work_folder(pid: int, folder: str, given: dict[str, bytes]) -> tuple[di
     """The files under the work folder `folder` of process `pid` (as the process sees it, reached through its
     own root), read from outside the process as `alfred.inside.probe` lists them in process: regular files in path
     order, the first MAX_FILES of them, MAX_FILE_CHARS each, a project file left as it was given excepted.
-    No link is followed, at any depth: a link planted to lead the judge elsewhere leads nowhere. Returns
-    (files, whether some were left out)."""
-    from alfred.inside.probe import MAX_FILE_CHARS, MAX_FILES
-
+    No link is followed, at any depth: a link planted to lead the judge elsewhere leads nowhere; and no mount
+    is crossed: only what lies on the work folder's own filesystem is read (the submission may not mount, and
+    were it able to, what it mounted would stay unread). Returns (files, whether some were left out)."""
     top = _folder_beneath(pid, folder.strip("/").split("/"))
     if top is None:
         return {}, False
+    try:
+        return _read_folder(top, given)
+    finally:
+        os.close(top)
+
+
+def _read_folder(top: int, given: dict[str, bytes]) -> tuple[dict[str, str], bool]:
+    from alfred.inside.probe import MAX_FILE_CHARS, MAX_FILES
+
+    device = os.fstat(top).st_dev
     found: list[tuple[tuple[str, ...], bool]] = []
-    folders: list[tuple[tuple[str, ...], int]] = [((), top)]
+    folders: list[tuple[tuple[str, ...], int]] = [((), os.dup(top))]
     while folders:
         parts, fd = folders.pop()
         try:
@@ -461,10 +484,10 @@ def read_work_folder(pid: int, folder: str, given: dict[str, bytes]) -> tuple[di
                 except OSError:
                     found.append((path, False))
                     continue
-                regular = _is(info.st_mode, "file")
+                regular = _is(info.st_mode, "file") and info.st_dev == device
                 found.append((path, regular))
-                if _is(info.st_mode, "dir"):
-                    child = _open_beneath(fd, [name])
+                if _is(info.st_mode, "dir") and info.st_dev == device:
+                    child = _open_within(fd, name, os.O_RDONLY | os.O_DIRECTORY)
                     if child is not None:
                         folders.append((path, child))
         except OSError:
@@ -478,7 +501,7 @@ def read_work_folder(pid: int, folder: str, given: dict[str, bytes]) -> tuple[di
             break
         if not regular:
             continue
-        data = _read_beneath(top_path=folder, parts=parts, pid=pid, limit=4 * MAX_FILE_CHARS + 4)
+        data = _read_within(top, "/".join(parts), limit=4 * MAX_FILE_CHARS + 4, device=device)
         relative = "/".join(parts)
         if data is None or given.get(relative) == data:
             continue
@@ -517,24 +540,49 @@ def _folder_beneath(pid: int, parts: list[str]) -> int | None:
         os.close(root)
 
 
-def _read_beneath(top_path: str, parts: tuple[str, ...], pid: int, limit: int) -> bytes | None:
-    folder = _folder_beneath(pid, [*top_path.strip("/").split("/"), *parts[:-1]])
-    if folder is None:
+def _read_within(top: int, relative: str, limit: int, device: int) -> bytes | None:
+    fd = _open_within(top, relative, os.O_RDONLY | os.O_NONBLOCK)
+    if fd is None:
         return None
     try:
-        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
-    except OSError:
-        return None
-    finally:
-        os.close(folder)
-    try:
-        if not _is(os.fstat(fd).st_mode, "file"):
+        info = os.fstat(fd)
+        if not _is(info.st_mode, "file") or info.st_dev != device:
             return None
         return os.read(fd, limit)
     except OSError:
         return None
     finally:
         os.close(fd)
+
+
+# openat2(2) (Linux 5.6): every component beneath `directory`, none a link, none a mount point (a bind mount
+# of a file or a folder from the same filesystem included, which no device number tells apart).
+_SYS_OPENAT2 = 437  # x86_64 and aarch64 alike
+_RESOLVE_NO_XDEV, _RESOLVE_NO_SYMLINKS, _RESOLVE_BENEATH = 0x01, 0x04, 0x08
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _open_within(directory: int, relative: str, flags: int) -> int | None:
+    """A descriptor of `relative` beneath `directory`, crossing no link and no mount; None if there is none.
+    On a kernel without openat2, a step at a time refusing links (mounts are then told by device only)."""
+    how = struct.pack("QQQ", flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0,
+                      _RESOLVE_NO_XDEV | _RESOLVE_NO_SYMLINKS | _RESOLVE_BENEATH)
+    fd = _libc.syscall(_SYS_OPENAT2, ctypes.c_int(directory), ctypes.c_char_p(os.fsencode(relative)),
+                       ctypes.c_char_p(how), ctypes.c_size_t(len(how)))
+    if fd >= 0:
+        return fd
+    if ctypes.get_errno() != errno.ENOSYS:
+        return None
+    *folders, name = relative.split("/")
+    parent = _open_beneath(directory, folders)
+    if parent is None:
+        return None
+    try:
+        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+    except OSError:
+        return None
+    finally:
+        os.close(parent)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
     python -I -m alfred.sandbox.worker CONTROL_FD LAYOUT_JSON
 
-LAYOUT_JSON says where things are: {"isolate": true|false, "submissions": ..., "students": ...}. The server
+LAYOUT_JSON says where things are and how students are kept apart: {"isolate": true|false, "shared_uid":
+true|false, "submissions": ..., "students": ...}. The server
 imports and exercises the trusted heavy modules once (FastAPI, pydantic, freezegun...), then waits for
 orders from the judge on a Unix socket (CONTROL_FD), one JSON line each:
 
@@ -30,7 +31,8 @@ the submission starts dies when it ends. Kernel keyrings are closed to the sandb
 Without `isolate` (`alfred grade --no-sandbox`, for trusted code), a submission gets a plain folder and
 the same process tree without namespaces.
 
-A submission process (C3) drops to the sandbox's student uid, sets its resource limits, then answers
+A submission process (C3) drops to the sandbox's student uid (with `shared_uid`, where the sandbox has one uid
+for all, it drops every capability instead), sets its resource limits, then answers
 probes: one JSON line in, "L" once main.py is imported, one JSON line out. Its descriptors 0-2 lead to
 /dev/null, so nothing it prints can reach the judge.
 """
@@ -67,10 +69,10 @@ def main(argv: list[str]) -> int:
     control = socket.socket(fileno=int(argv[0]))
     layout = json.loads(argv[1])
     _die_with_parent()
-    _silence_standard_streams()
     from alfred.inside.probe import warm_up
 
-    warm_up()
+    warm_up()  # a failure here reaches the grader's start log (stderr), which names it
+    _silence_standard_streams()
     server = _Server(layout)
     control.sendall(b'{"ready": true}\n')
     for order in _orders(control):
@@ -97,6 +99,11 @@ def _orders(control: socket.socket):
 class _Server:
     def __init__(self, layout: dict):
         self.isolate = bool(layout["isolate"])
+        self.shared_uid = bool(layout.get("shared_uid"))  # one uid for the server and its students (no root)
+        if self.shared_uid:  # bwrap's mount namespace belongs to its outer user namespace: mount in one of ours
+            if _libc.unshare(_CLONE_NEWNS) != 0:
+                raise OSError(ctypes.get_errno(), "unshare")
+            _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
         self.supervision = str(layout["supervision"])  # the supervisor's filter, as hex (alfred.sandbox.supervisor)
         self.submissions = Path(layout["submissions"])
         self.students = Path(layout["students"])
@@ -109,7 +116,7 @@ class _Server:
             return {"opened": True}
         if op == "spawn":
             key = _key(order["key"])
-            pid = _spawn(control, self._plan(key, order["main"]), order["student_uid"])
+            pid = _spawn(control, self._plan(key, order["main"]), order["student_uid"], self.shared_uid)
             self.children.setdefault(key, set()).add(pid)
             return None  # answered with the pipes by _spawn
         if op == "end":
@@ -156,12 +163,13 @@ class _Server:
             import shutil
 
             shutil.rmtree(root, ignore_errors=True)
-        left = _processes_of(student_uid)
+        count = _processes_beside_me if self.shared_uid else lambda: _processes_of(student_uid)
+        left = count()
         for _ in range(100):  # killed processes take a moment to go: a namespace ends after its init
             if not left:
                 break
             time.sleep(0.02)
-            left = _processes_of(student_uid)
+            left = count()
         return {"closed": True, "strays": strays, "left": left}
 
 
@@ -190,7 +198,7 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
         raise OSError(error, f"mount {target}: {os.strerror(error)}")
 
 
-def _spawn(control: socket.socket, plan: dict, student_uid: int | None) -> int:
+def _spawn(control: socket.socket, plan: dict, student_uid: int | None, drop_capabilities: bool) -> int:
     probes_read, probes_write = os.pipe()
     judge_end, student_end = socket.socketpair()  # carries the supervisor's listener to the judge, once
     pid = os.fork()
@@ -204,7 +212,7 @@ def _spawn(control: socket.socket, plan: dict, student_uid: int | None) -> int:
             _die_with_parent()
             if plan["mounts"] is not None:
                 _enter_own_namespaces(plan["mounts"])
-            code = _run_init(plan, student_uid, probes_read, student_end)
+            code = _run_init(plan, student_uid, drop_capabilities, probes_read, student_end)
         except BaseException:  # noqa: BLE001 - the judge sees the pipe close, and says so
             pass
         finally:
@@ -233,7 +241,8 @@ def _enter_own_namespaces(mounts: dict) -> None:
     _mount("mqueue", "/dev/mqueue", "mqueue", _MS_NOSUID | _MS_NODEV)
 
 
-def _run_init(plan: dict, student_uid: int | None, probes_fd: int, to_judge: socket.socket) -> int:
+def _run_init(plan: dict, student_uid: int | None, drop_capabilities: bool, probes_fd: int,
+              to_judge: socket.socket) -> int:
     """C1 forks C2, the init of the submission's PID namespace when it has one, and mirrors how it ended."""
     init = os.fork()
     if init == 0:  # C2
@@ -242,7 +251,7 @@ def _run_init(plan: dict, student_uid: int | None, probes_fd: int, to_judge: soc
             _die_with_parent()
             if plan["mounts"] is not None:
                 _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV)
-            code = _reap_until_student_ends(plan, student_uid, probes_fd, to_judge)
+            code = _reap_until_student_ends(plan, student_uid, drop_capabilities, probes_fd, to_judge)
         except BaseException:  # noqa: BLE001
             pass
         finally:
@@ -252,12 +261,13 @@ def _run_init(plan: dict, student_uid: int | None, probes_fd: int, to_judge: soc
     return _exit_code(os.waitpid(init, 0)[1])
 
 
-def _reap_until_student_ends(plan: dict, student_uid: int | None, probes_fd: int, to_judge: socket.socket) -> int:
+def _reap_until_student_ends(plan: dict, student_uid: int | None, drop_capabilities: bool, probes_fd: int,
+                             to_judge: socket.socket) -> int:
     student = os.fork()
     if student == 0:  # C3
         try:
             _die_with_parent()
-            _become_student(Path(plan["work"]), student_uid)
+            _become_student(Path(plan["work"]), student_uid, drop_capabilities)
             probes_fd = _supervised(probes_fd, to_judge, bytes.fromhex(plan["supervision"]))
             _serve(Path(plan["main"]), Path(plan["work"]), probes_fd)
         except BaseException:  # noqa: BLE001
@@ -288,7 +298,7 @@ def _close_all_but(keep: set[int]) -> None:
                 pass  # the descriptor of the listing itself, already closed
 
 
-def _become_student(work: Path, student_uid: int | None) -> None:
+def _become_student(work: Path, student_uid: int | None, drop_capabilities: bool) -> None:
     random.seed()  # not the server's state: no two submissions draw the same "random" numbers
     try:  # when memory runs out, the kernel should end the student's process, not the server
         Path("/proc/self/oom_score_adj").write_text("1000")
@@ -298,11 +308,35 @@ def _become_student(work: Path, student_uid: int | None) -> None:
         os.setgroups([])
         os.setgid(student_uid)
         os.setuid(student_uid)  # from uid 0 to another: the kernel drops every capability here
+    if drop_capabilities:  # one uid for all, which is not 0: without capabilities it stays without them
+        _drop_every_capability()
     work.mkdir(parents=True, exist_ok=True)
     for limit, value in LIMITS.rlimits().items():
         soft, hard = resource.getrlimit(limit)
         value = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(limit, (value, value))
+
+
+_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, _PR_CAPBSET_DROP = 47, 4, 24
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def _drop_every_capability() -> None:
+    """Empties this process's ambient, bounding, effective, permitted and inheritable capability sets, or
+    raises: a submission never runs with a capability."""
+    if _libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "clearing the ambient capabilities")
+    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    for capability in range(last + 1):  # needs CAP_SETPCAP to succeed; without it the bounding set is empty already
+        _libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # two structs of (effective, permitted, inheritable), all empty
+    if _libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "dropping the capabilities")
+    status = Path("/proc/self/status").read_text()
+    held = [line for line in status.splitlines() if line.startswith(("CapEff", "CapPrm", "CapInh", "CapAmb"))]
+    if any(int(line.split()[1], 16) for line in held):
+        raise PermissionError("a capability was left after dropping them all")
 
 
 def _supervised(probes_fd: int, to_judge: socket.socket, program: bytes) -> int:
@@ -372,6 +406,28 @@ def _strays(root: Path) -> int:
         except OSError:
             continue
     return count
+
+
+def _processes_beside_me() -> int:
+    """With one uid for the server and its students: the processes of this sandbox (its own PID namespace)
+    other than the server and those that started it, zombies aside."""
+    mine, pid = set(), os.getpid()
+    while pid > 0 and pid not in mine:
+        mine.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    alive = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in mine:
+            continue
+        try:
+            state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        alive += state != "Z"
+    return alive
 
 
 def _processes_of(student_uid: int | None) -> int:

@@ -42,7 +42,7 @@ def test_sending_a_probe_to_a_process_that_stopped_reading_gives_up_at_the_deadl
     import os
     import time
 
-    from alfred.judge.driver import _write_before
+    from alfred.judge.sandboxed import _write_before
 
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)

@@ -120,14 +120,45 @@ def test_a_valid_partial_result_is_there_before_grading_ends(source, tmp_path):
 
 
 def test_where_the_container_allows_no_sandbox_nothing_is_graded_unless_the_teacher_says_so(source, tmp_path):
+    """Not graded is not a 0: no results.json, which Gradescope shows as a failed autograder run, with why."""
     _upload(tmp_path, "top-level main.py", SOLUTIONS_MAIN)
     no_bwrap = {"PATH": str(tmp_path / "empty")}  # no bubblewrap on this PATH: as in a container that forbids it
-    _run(source, tmp_path, no_bwrap).wait(timeout=300)
-    refused = _results(tmp_path)
-    assert refused["score"] == 0 and refused["extra_data"]["status"] == "not graded: no sandbox"
+    process = _run(source, tmp_path, no_bwrap, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode == 1, output
+    assert not (tmp_path / "results" / "results.json").exists()
+    assert "not graded" in output and "bubblewrap is not installed" in output and "not a verdict" in output
     _run(source, tmp_path, {**no_bwrap, "ALFRED_ALLOW_UNSANDBOXED": "1"}).wait(timeout=300)
     allowed = _results(tmp_path)
     assert allowed["score"] == 100 and "unsandboxed" in allowed["extra_data"]["flags"]
+
+
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # a Gradescope image's, nothing else
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="setup.sh runs as root, as on Gradescope")
+def test_setup_then_run_autograder_as_gradescope_runs_them_grade_the_reference_in_every_layout(source, tmp_path):
+    """setup.sh with the system's PATH alone makes the venv from the distribution's Python (in /usr), and
+    run_autograder grades with it, sandboxed, in every upload layout."""
+    root = tmp_path / "autograder"
+    shutil.copytree(source, root / "source")
+    platform = {"PATH": SYSTEM_PATH, "HOME": str(Path.home()), ROOT_VARIABLE: str(root), "LANG": "C.UTF-8"}
+    setup = subprocess.run(["/bin/bash", str(root / "source" / "setup.sh")], env=platform, capture_output=True,
+                           text=True, timeout=900)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    venv_python = root / "venv" / "bin" / "python"
+    base = subprocess.run([str(venv_python), "-c", "import sys; print(sys.base_prefix)"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert Path(base).resolve().is_relative_to("/usr"), base  # the system's Python, not this test's
+    for layout in ("top-level main.py", "top-level file of another name", "the handout's layout", "a folder"):
+        shutil.rmtree(root / "submission", ignore_errors=True)
+        shutil.rmtree(root / "results", ignore_errors=True)
+        _upload(root, layout, SOLUTIONS_MAIN)
+        graded = subprocess.run(["/bin/bash", str(root / "source" / "run_autograder")], env=platform,
+                                capture_output=True, text=True, timeout=300)
+        assert graded.returncode == 0, (layout, graded.stdout + graded.stderr)
+        results = _results(root)
+        assert results["score"] == 100 and "unsandboxed" not in results["extra_data"]["flags"], (layout, results)
 
 
 @pytest.mark.parametrize("shape, words", [("deep", "No Python file"), ("several", "several Python files")])

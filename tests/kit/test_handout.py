@@ -1,6 +1,7 @@
-"""`alfred handout`: the students' project works on its own, in a fresh virtual environment, and holds nothing
-a student should not have (no line of the solutions, no corpus, no attack, no grader, no teacher command);
-its GitHub Classroom workflow is valid against the GitHub workflow schema.
+"""`alfred handout`: the students' project works on its own, in a fresh virtual environment, also where only
+what Windows has exists (test_portable_student_side.windows_like), and holds nothing a student should not have
+(no line of the solutions, no corpus, no attack, no grader, no teacher command, no grader-only package); its
+GitHub Classroom workflow is valid against the GitHub workflow schema.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from alfred.handout import CLASSROOM_WORKFLOW, write_handout
-from alfred.course.targets import EXERCISES_MAIN, SOLUTIONS_MAIN
+from alfred.handout import CLASSROOM_WORKFLOW, GRADER_PACKAGES, package_name, write_handout
+from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
+from test_portable_student_side import a_students_run_to_its_end, windows_like
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +39,18 @@ def test_the_handout_holds_no_line_of_the_solutions_and_no_grader(handout):
     names = {path.relative_to(handout).as_posix() for path in files}
     assert not any(name.startswith(("solutions/", "tests/corpus", "tests/attacks", "tests/kit", "demo_class",
                                     "benchmarks")) for name in names), names
-    assert not {"alfred/grading/grade.py", "alfred/sandbox/fork_server.py", "alfred/sandbox/worker.py", "alfred/cli.py"} & names
+    assert not {"alfred/grading/grade.py", "alfred/sandbox/fork_server.py", "alfred/sandbox/worker.py", "alfred/cli.py",
+                "alfred/sandbox/supervisor.py", "alfred/sandbox/cgroups.py", "alfred/judge/sandboxed.py"} & names
     assert "project" in tomllib.loads((handout / "pyproject.toml").read_text())
     assert "scripts" not in tomllib.loads((handout / "pyproject.toml").read_text())["project"]  # no `alfred grade`
+
+
+def test_the_handout_installs_no_package_of_the_grader(handout):
+    kit = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert GRADER_PACKAGES <= {package_name(dependency) for dependency in kit}  # the kit's own list names them
+    listed = tomllib.loads((handout / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert {package_name(dependency) for dependency in listed}.isdisjoint(GRADER_PACKAGES), listed
+    assert "seccomp" not in (handout / "pyproject.toml").read_text()
 
 
 def test_the_classroom_workflow_is_a_valid_github_workflow(handout):
@@ -63,14 +74,20 @@ def test_actionlint_finds_nothing_wrong_with_the_classroom_workflow(handout, tmp
                           timeout=120).returncode == 1
 
 
-def test_the_handout_works_on_its_own_in_a_fresh_virtual_environment(handout, tmp_path):
-    venv = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def handout_python(handout, tmp_path_factory) -> str:
+    """The Python of a fresh virtual environment where the handout is installed as a student installs it."""
+    venv = tmp_path_factory.mktemp("handout-venv") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     installed = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "-e", str(handout)],
                                capture_output=True, text=True, timeout=600)
     assert installed.returncode == 0, installed.stderr[-2000:]
     assert "Warning" not in installed.stderr, installed.stderr[-2000:]  # setuptools' editable-mode warning, say
-    python = str(venv / "bin" / "python")
+    return str(venv / "bin" / "python")
+
+
+def test_the_handout_works_on_its_own_in_a_fresh_virtual_environment(handout, handout_python, tmp_path):
+    python = handout_python
 
     stubs = subprocess.run([python, "-m", "pytest", "exercises", "-p", "no:cacheprovider"], cwd=handout,
                            capture_output=True, text=True, timeout=300)
@@ -85,3 +102,20 @@ def test_the_handout_works_on_its_own_in_a_fresh_virtual_environment(handout, tm
                              capture_output=True, text=True, timeout=300)
         assert run.returncode == 0 and "\nscore: 100 / 100 on the visible checks\nnext: all visible checks pass; 6 hidden checks run when your work is graded; try the app by hand with uvicorn and /docs" in run.stdout, \
             run.stdout[-3000:]  # never "done": the hidden checks, which the handout does not hold, wait for grading
+
+
+def test_the_handout_runs_where_only_what_windows_has_exists(handout, handout_python, tmp_path):
+    """Installed as a student installs it, with none of what Windows lacks (fcntl, resource, pyseccomp, the
+    grader's modules, os.fork, SIGALRM...): `pytest exercises` ends as on Linux, and the students' commands start."""
+    missing = subprocess.run([handout_python, "-c", "import importlib.util as u; print(u.find_spec('pyseccomp'))"],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.stdout.strip() == "None", missing.stdout + missing.stderr  # not even installed
+    environment = windows_like(tmp_path / "windows")
+    stubs = subprocess.run([handout_python, "-m", "pytest", "exercises", "-p", "no:cacheprovider"], cwd=handout,
+                           env=environment, capture_output=True, text=True, timeout=300)
+    a_students_run_to_its_end(stubs)
+    for command in (["-m", "alfred.hint", "--help"], ["-m", "alfred.watch", "--help"],
+                    ["-c", "import alfred.watch, alfred.hint, conftest"]):
+        started = subprocess.run([handout_python, *command], cwd=handout, env=environment, capture_output=True,
+                                 text=True, timeout=120)
+        assert started.returncode == 0, (command, started.stderr[-3000:])

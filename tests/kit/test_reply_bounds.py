@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from alfred.judge.driver import InProcessDriver, Submission, SubprocessDriver
+from alfred.judge.driver import InProcessDriver, Submission
+from alfred.judge.sandboxed import SubprocessDriver
 from alfred.judge.observation import Described, ModelReport, Observation, Reply, Response, decoded, parse_reply
 from alfred.inside.probe import (
     MAX_BODY_CHARS,

@@ -14,16 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from alfred.judge.driver import SubprocessDriver
+from alfred.judge.sandboxed import SubprocessDriver
 from alfred.judge.observation import Observation
-from alfred.sandbox.fork_server import RUNTIME_MODULES, ForkServer, SandboxView
+from alfred.sandbox.fork_server import OWN_UID, RUNTIME_MODULES, SHARED, ForkServer, SandboxMode, SandboxView
 from alfred.course.targets import KIT_ROOT
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("bwrap") is None,
-                       reason="the sandbox needs root and bubblewrap, as real grading does"),
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="the sandbox needs bubblewrap, as real grading does"),
 ]
+
+
+@pytest.fixture
+def mode() -> SandboxMode:
+    """The way this user sandboxes: a uid per sandbox's students (root), or one uid in a user namespace (a
+    teacher without root: tests/kit/test_interpreters.py runs this file as a plain user)."""
+    return OWN_UID if os.geteuid() == 0 else SHARED
 
 
 def ask(server: ForkServer, key: str, source: str, tmp_path: Path, files: dict[str, bytes] | None = None) -> dict:
@@ -68,14 +74,14 @@ LOOK_AROUND = """
 """
 
 
-def test_a_submission_sees_its_own_files_and_nothing_of_the_kit_the_class_or_the_reports(tmp_path):
+def test_a_submission_sees_its_own_files_and_nothing_of_the_kit_the_class_or_the_reports(tmp_path, mode):
     klass, out = tmp_path / "class", tmp_path / "grades"
     for folder in (klass / "bob", out):
         folder.mkdir(parents=True)
     (klass / "bob" / "main.py").write_text("print('bob')\n")
     paths = [str(KIT_ROOT), str(KIT_ROOT / "solutions" / "lesson_07" / "main.py"), str(KIT_ROOT / "tests"),
              str(KIT_ROOT / "alfred" / "grading" / "grade.py"), str(klass / "bob" / "main.py"), str(out), str(tmp_path)]
-    server = ForkServer(sandboxed=True, hidden=(klass, out))
+    server = ForkServer(sandboxed=True, hidden=(klass, out), mode=mode)
     try:
         seen = ask(server, "s-alice", f"PATHS = {paths!r}\n" + textwrap.dedent(LOOK_AROUND), tmp_path,
                    files={"templates/page.html": b"<p>hi</p>"})
@@ -138,8 +144,8 @@ FIND_LEFTOVERS = """
 
 
 @pytest.mark.parametrize("sandboxes", [1, 2], ids=["one sandbox", "two sandboxes side by side"])
-def test_nothing_a_submission_leaves_reaches_the_next_one(tmp_path, sandboxes):
-    servers = [ForkServer(sandboxed=True) for _ in range(sandboxes)]
+def test_nothing_a_submission_leaves_reaches_the_next_one(tmp_path, sandboxes, mode):
+    servers = [ForkServer(sandboxed=True, mode=mode) for _ in range(sandboxes)]
     try:
         fresh = ask(servers[0], "s-first", FIND_LEFTOVERS, tmp_path)
         planted = ask(servers[0], "s-planter", LEAVE_EVERYTHING, tmp_path)
@@ -180,8 +186,11 @@ LAYOUTS = {
     "venv under /tmp": ("/root/.pyenv/versions/3.11.7", "/tmp/ci/kit/.venv", "/tmp/ci/kit", "/tmp/class", "/tmp/grades"),
     "system Python, kit in /usr/src/app": ("/usr/local", None, "/usr/src/app", "/usr/src/app/class", "/usr/src/app/grades"),
     "container under /opt": ("/opt/python", "/opt/app/.venv", "/opt/app", "/opt/python/class", "/opt/python/out"),
-    "a teacher's home": ("/usr", "/home/teacher/kit/.venv", "/home/teacher/kit", "/home/teacher/class",
-                         "/home/teacher/kit/.venv/grades"),
+    "a teacher's home, venv from the system Python": ("/usr", "/home/teacher/kit/.venv", "/home/teacher/kit",
+                                                     "/home/teacher/class", "/home/teacher/kit/.venv/grades"),
+    "official python image, venv": ("/usr/local", "/app/.venv", "/app", "/app/class", "/app/grades"),
+    "uv's managed Python": ("/home/teacher/.local/share/uv/python/cpython-3.12.8-linux-x86_64-gnu",
+                            "/home/teacher/kit/.venv", "/home/teacher/kit", "/home/teacher/class", "/tmp/grades"),
     "kit installed into the system Python": ("/usr/local", None, "/usr/local/lib/python3.11/site-packages/alfred",
                                              "/srv/class", "/srv/grades"),
     "kit installed into a venv": ("/usr", "/opt/venv", "/opt/venv/lib/python3.11/site-packages/alfred", "/srv/class",
@@ -200,7 +209,9 @@ def test_every_layout_covers_the_kit_the_class_and_the_reports(layout):
     for hidden in (kit, klass, reports):
         for place, _ in shown:
             assert not hidden.is_relative_to(place) or hidden in covered, (hidden, place)
-    options = view.options()
+    assert Path("/usr") in view.bound()  # the system's libraries, and a system Python's interpreter
+    assert any(interpreter.is_relative_to(place) for place in view.bound())  # the interpreter the venv leads to
+    options = view.options(OWN_UID)
     for _, inside in view.covered():
         assert ["--tmpfs", inside] == options[options.index(inside) - 1:options.index(inside) + 1]
 

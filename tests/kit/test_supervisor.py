@@ -149,3 +149,57 @@ def test_a_watched_path_is_looked_up_through_no_link(tmp_path):
 
     supervisor = supervised(body, watch=(str(work), ("logs/activity_log.txt", "here.txt", "none.txt")))
     assert supervisor.seen[0].watched == {"logs/activity_log.txt": False, "here.txt": True, "none.txt": False}
+
+
+def test_a_supervised_process_makes_no_namespace_and_mounts_nothing_yet_forks_and_runs_threads():
+    """A reviewer's attack: a user and mount namespace of its own let a submission mount kernel files over its
+    log file for the judge to read (tests/attacks/namespace_mount_over_the_log.py)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def body():
+        results = [libc.unshare(0x10000000), libc.unshare(0x00020000), libc.unshare(0x08000000),
+                   libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)]
+        thread = threading.Thread(target=lambda: None)
+        thread.start()
+        thread.join()
+        child = os.fork()
+        if child == 0:
+            os._exit(7)
+        _, status = os.waitpid(child, 0)
+        os.write(1, repr((results, os.waitstatus_to_exitcode(status))).encode())
+
+    seen = supervised(body)
+    assert [item.data for item in seen.seen if item.kind == "write"] == [b"([-1, -1, -1, -1], 7)"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting in a mount namespace of its own needs root")
+def test_the_judge_reads_nothing_across_a_mount_in_the_work_folder(tmp_path):
+    from alfred.sandbox.supervisor import read_work_folder
+
+    work = tmp_path / "work"
+    (work / "logs").mkdir(parents=True)
+    (work / "logs" / "activity_log.txt").write_text("an honest entry\n")
+    (work / "kernel.txt").write_text("placeholder\n")
+    ready_read, ready_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # its own mount namespace, in which it mounts over parts of the work folder
+        code = 1
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            assert libc.unshare(0x00020000) == 0
+            assert libc.mount(None, b"/", None, 16384 | (1 << 18), None) == 0  # MS_REC | MS_PRIVATE
+            assert libc.mount(b"tmpfs", str(work / "logs").encode(), b"tmpfs", 0, None) == 0
+            (work / "logs" / "activity_log.txt").write_text("mounted over the folder\n")
+            assert libc.mount(b"/etc/hostname", str(work / "kernel.txt").encode(), None, 4096, None) == 0  # MS_BIND
+            os.write(ready_write, b"R")
+            time.sleep(60)
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        assert os.read(ready_read, 1) == b"R"
+        files, _ = read_work_folder(pid, str(work), {})
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert files == {}  # the honest entry is under the mount: unseen by the process, and unread by the judge

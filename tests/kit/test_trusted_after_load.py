@@ -14,7 +14,7 @@ import types
 import alfred.inside
 from alfred.inside import world
 from alfred.sandbox import worker
-from alfred.judge.driver import SubprocessDriver
+from alfred.judge.sandboxed import SubprocessDriver
 from alfred.sandbox.fork_server import ForkServer
 from alfred.course.targets import SOLUTIONS_MAIN
 
