@@ -12,6 +12,7 @@ import hashlib
 import multiprocessing.util
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -82,33 +83,52 @@ def _server(sandboxed: bool) -> ForkServer:
 
 def grade_one(entry: Entry, sandboxed: bool = True, hidden_seed: int | None = None) -> ResultRow:
     """Grades one submission from the files read at discovery, and returns its row: status, score,
-    per-exercise points, flags, tests. `hidden_seed` draws the hidden checks' inputs (alfred.judge.hidden)."""
+    per-exercise points, flags, tests. `hidden_seed` draws the hidden checks' inputs (alfred.judge.hidden).
+    What the grader cannot judge (its sandbox would not start; the machine was too busy to tell slow code
+    from a slow machine) is tried once more, then the row is ungradable: never a score."""
+    busy = ""
+    for _ in range(2):
+        row = _attempt(entry, sandboxed, hidden_seed)
+        if not isinstance(row, str):
+            return row
+        busy = row
+    return ungradable_row(entry.student, busy)
+
+
+TOO_BUSY = (f"twice in a row, a test did not finish within {LIMITS.backstop_seconds:g} s while the code used "
+            "little CPU: the grading machine was too busy, or the code waits for something that never comes (a "
+            "lock, a queue, input(), uvicorn.run); grade it again on a quieter machine, or review it")
+
+
+def _attempt(entry: Entry, sandboxed: bool, hidden_seed: int | None) -> ResultRow | str:
+    """One try at grading `entry`: its row, or why the grader could not tell (then it tries again)."""
     student = entry.student
     key = "s-" + hashlib.sha256(student.encode() + content_hash(entry, "").encode()).hexdigest()[:16]
-    for attempt in (1, 2):  # a sandbox that fails to start is replaced once; then the grader gives up, not the student
-        try:
-            server = _server(sandboxed)
-            server.stage(key, entry.files)
-            break
-        except (ServerError, SandboxUnavailable, OSError) as exc:
-            broken = _servers.pop(sandboxed, None)
-            if broken is not None:
-                broken.close()
-            if attempt == 2:
-                return ungradable_row(student, f"the grader could not start its sandbox: {exc}")
+    try:  # a sandbox that fails to start is replaced by the next try
+        server = _server(sandboxed)
+        server.stage(key, entry.files)
+    except (ServerError, SandboxUnavailable, OSError) as exc:
+        broken = _servers.pop(sandboxed, None)
+        if broken is not None:
+            broken.close()
+        return f"the grader could not start its sandbox: {exc}"
     driver = SubprocessDriver(server, key, main=entry.main, budget_seconds=LIMITS.submission_seconds)
     memory_events = server.memory_events()
     deadline = _JudgeDeadline(LIMITS.judge_seconds)
+    judge_started = time.process_time()
     try:
         # The judge reads the staged copy's path only to name it; probes run in the submission process.
         with deadline:
             seed = () if hidden_seed is None else ("--hidden-seed", str(hidden_seed))
             report = run_suite(server.staging / key / entry.main, *seed, plugins=(_DriverPlugin(driver, entry.label),))
     except SuiteError as exc:
-        if deadline.passed:  # output built to be slow to check: this student stops here, the class goes on
-            return error_row(student, f"grading this submission took the judge more than {LIMITS.judge_seconds:g} s "
-                              "and was stopped; review its code", status="timeout", flags=["judge time limit"])
-        return ungradable_row(student, f"the grader could not run the suite: {exc}")
+        if not deadline.passed:
+            return ungradable_row(student, f"the grader could not run the suite: {exc}")
+        # Slow through its own doing (its code's CPU and blocked time, or output that kept the judge working)?
+        if driver.own_seconds() + (time.process_time() - judge_started) < LIMITS.judge_seconds / 2:
+            return TOO_BUSY
+        return error_row(student, f"grading this submission took the judge more than {LIMITS.judge_seconds:g} s "
+                          "and was stopped; review its code", status="timeout", flags=["judge time limit"])
     finally:
         try:
             driver.stop()
@@ -120,13 +140,15 @@ def grade_one(entry: Entry, sandboxed: bool = True, hidden_seed: int | None = No
             driver.flags.add("broke the sandbox")
             _servers.pop(sandboxed, None)
             server.close()
+    if driver.busy:
+        return TOO_BUSY
     if server.memory_events() > memory_events:
         driver.flags.add("killed for memory")
     flags = sorted(driver.flags | ({"unsandboxed"} if not sandboxed else set()))
     nothing_passed = not any(test["outcome"] == "passed" for test in report["tests"])
     if driver.import_hangs:
         return _row(student, "timeout", report, flags, f"importing {entry.label} never finished (an endless loop "
-                    "at the top level of the file?)")
+                    "at the top level of the file, or a wait that never ends?)")
     if driver.load_error and nothing_passed:
         error = driver.load_error
         where = f" at line {error['line']}" if error.get("line") else ""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import _thread
 import ctypes
 import json
+import os
 import signal
 import threading
 import time
@@ -32,6 +33,7 @@ from alfred.course.lesson import written_folders
 from alfred.judge.observation import Observation, Reply, parse_reply
 from alfred.inside.probe import encode_reply, run_probe
 from alfred.sandbox.limits import LIMITS
+from alfred.sandbox.usage import BUSY, TIMEOUT, ProbeClock
 
 
 class Driver(Protocol):
@@ -60,14 +62,16 @@ class InProcessDriver:
         self.project = project  # the folder given, whose other files the app finds beside it
         self.probe_seconds = probe_seconds
         self.import_hangs = False
+        self.busy = False  # a probe outlived the backstop with little CPU used: the run judges nothing more
         self._spent = 0.0
 
     def run(self, probe: dict, workdir: Path) -> dict:
+        if self.busy:
+            return {"problem": BUSY}
         refused = out_of_time(self.import_hangs, self._spent, LIMITS.submission_seconds if self.probe_seconds else None)
         if refused:
             return {"problem": "timeout", "problem_detail": refused}
         loaded = []
-        started = time.monotonic()
         limit = _time_limit(self.probe_seconds)
         try:
             with limit:
@@ -76,10 +80,13 @@ class InProcessDriver:
         except ProbeTimedOut:
             pass
         finally:
-            self._spent += time.monotonic() - started
+            self._spent += limit.own_seconds()
         if limit.fired.is_set():  # however the probe ended: the import or a student's `except` may report it
+            if limit.verdict == BUSY:  # the machine or a wait, not a loop: nothing is concluded
+                self.busy = True
+                return {"problem": BUSY}
             self.import_hangs = loaded != [True]  # stopped before main.py was imported
-            return {"problem": "timeout", "problem_detail": "" if loaded == [True] else IMPORT_HANGS}
+            return {"problem": limit.verdict, "problem_detail": "" if loaded == [True] else IMPORT_HANGS}
         # The reply line another process would have sent, read as the judge reads it: exactly the same data.
         reply = parse_reply(encode_reply({"id": 0, "observation": observation}))
         if not isinstance(reply, Reply):
@@ -108,8 +115,9 @@ class ProbeTimedOut(BaseException):
 
 
 class _time_limit:
-    """Interrupts the main thread with ProbeTimedOut once `seconds` of wall clock have passed (`fired` is set),
-    then every second (a bare `except:` in student code may swallow one), until the block ends. The
+    """Interrupts the main thread with ProbeTimedOut once the probe's clock gives a verdict (alfred.sandbox.usage:
+    its CPU spent, asleep on something that never comes, or the machine too busy: `verdict`, and `fired` is
+    set), then every second (a bare `except:` in student code may swallow one), until the block ends. The
     interruption is a SIGINT sent to the main thread from a watching thread (`_thread.interrupt_main` where
     threads cannot be signalled, as on Windows: no alarm, timer or other POSIX signal is needed), taken by a
     handler of this block's: a real Ctrl-C still stops pytest. A thread the block started and left running (a
@@ -118,12 +126,19 @@ class _time_limit:
     `seconds` 0."""
 
     def __init__(self, seconds: float):
-        self.seconds = seconds
+        self.seconds = seconds  # 0: no limit
         self.done, self.fired = threading.Event(), threading.Event()
+        self.verdict: str | None = None
         self._earlier = None
         self._watcher: threading.Thread | None = None
+        self._clock: ProbeClock | None = None
+
+    def own_seconds(self) -> float:
+        """The CPU the code used in this block."""
+        return self._clock.spent()[1] if self._clock is not None else 0.0
 
     def __enter__(self) -> "_time_limit":
+        self._clock = ProbeClock(os.getpid())
         self._threads_before = set(threading.enumerate())
         if self.seconds and threading.current_thread() is threading.main_thread():
             self._earlier = signal.signal(signal.SIGINT, self._interrupted)
@@ -148,7 +163,11 @@ class _time_limit:
         (self._earlier if callable(self._earlier) else signal.default_int_handler)(number, frame)
 
     def _watch(self) -> None:
-        if self.done.wait(self.seconds):
+        while not self.done.wait(0.05):
+            self.verdict = self._clock.verdict()
+            if self.verdict is not None:
+                break
+        else:
             return
         self.fired.set()
         main = threading.main_thread().ident
@@ -161,7 +180,7 @@ class _time_limit:
 
 
 _PROBLEMS = {
-    "timeout": "your code was still running after the time limit and was stopped",
+    TIMEOUT: "your code was still running after the time limit and was stopped",
     "oversized": "your code produced more output than the grader reads",
     "malformed": "the process running your code sent back something the grader could not read",
     "crashed": "the process running your code died before it could report",
@@ -169,6 +188,11 @@ _PROBLEMS = {
 
 
 _ANSWER_OF = {"request": "response", "validate": "model", "call": "events"}  # what each action must report
+
+NOT_JUDGED = (f"not judged: this test did not finish within {LIMITS.backstop_seconds:g} s although its code used "
+              f"little CPU: either it waits for something that never comes (a lock, a queue, input(), a server "
+              f"started with uvicorn.run), or the computer was too busy; the tests after it are not run either. "
+              f"Look for such a wait, or run again when the computer is less busy")
 
 
 def _validated(raw: Any) -> Observation | None:
@@ -265,8 +289,10 @@ class Submission:
                 expected="a well-formed report of what the code did",
                 hint="this happens when code writes over the grader's channel; ask your instructor to look.",
             )
-        if observation.problem == "timeout" and observation.problem_detail == IMPORT_HANGS:
+        if observation.problem == TIMEOUT and observation.problem_detail == IMPORT_HANGS:
             self._report_import_hang()
+        if observation.problem == BUSY:  # nothing is concluded about the code
+            pytest.skip(NOT_JUDGED)
         if observation.problem:
             fail(
                 tried=f"running {self.label} for this test",
@@ -301,8 +327,8 @@ class Submission:
         self.shared_answers[_SHOWN_LOAD_ERROR] = IMPORT_HANGS
         fail(
             tried=f"importing {self.label}",
-            got=f"it was still running after {LIMITS.probe_seconds:g} s and was stopped: code at the top level of "
-            f"{file} never finishes",
+            got=f"it was still running after {LIMITS.probe_seconds:g} s of CPU and was stopped: code at the top "
+            f"level of {file} never finishes",
             expected="the module to import in a moment, defining the app and its functions",
             hint=f"look at the top level of {file}, outside every function, for an endless loop (`while True:`), a "
             "wait, or a call that starts the server (uvicorn.run belongs under `if __name__ == \"__main__\":`). "

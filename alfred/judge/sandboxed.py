@@ -23,6 +23,7 @@ from alfred.judge.driver import IMPORT_HANGS, out_of_time
 from alfred.judge.observation import ErrorInfo, Reply, parse_reply
 from alfred.inside.probe import MAX_REPLY_BYTES, model_report
 from alfred.sandbox.limits import LIMITS
+from alfred.sandbox.usage import BUSY, TIMEOUT, ProbeClock
 from alfred.sandbox.supervisor import Exchange, Supervisor, read_probe, read_work_folder
 
 
@@ -52,14 +53,15 @@ class SubprocessDriver:
 
     local_work_folders = False  # each test's folder is made in the submission's private work area
 
-    def __init__(self, server, key: str, main: str = "main.py", reply_seconds: float = LIMITS.probe_seconds,
-                 max_reply_bytes: int = MAX_REPLY_BYTES, budget_seconds: float = LIMITS.submission_seconds):
+    def __init__(self, server, key: str, main: str = "main.py", max_reply_bytes: int = MAX_REPLY_BYTES,
+                 budget_seconds: float = LIMITS.submission_seconds):
         self.server = server  # alfred.sandbox.fork_server.ForkServer, with this submission staged under `key`
         self.key = key
         self.main = main  # the student's file, relative to its staged folder
-        self.reply_seconds = reply_seconds  # wall clock per probe; simulated sleeps take no real time
         self.max_reply_bytes = max_reply_bytes
-        self.budget_seconds = budget_seconds  # wall clock for the whole submission
+        # The submission's own seconds over all its probes: the CPU its processes used, and the wall clock of
+        # probes it blocked (alfred.sandbox.usage); never time the machine was too busy to give it.
+        self.budget_seconds = budget_seconds
         self.flags: set[str] = set()
         # The first import failure seen while a visible test ran, for the grade's headline, which the student
         # reads. Never one seen during a hidden check (`hidden_check`, set by the grader around each test):
@@ -69,29 +71,35 @@ class SubprocessDriver:
         self.hidden_check = False
         self.import_hangs = False
         self.server_broken = False  # the fork server misbehaved: it must not serve another submission
-        self._child: tuple[int, int, Supervisor, str] | None = None  # pid, probes fd, its supervisor, work folder
+        self.busy = False  # a probe outlived the backstop with little CPU used: nothing is concluded (usage.BUSY)
+        # pid (the server's), probes fd, its supervisor, work folder, the submission process's pid (the judge's)
+        self._child: tuple[int, int, Supervisor, str, int] | None = None
         self._workdirs: dict[str, str] = {}
         self._given: dict[str, bytes] | None = None
         self._serving: socket.socket | None = None  # hands the submission process a socket to serve on
         self._next_id = 0
-        self._spent = 0.0
+        self._spent = 0.0  # the submission's own seconds in the probes done (see budget_seconds)
+        self._clock: ProbeClock | None = None  # the probe under way
+
+    def own_seconds(self) -> float:
+        """The submission's own seconds so far, the probe under way included."""
+        return self._spent + (self._clock.spent()[1] if self._clock is not None else 0.0)
 
     def run(self, probe: dict, workdir: Path) -> dict:
         from alfred.sandbox.fork_server import ServerError
 
-        started = time.monotonic()
         try:
             return self._run(probe, workdir)
         except ServerError as exc:  # the sandbox itself failed: this test fails, the grader gets a new one
             self.server_broken = True
             self._child = None
             return self._problem("crashed", f"the sandbox stopped answering ({exc})")
-        finally:
-            self._spent += time.monotonic() - started
 
     def _run(self, probe: dict, workdir: Path) -> dict:
         if self.server_broken:
             return self._problem("crashed", "the sandbox stopped answering")
+        if self.busy:  # this try is over: the grader tries the submission again, or marks it ungradable
+            return self._problem(BUSY)
         refused = out_of_time(self.import_hangs, self._spent, self.budget_seconds)
         if refused:
             return self._problem("timeout", refused)
@@ -99,28 +107,34 @@ class SubprocessDriver:
             self._child = self._start_child()
             if self._child is None:
                 return self._problem("crashed", "the process for your code could not be watched by the grader")
-        pid, probes_fd, supervisor, work = self._child
+        pid, probes_fd, supervisor, work, student_pid = self._child
         self._next_id += 1
         request = {"id": self._next_id, "workdir": self._workdir_key(workdir), "probe": probe}
         supervisor.watch = (f"{work}/{request['workdir']}", tuple(probe.get("watch", ())))
         supervisor.begin_probe()
         requests = _requests_of(probe)
         exchange = self._send_requests(requests, supervisor) if requests else None
-        deadline = time.monotonic() + self.reply_seconds  # for sending the probe and reading the reply
+        clock = self._clock = ProbeClock(student_pid)
         try:
-            if not _write_before(probes_fd, (json.dumps(request) + "\n").encode(), deadline):
+            if not _write_before(probes_fd, (json.dumps(request) + "\n").encode(), clock.started + LIMITS.backstop_seconds):
                 return self._end_child("timeout", "it stopped reading what the grader sent")
         except OSError:
             return self._end_child("crashed")
-        record = read_probe(supervisor, 0, deadline, self.max_reply_bytes, exchange)
+        record = read_probe(supervisor, 0, clock.verdict, self.max_reply_bytes, exchange)
+        _, ran, _ = clock.spent()
+        self._spent += ran
+        self._clock = None
         self._hang_up(supervisor)
         loaded = record.loaded
         reply = record.problem or parse_reply(record.reply)
         if not isinstance(reply, Reply) or reply.id != self._next_id:
             problem = reply if isinstance(reply, str) else "malformed"
-            if problem == "timeout" and not loaded:
+            if problem == BUSY:
+                self.busy = True
+                return self._end_child(BUSY)
+            if problem == TIMEOUT and not loaded:
                 self.import_hangs = True
-                return self._end_child("timeout", IMPORT_HANGS)
+                return self._end_child(problem, IMPORT_HANGS)
             return self._end_child(problem)
         if "observation" not in reply.model_fields_set:
             return self._end_child(reply.problem or "crashed", reply.detail[:300])
@@ -166,7 +180,7 @@ class SubprocessDriver:
                 exchange, data = http_requests(requests)
                 connection.setblocking(False)
                 connection.send(data)  # a request is far smaller than a socket's buffer
-                self._serving.settimeout(self.reply_seconds)
+                self._serving.settimeout(LIMITS.backstop_seconds)
                 socket.send_fds(self._serving, [b"H"], [listening.fileno()])
         except OSError:
             connection.close()
@@ -189,17 +203,15 @@ class SubprocessDriver:
                            if path.is_file() and not path.is_symlink() and str(path.relative_to(staged)) != self.main}
         return self._given
 
-    def _start_child(self) -> tuple[int, int, Supervisor, str] | None:
-        """A new submission process, under a supervisor of its own; None when it did not hand over its listener."""
+    def _start_child(self) -> tuple[int, int, Supervisor, str, int] | None:
+        """A new submission process, under a supervisor of its own; None when it did not hand over its listener
+        with its credentials (which name the process whose CPU the judge counts)."""
         pid, probes_fd, handover, work = self.server.spawn(self.key, self.main)
         os.set_blocking(probes_fd, False)  # a process that stops reading must not stall the judge
         channel = socket.socket(fileno=handover)
-        channel.settimeout(self.reply_seconds)
-        try:
-            _, fds, _, _ = socket.recv_fds(channel, 1, 1)  # its supervisor's listener
-        except OSError:
-            fds = []
-        if len(fds) != 1:
+        channel.settimeout(LIMITS.backstop_seconds)
+        fds, student_pid = _listener_and_sender(channel)
+        if len(fds) != 1 or student_pid is None:
             for fd in fds:
                 os.close(fd)
             os.close(probes_fd)
@@ -207,11 +219,11 @@ class SubprocessDriver:
             self.server.end(pid)
             return None
         self._serving = channel  # on which it is handed a listening socket for each request
-        return pid, probes_fd, Supervisor(fds[0]), work
+        return pid, probes_fd, Supervisor(fds[0]), work, student_pid
 
     def _end_child(self, problem: str, detail: str = "") -> dict:
         """Ends the submission process after a failed probe; the next probe starts a fresh one."""
-        pid, probes_fd, supervisor, _ = self._child
+        pid, probes_fd, supervisor, _, _ = self._child
         self._child = None
         os.close(probes_fd)
         self._serving.close()
@@ -222,19 +234,39 @@ class SubprocessDriver:
         return self._problem(problem, detail or (f"the process ended with {ended}" if problem == "crashed" else ""))
 
     def _problem(self, problem: str, detail: str = "") -> dict:
-        flag = {"timeout": "killed for time", "oversized": "output cut", "malformed": "malformed reply"}
+        flag = {TIMEOUT: "killed for time", BUSY: "not finished, little CPU used",
+                "oversized": "output cut", "malformed": "malformed reply"}
         self.flags.add("killed for memory" if "MemoryError" in detail else flag.get(problem, "crashed"))
         return {"problem": problem, "problem_detail": detail}
 
     def stop(self) -> None:
         if self._child is not None:
-            pid, probes_fd, supervisor, _ = self._child
+            pid, probes_fd, supervisor, _, _ = self._child
             self._child = None
             os.close(probes_fd)
             self._serving.close()
             if not self.server_broken:
                 self.server.end(pid)
             supervisor.stop()
+
+
+def _listener_and_sender(channel: socket.socket) -> tuple[list[int], int | None]:
+    """The descriptors handed over on `channel` (the supervisor's listener) and the pid of the process that
+    sent them, as the kernel tells it (SO_PASSCRED, set by the fork server) in this process's PID namespace."""
+    import array
+    import struct
+
+    try:
+        _, ancillary, _, _ = channel.recvmsg(1, socket.CMSG_SPACE(4 * 4) + socket.CMSG_SPACE(12))
+    except OSError:
+        return [], None
+    fds, sender = array.array("i"), None
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+        elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS and len(data) >= 12:
+            sender = struct.unpack("iII", data[:12])[0]
+    return list(fds), sender if sender else None
 
 
 def _requests_of(probe: dict) -> list[dict]:

@@ -4,7 +4,7 @@ Who reads what: the fork server's client (`alfred.sandbox.fork_server`: the sand
 server may take to start, the system calls of kernel keyrings its seccomp filter denies); the worker
 (`alfred.sandbox.worker`: each submission process's rlimits and the size of its tmpfs); the supervisor
 (`alfred.sandbox.supervisor`: how much of a process's writes and waits it keeps); the subprocess driver and
-the grader (the submission's and the judge's wall-clock time). This module runs inside the sandbox too (it
+the grader (the submission's time, `alfred.sandbox.usage`, and the judge's wall clock). This module runs inside the sandbox too (it
 is part of the runtime copy), so it imports nothing of the kit.
 
 The probe's own bounds (`MAX_*` in `alfred.inside.probe`: how many events, files, characters a reply and a
@@ -40,10 +40,13 @@ class Limits:
     fs_bytes: int = 64 * _MiB
     fs_inodes: int = 100_000
 
-    # Wall-clock time for one submission (a student's own run keeps the same limits: alfred.judge.driver).
-    probe_seconds: float = 5.0  # one probe: the import and one request or call (simulated sleeps take none)
-    submission_seconds: float = 60.0  # the submission's own time: its probes, counted by the subprocess driver
-    judge_seconds: float = 180.0  # everything for one submission, the judge's own work included (2-5 s when honest)
+    # Time for one submission, in what its code did rather than in how busy the machine was (alfred.sandbox.usage;
+    # a student's own run keeps the same limits: alfred.judge.driver). Simulated sleeps take none.
+    probe_seconds: float = 5.0  # one probe's CPU (the import and one request or call); or wall clock spent asleep
+    backstop_seconds: float = 30.0  # one probe's wall clock, whatever: beyond it the machine was too busy to tell
+    submission_seconds: float = 60.0  # the submission's own seconds over its probes: CPU, and time it blocked
+    judge_seconds: float = 600.0  # wall clock for everything of one submission, the judge's own work included
+    # (2-5 s when honest): beyond it the submission is ungradable, unless its own time ran out first
 
     # What the supervisor keeps of a submission process, per probe: beyond these, writes and waits are
     # answered and not kept, so what the judge holds is bounded whatever the process does.

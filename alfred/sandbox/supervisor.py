@@ -328,11 +328,11 @@ class ProbeRecord:
     answers: list = field(default_factory=list)  # (status, body) of every complete response, in order
 
 
-def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_bytes: int,
-               exchange=None) -> ProbeRecord:
+def read_probe(supervisor: Supervisor, start: int, verdict, max_reply_bytes: int, exchange=None) -> ProbeRecord:
     """Follows the supervisor's record from index `start` until the probe's reply line is complete on the
-    channel, then rebuilds the probe's events from the record: every print from the bytes that reached
-    descriptors 1 and 2, every sleep from a wait asked of the kernel, in the order the kernel stopped the
+    channel, or `verdict()` names why not to wait longer (alfred.sandbox.usage.ProbeClock.verdict: "timeout",
+    "blocked", "busy"), then rebuilds the probe's events from the record: every print from the bytes that
+    reached descriptors 1 and 2, every sleep from a wait asked of the kernel, in the order the kernel stopped the
     process; the markers on the channel add the phase and the events only the process can tell."""
     from alfred.inside.probe import MARKER
 
@@ -358,8 +358,13 @@ def read_probe(supervisor: Supervisor, start: int, deadline: float, max_reply_by
                     record.reply, record.replied_by = line + b"\n", seen.pid
         return record.reply is not None or record.problem is not None
 
-    if not supervisor.wait_for(reply_ready, deadline):
-        record.problem = "timeout" if supervisor.running() else "crashed"
+    while not supervisor.wait_for(reply_ready, time.monotonic() + 0.1):
+        if not supervisor.running():
+            record.problem = "crashed"
+            break
+        record.problem = verdict()
+        if record.problem:
+            break
     record.events, record.truncated, record.answers = _events(supervisor.seen[start:position], exchange)
     record.truncated = record.truncated or supervisor.truncated
     record.response = _response(*record.answers[0]) if record.answers else None

@@ -201,6 +201,9 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 def _spawn(control: socket.socket, plan: dict, student_uid: int | None, drop_capabilities: bool) -> int:
     probes_read, probes_write = os.pipe()
     judge_end, student_end = socket.socketpair()  # carries the supervisor's listener to the judge, once
+    # ... with the credentials of the process that sends it (the kernel's word, in the judge's PID namespace):
+    # the judge counts that process's CPU (alfred.sandbox.usage)
+    judge_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     pid = os.fork()
     if pid == 0:  # C1
         code = 70

@@ -86,6 +86,7 @@ class _Server:
     def spawn(self, *args):
         probes_read, probes_write = os.pipe()
         judge_end, student_end = socket.socketpair()
+        judge_end.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # as the fork server does: the sender's pid
         pid = os.fork()
         if pid == 0:
             try:
