@@ -29,7 +29,8 @@ from alfred.judge.hidden import SeedError, parse_seed
 from alfred.hint import add_arguments as add_hint_arguments, run as hint
 from alfred.reports import DEFAULT_FORMATS, FORMATS
 from alfred.sandbox.fork_server import SandboxUnavailable, sandbox_mode
-from alfred.course.targets import KIT_ROOT, MAIN_CANDIDATES
+from alfred.course.targets import KIT_ROOT, MAIN_CANDIDATES, RUBRIC_FILE
+from alfred.grading.review import review_costs_points
 from alfred.watch import add_arguments as add_watch_arguments, run as watch
 
 DEMO_CLASS = KIT_ROOT / "demo_class"
@@ -181,6 +182,7 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"alfred: skipped {line}", file=sys.stderr)
     if args.student and not any(args.student in (entry.student, entry.slug) for entry in entries):
         raise GradeError(f"No submission named {args.student!r} among the paths given.")
+    review_costs_points(RUBRIC_FILE)  # a bad setting stops the run here, not in every grading process
     if not args.no_sandbox:
         mode = sandbox_mode()
         if mode.gives_up:

@@ -60,6 +60,20 @@ class Exercise:
 
 
 @dataclass(frozen=True)
+class ReviewedRoute:
+    """A route the lesson asks for in a way behaviour cannot show, read from main.py's text by the grader
+    (alfred.grading.review): declared with a route decorator, and what its function must say."""
+
+    method: str  # "POST"
+    path: str  # "/reports/{report_id}"
+    exercise: str  # the exercise a missing declaration belongs to
+    background_task: bool = False  # takes a BackgroundTasks parameter and calls add_task on it
+    model: str = ""  # the class of its body, when the lesson names one (a renamed class is followed)
+    model_exercise: str = ""  # the exercise the model belongs to
+    email_field: bool = False  # the model has a field typed EmailStr
+
+
+@dataclass(frozen=True)
 class Lesson:
     name: str  # "Lesson 99": how every report and command names the lesson
     title: str  # "Hello, seam": the lesson's own title, if it has one
@@ -72,6 +86,8 @@ class Lesson:
     exercises: tuple[Exercise, ...]
     writes: tuple[str, ...] = ()  # folders the app writes when run by hand ("logs/"): kept out of git
     try_by_hand: str = ""  # what a student sees when running the app by hand, for the handout's README
+    app: str = "app"  # the name main.py binds its FastAPI() app to
+    review: tuple[ReviewedRoute, ...] = ()  # `[[review]]`: what the grader reads in main.py's text
 
     @property
     def by_id(self) -> dict[str, Exercise]:
@@ -119,7 +135,27 @@ def load(path: Path) -> Lesson:
         folder=suite.name, root=(suite / read.text("root", "../..")).resolve(), suite=suite,
         student_file=read.text("student_file"), solutions_file=read.text("solutions_file"),
         exercises=exercises, writes=tuple(read.list("writes", str)), try_by_hand=read.text("try_by_hand", ""),
+        app=read.text("app", "app") or "app",
+        review=tuple(_reviewed(read, index, entry, set(ids)) for index, entry in enumerate(read.list("review", dict))),
     )
+
+
+def _reviewed(read: _Reader, index: int, entry: dict, ids: set[str]) -> ReviewedRoute:
+    where = _Reader(read.file, entry, f"review {index + 1}: ")
+    method, _, path = where.text("route").partition(" ")
+    if not path.startswith("/"):
+        raise LessonError(f"{read.file}: review {index + 1}: 'route' must be a method and a path, like "
+                          f"\"POST /reports\", not {entry.get('route')!r}.")
+    flags = {key: entry.get(key, False) for key in ("background_task", "email_field")}
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise LessonError(f"{read.file}: review {index + 1}: '{key}' must be true or false, not {value!r}.")
+    rule = ReviewedRoute(method=method.upper(), path=path, exercise=where.text("exercise"), model=where.text("model", ""),
+                         model_exercise=where.text("model_exercise", ""), **flags)
+    for key in ("exercise", "model_exercise"):
+        if getattr(rule, key) and getattr(rule, key) not in ids:
+            raise LessonError(f"{read.file}: review {index + 1}: '{key}' names no exercise: {getattr(rule, key)!r}.")
+    return rule
 
 
 def _exercise(read: _Reader, index: int, entry: dict) -> Exercise:

@@ -30,7 +30,9 @@ from alfred.sandbox.limits import LIMITS
 from alfred.sandbox.fork_server import ForkServer, SandboxUnavailable, ServerError, die_with_parent
 from alfred.judge.scoring import ScoreReport, load_rubric, score
 from alfred.judge.suite import SuiteError, run_suite
+from alfred.course.lesson import current
 from alfred.course.targets import RUBRIC_FILE
+from alfred.grading.review import review, review_costs_points
 
 
 # --- grading one student ---
@@ -90,9 +92,25 @@ def grade_one(entry: Entry, sandboxed: bool = True, hidden_seed: int | None = No
     for _ in range(2):
         row = _attempt(entry, sandboxed, hidden_seed)
         if not isinstance(row, str):
-            return row
+            return _reviewed(row, entry)
         busy = row
     return ungradable_row(entry.student, busy)
+
+
+def _reviewed(row: ResultRow, entry: Entry) -> ResultRow:
+    """The row with the flags of main.py's text (alfred.grading.review) for the teacher's review; with
+    `review_costs_points` in [tool.alfred], each flagged exercise scores 0."""
+    flags = review(entry.files.get(entry.main, b"").decode("utf-8", "replace"), current())
+    if not flags:
+        return row
+    row = {**row, "flags": sorted({*row["flags"], *(flag.words for flag in flags)})}
+    if review_costs_points(RUBRIC_FILE):
+        exercises = {key: dict(value) for key, value in row["exercises"].items()}
+        for flag in flags:
+            if flag.exercise in exercises:
+                exercises[flag.exercise]["score"] = 0.0
+        row = {**row, "exercises": exercises, "score": round(sum(value["score"] for value in exercises.values()), 2)}
+    return row
 
 
 TOO_BUSY = (f"twice in a row, a test did not finish within {LIMITS.backstop_seconds:g} s while the code used "

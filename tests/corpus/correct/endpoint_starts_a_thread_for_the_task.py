@@ -6,6 +6,10 @@ task, run by that thread, begins once the request is handled, as on a real serve
 while the thread works (so no verdict depends on how the machine schedules threads). It used to lose the
 endpoint exercise because no BackgroundTasks was seen inside the process. Otherwise a copy of the reference
 solution (solutions/lesson_07/main.py).
+
+The lesson asks for add_task, and no behaviour shows its absence, so grading flags it for the teacher's
+review (alfred/grading/review.py), as it should, without costing a point:
+flagged: POST /request-intel-report does not call add_task: review by hand
 """
 
 import threading
