@@ -119,3 +119,25 @@ def test_the_handout_runs_where_only_what_windows_has_exists(handout, handout_py
         started = subprocess.run([handout_python, *command], cwd=handout, env=environment, capture_output=True,
                                  text=True, timeout=120)
         assert started.returncode == 0, (command, started.stderr[-3000:])
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="grading sandboxes with bubblewrap")
+def test_cloned_handout_repositories_are_graded_by_the_kit_whatever_their_main_py_does_to_pytest(handout, tmp_path,
+                                                                                                capsys):
+    """The recipe of docs/github-classroom.md: a folder of cloned student repositories, graded with `alfred
+    grade`. A main.py that ends its process with exit code 0 at import (which makes every Classroom step pass)
+    scores nothing here: the kit runs its own suite, and the student's copy of the tests is never run."""
+    import json
+
+    from alfred.cli import main
+
+    clones = tmp_path / "lesson-7-submissions"
+    for student, source in (("lesson-7-alice", SOLUTIONS_MAIN.read_text()),
+                            ("lesson-7-mallory", "import os\nos._exit(0)\n" + SOLUTIONS_MAIN.read_text())):
+        shutil.copytree(handout, clones / student)
+        (clones / student / EXERCISES_MAIN.relative_to(KIT_ROOT)).write_text(source)
+    capsys.readouterr()
+    assert main(["grade", str(clones), "--out", str(tmp_path / "grades"), "--json", "--hidden-seed", "5"]) == 0
+    rows = {row["student"]: row for row in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert rows["lesson-7-alice"]["score"] == 100, rows["lesson-7-alice"]["message"]
+    assert rows["lesson-7-mallory"]["score"] == 0 and "crashed" in rows["lesson-7-mallory"]["flags"], rows["lesson-7-mallory"]

@@ -6,6 +6,7 @@ processes, their CPU and scheduling as the kernel counts them, never a timing as
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ pytestmark = [pytest.mark.slow,
 
 
 def _verdict_of(command: str, affinity: set[int] | None = None) -> tuple[str, tuple[float, float, float]]:
-    child = subprocess.Popen([sys.executable, "-c", command],
+    child = subprocess.Popen([sys.executable, "-c", command], start_new_session=True,  # its group: children too
                              preexec_fn=(lambda: os.sched_setaffinity(0, affinity)) if affinity else None)
     try:
         clock = ProbeClock(child.pid)
@@ -30,7 +31,7 @@ def _verdict_of(command: str, affinity: set[int] | None = None) -> tuple[str, tu
             time.sleep(0.05)
         return verdict, clock.spent()
     finally:
-        child.kill()
+        os.killpg(child.pid, signal.SIGKILL)
         child.wait()
 
 
