@@ -33,7 +33,7 @@ from alfred.course.lesson import written_folders
 from alfred.judge.observation import Observation, Reply, parse_reply
 from alfred.inside.probe import encode_reply, run_probe
 from alfred.sandbox.limits import LIMITS
-from alfred.sandbox.usage import BUSY, TIMEOUT, ProbeClock
+from alfred.sandbox.usage import BLOCKED, BUSY, TIMEOUT, ProbeClock
 
 
 class Driver(Protocol):
@@ -134,8 +134,11 @@ class _time_limit:
         self._clock: ProbeClock | None = None
 
     def own_seconds(self) -> float:
-        """The CPU the code used in this block."""
-        return self._clock.spent()[1] if self._clock is not None else 0.0
+        """The code's own seconds in this block: its CPU, or the whole block when it was stopped as blocked."""
+        if self._clock is None:
+            return 0.0
+        wall, ran, _ = self._clock.spent()
+        return wall if self.verdict == BLOCKED else ran
 
     def __enter__(self) -> "_time_limit":
         self._clock = ProbeClock(os.getpid())
@@ -181,6 +184,8 @@ class _time_limit:
 
 _PROBLEMS = {
     TIMEOUT: "your code was still running after the time limit and was stopped",
+    BLOCKED: (f"your code had not finished after {LIMITS.probe_seconds:g} s, using little CPU while the computer "
+              "had plenty to spare: it waits for something that never comes, and was stopped"),
     "oversized": "your code produced more output than the grader reads",
     "malformed": "the process running your code sent back something the grader could not read",
     "crashed": "the process running your code died before it could report",
@@ -289,8 +294,8 @@ class Submission:
                 expected="a well-formed report of what the code did",
                 hint="this happens when code writes over the grader's channel; ask your instructor to look.",
             )
-        if observation.problem == TIMEOUT and observation.problem_detail == IMPORT_HANGS:
-            self._report_import_hang()
+        if observation.problem in (TIMEOUT, BLOCKED) and observation.problem_detail == IMPORT_HANGS:
+            self._report_import_hang(observation.problem)
         if observation.problem == BUSY:  # nothing is concluded about the code
             pytest.skip(NOT_JUDGED)
         if observation.problem:
@@ -317,7 +322,7 @@ class Submission:
         return observation
 
 
-    def _report_import_hang(self) -> None:
+    def _report_import_hang(self, problem: str) -> None:
         """Importing main.py never finished: told once, by the first test that met it, like an import error;
         the tests after it are not run (their points are lost all the same)."""
         __tracebackhide__ = True
@@ -327,8 +332,9 @@ class Submission:
         self.shared_answers[_SHOWN_LOAD_ERROR] = IMPORT_HANGS
         fail(
             tried=f"importing {self.label}",
-            got=f"it was still running after {LIMITS.probe_seconds:g} s of CPU and was stopped: code at the top "
-            f"level of {file} never finishes",
+            got=(f"it was still running after {LIMITS.probe_seconds:g} s of CPU" if problem == TIMEOUT else
+                 f"it had not finished after {LIMITS.probe_seconds:g} s, waiting with little CPU used")
+            + f", and was stopped: code at the top level of {file} never finishes",
             expected="the module to import in a moment, defining the app and its functions",
             hint=f"look at the top level of {file}, outside every function, for an endless loop (`while True:`), a "
             "wait, or a call that starts the server (uvicorn.run belongs under `if __name__ == \"__main__\":`). "

@@ -23,7 +23,7 @@ from alfred.judge.driver import IMPORT_HANGS, out_of_time
 from alfred.judge.observation import ErrorInfo, Reply, parse_reply
 from alfred.inside.probe import MAX_REPLY_BYTES, model_report
 from alfred.sandbox.limits import LIMITS
-from alfred.sandbox.usage import BUSY, TIMEOUT, ProbeClock
+from alfred.sandbox.usage import BLOCKED, BUSY, TIMEOUT, ProbeClock
 from alfred.sandbox.supervisor import Exchange, Supervisor, read_probe, read_work_folder
 
 
@@ -121,8 +121,8 @@ class SubprocessDriver:
         except OSError:
             return self._end_child("crashed")
         record = read_probe(supervisor, 0, clock.verdict, self.max_reply_bytes, exchange)
-        _, ran, _ = clock.spent()
-        self._spent += ran
+        wall, ran, _ = clock.spent()
+        self._spent += wall if record.problem == BLOCKED else ran  # the code's own seconds
         self._clock = None
         self._hang_up(supervisor)
         loaded = record.loaded
@@ -132,7 +132,7 @@ class SubprocessDriver:
             if problem == BUSY:
                 self.busy = True
                 return self._end_child(BUSY)
-            if problem == TIMEOUT and not loaded:
+            if problem in (TIMEOUT, BLOCKED) and not loaded:
                 self.import_hangs = True
                 return self._end_child(problem, IMPORT_HANGS)
             return self._end_child(problem)
@@ -234,7 +234,7 @@ class SubprocessDriver:
         return self._problem(problem, detail or (f"the process ended with {ended}" if problem == "crashed" else ""))
 
     def _problem(self, problem: str, detail: str = "") -> dict:
-        flag = {TIMEOUT: "killed for time", BUSY: "not finished, little CPU used",
+        flag = {TIMEOUT: "killed for time", BLOCKED: "killed for time", BUSY: "not finished, little CPU used",
                 "oversized": "output cut", "malformed": "malformed reply"}
         self.flags.add("killed for memory" if "MemoryError" in detail else flag.get(problem, "crashed"))
         return {"problem": problem, "problem_detail": detail}

@@ -4,15 +4,18 @@ A time limit in wall-clock seconds blames the student for a busy machine: a corr
 loop" while other work loaded the grader. So a probe is limited by what its code did (`ProbeClock.verdict`):
 
 - `timeout`: its processes used `LIMITS.probe_seconds` of CPU: a loop, the code's doing;
-- `busy`: `LIMITS.backstop_seconds` of wall clock passed with that CPU unspent: either the machine was too busy
-  to give it a CPU, or the code waits for something that never comes (a lock, a queue, `input()`). Nothing
-  tells the two apart for sure (a thread that ended takes its scheduling record with it), so nothing is
-  concluded about the code: the grader tries the submission again, then marks it ungradable for the teacher.
+- `blocked`: `LIMITS.probe_seconds` of wall clock passed without that CPU used, while the machine had CPU to
+  spare (its CPU pressure, the share of that time in which some task waited for a CPU, stayed under
+  `CALM`): the code waits for something that never comes (a lock, a queue, `input()`), its doing too;
+- `busy`: `LIMITS.backstop_seconds` of wall clock passed without that CPU used, on a machine short of CPU:
+  nothing tells a wait that never ends from a machine too busy to run the code, so nothing is concluded
+  (the grader tries the submission again, then marks it ungradable for the teacher).
 
 CPU is the kernel's count, per thread, from /proc/PID/task/TID/schedstat, summed over the process and every
-process it started (with the time each waited for a CPU, which `spent` reports). Where /proc has no such file
-(macOS, Windows: a student's own run), the CPU time of this process stands in. This module runs in the
-student's run on every system, so it imports nothing but the standard library and the limits.
+process it started; pressure is the kernel's too (/proc/pressure/cpu, PSI). Where /proc has neither (macOS,
+Windows: a student's own run; a kernel without PSI), the CPU time of this process stands in and no probe is
+called `blocked`. This module runs in the student's run on every system, so it imports nothing but the
+standard library and the limits.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from pathlib import Path
 
 from alfred.sandbox.limits import LIMITS
 
-TIMEOUT, BUSY = "timeout", "busy"
+TIMEOUT, BLOCKED, BUSY = "timeout", "blocked", "busy"
+CALM = 0.5  # at most this share of the time with some task waiting for a CPU: the machine had CPU to spare
 
 
 def usage(pid: int, children: bool = True) -> tuple[float, float] | None:
@@ -54,6 +58,15 @@ def usage(pid: int, children: bool = True) -> tuple[float, float] | None:
     return (ran / 1e9, waited / 1e9) if found else None
 
 
+def cpu_pressure() -> float | None:
+    """Seconds, since the machine started, during which some task waited for a CPU (PSI), or None."""
+    try:
+        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+        return int(line.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 @dataclass
 class ProbeClock:
     """One probe's clock: started when the probe is sent, asked for a verdict while the judge waits. `pid` is
@@ -64,6 +77,14 @@ class ProbeClock:
 
     def __post_init__(self) -> None:
         self._base = self._sample()
+        self._pressure = cpu_pressure()
+
+    def pressure(self) -> float | None:
+        """The share of the wall clock since the start in which some task of the machine waited for a CPU."""
+        now, wall = cpu_pressure(), time.monotonic() - self.started
+        if now is None or self._pressure is None or wall <= 0:
+            return None
+        return min(1.0, (now - self._pressure) / wall)
 
     def _sample(self) -> tuple[float, float] | None:
         measured = usage(self.pid)
@@ -80,10 +101,14 @@ class ProbeClock:
         return wall, now[0] - self._base[0], now[1] - self._base[1]
 
     def verdict(self) -> str | None:
-        """TIMEOUT or BUSY (see the module's docstring), or None while the probe may go on."""
+        """TIMEOUT, BLOCKED or BUSY (see the module's docstring), or None while the probe may go on."""
         wall, ran, _ = self.spent()
         if ran >= LIMITS.probe_seconds:
             return TIMEOUT
+        if wall >= LIMITS.probe_seconds:
+            pressure = self.pressure()
+            if pressure is not None and pressure < CALM:
+                return BLOCKED
         if wall >= LIMITS.backstop_seconds:
             return BUSY
         return None

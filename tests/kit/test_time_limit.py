@@ -26,7 +26,7 @@ def own_run(tmp_path, source: str, *options: str) -> subprocess.CompletedProcess
 def test_an_endless_loop_at_import_fails_the_run_with_the_graders_message_and_waits_once(tmp_path):
     run = own_run(tmp_path, SOLUTIONS_MAIN.read_text() + "\nwhile True:\n    pass\n")
     assert run.returncode == 1, run.stdout[-2000:]
-    told = "was still running after 5 s of CPU and was stopped: code at the top level of main.py never finishes"
+    told = "was still running after 5 s of CPU, and was stopped: code at the top level of main.py never finishes"
     assert told in run.stdout, run.stdout[-2000:]
     assert "1 failed, 10 skipped" in run.stdout, run.stdout[-2000:]  # told once: the later tests are not run
     assert "0 / 11" in run.stdout and "Traceback" not in run.stdout
