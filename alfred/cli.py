@@ -7,9 +7,11 @@
     alfred merge OUT_0 OUT_1 ...      one class's reports from its shards' --out folders
     alfred handout DIR                the project students receive (no solutions, no grader)
     alfred bundle gradescope          autograder.zip for Gradescope (setup.sh, run_autograder, the kit)
+    alfred bundle prairielearn        a PrairieLearn question folder (info.json, question.html, tests/, image/)
     alfred hint [EXERCISE]            for students: the next hint of the first exercise not done yet
-Options: --out DIR, --json, --jobs N, --student NAME, --force, --format exercism, --hidden-seed N, --no-sandbox. Errors are one sentence on
-stderr and exit code 2; a finished run exits 0, whatever the students scored.
+Options: --out DIR, --json, --jobs N, --student NAME, --force, --format FORMAT (exercism, prairielearn, canvas,
+moodle, junit), --roster FILE, --hidden-seed N, --no-sandbox. Errors are one sentence on stderr and exit code 2; a
+finished run exits 0, whatever the students scored.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from alfred.grading.classroom import grade_class, merge, shard_of
 from alfred.handout import HandoutError, write_handout
 from alfred.judge.hidden import SeedError, parse_seed
 from alfred.hint import add_arguments as add_hint_arguments, run as hint
-from alfred.reports import DEFAULT_FORMATS, FORMATS
+from alfred.reports import DEFAULT_FORMATS, FORMATS, ROSTERED, roster as rosters
 from alfred.sandbox.fork_server import SandboxUnavailable, sandbox_mode
 from alfred.course.targets import KIT_ROOT, MAIN_CANDIDATES, RUBRIC_FILE
 from alfred.grading.review import review_costs_points
@@ -51,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--student", metavar="NAME", help="regrade only this student")
     grade.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     grade.add_argument("--format", action="append", default=[], choices=sorted(set(FORMATS) - set(DEFAULT_FORMATS)),
-                       dest="formats", help="also write this report format (exercism: results.json, interface 3)")
+                       dest="formats", help=FORMAT_HELP)
+    grade.add_argument("--roster", type=_roster, metavar="FILE", help=ROSTER_HELP)
     grade.add_argument("--shard", type=_shard, metavar="I/N",
                        help="grade only shard I of N (I from 0 to N-1; each student always falls in the same shard)")
     grade.add_argument("--hidden-seed", type=_seed, metavar="N",
@@ -62,14 +65,19 @@ def _parser() -> argparse.ArgumentParser:
     handout = commands.add_parser("handout", help="write the project students receive: exercises, visible tests, "
                                   "plugin, README, GitHub Classroom workflow; no solutions")
     handout.add_argument("destination", type=Path, metavar="DIR", help="a new or empty folder")
-    bundle = commands.add_parser("bundle", help="build a grading platform's bundle: gradescope -> autograder.zip")
-    bundle.add_argument("platform", choices=["gradescope"])
-    bundle.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the file to write")
+    bundle = commands.add_parser("bundle", help="build a grading platform's bundle: gradescope -> autograder.zip, "
+                                 "prairielearn -> a question folder")
+    bundle.add_argument("platform", choices=["gradescope", "prairielearn"])
+    bundle.add_argument("--out", type=Path, help="the file to write (gradescope, default: autograder.zip) or the new "
+                        "question folder (prairielearn, default: alfred_<lesson folder>)")
+    bundle.add_argument("--image", metavar="NAME", help="prairielearn: the grading image's name on Docker Hub, "
+                        "built from the question's image/Containerfile")
     merge = commands.add_parser("merge", help="build one class's reports from the --out folders of its shards")
     merge.add_argument("shards", nargs="+", type=Path, metavar="SHARD_OUT", help="the --out folder of each shard")
     merge.add_argument("--out", type=Path, default=Path("grades"), help="where the class's reports go")
     merge.add_argument("--format", action="append", default=[], choices=sorted(set(FORMATS) - set(DEFAULT_FORMATS)),
-                       dest="formats", help="also write this report format")
+                       dest="formats", help=FORMAT_HELP)
+    merge.add_argument("--roster", type=_roster, metavar="FILE", help=ROSTER_HELP)
     watching = commands.add_parser("watch", help="for students: run `pytest exercises` now and again each time "
                                    "your file is saved (Ctrl-C to stop)")
     add_watch_arguments(watching)
@@ -77,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
                                   "(or EXERCISE), one at a time")
     add_hint_arguments(hinting)
     return parser
+
+
+FORMAT_HELP = ("also write this report format: exercism (results.json, interface 3), prairielearn (results.json of "
+               "PrairieLearn's external grading), canvas (canvas.csv), moodle (moodle.csv), junit (junit/<name>.xml)")
+ROSTER_HELP = ("for --format canvas and moodle: a CSV with a `folder` column naming each student's folder and the "
+               "LMS's identifiers (docs/gradebooks.md)")
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -149,11 +163,47 @@ def _handout(args: argparse.Namespace) -> int:
 
 
 def _bundle(args: argparse.Namespace) -> int:
+    if args.platform == "prairielearn":
+        return _bundle_prairielearn(args)
     from alfred.grading.gradescope import bundle
 
-    _check_out(args.out)
-    print(f"alfred: {bundle(args.out)}: upload it as the assignment's autograder (docs/gradescope.md).", file=sys.stderr)
+    out = args.out or Path("autograder.zip")
+    _check_out(out)
+    print(f"alfred: {bundle(out)}: upload it as the assignment's autograder (docs/gradescope.md).", file=sys.stderr)
     return 0
+
+
+def _bundle_prairielearn(args: argparse.Namespace) -> int:
+    from alfred.grading.prairielearn import DEFAULT_IMAGE, bundle
+
+    out = args.out or Path(f"alfred_{LESSON.folder}")
+    _check_out(out)
+    bundle(out, args.image or DEFAULT_IMAGE)
+    image = (f"build {out / 'image' / 'Containerfile'} and push it to Docker Hub, then give its name with --image "
+             "(or as \"image\" in info.json)") if not args.image else f"push the image {args.image} from {out / 'image'}"
+    print(f"alfred: {out}/ is the PrairieLearn question: put it in your course's questions/ folder; {image} "
+          "(docs/prairielearn.md).", file=sys.stderr)
+    return 0
+
+
+def _roster(text: str) -> rosters.Roster:
+    """The --roster file, read as the command line is: a bad roster stops the run before any grading."""
+    try:
+        return rosters.read(Path(text))
+    except rosters.RosterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _tell_left_out(rows: list, formats: list[str], roster: rosters.Roster | None) -> None:
+    """Names the students an LMS's file leaves out (the roster does not name them), so none goes missing unseen."""
+    if roster is not None and not ROSTERED.intersection(formats):
+        print(f"alfred: --roster is read by {' and '.join(f'--format {name}' for name in sorted(ROSTERED))} "
+              "only; no report used it.", file=sys.stderr)
+    for name in sorted(ROSTERED.intersection(formats)):
+        left = FORMATS[name].left_out(rows, roster)
+        if left:
+            print(f"alfred: left out of {name}.csv, the roster names no account for them: {', '.join(left)}",
+                  file=sys.stderr)
 
 
 def _written(out: Path) -> str:
@@ -164,7 +214,8 @@ def _written(out: Path) -> str:
 
 def _merge(args: argparse.Namespace) -> int:
     _check_out(args.out)
-    rows = merge(args.shards, args.out, formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)))
+    rows = merge(args.shards, args.out, formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)), roster=args.roster)
+    _tell_left_out(rows, args.formats, args.roster)
     print(f"alfred: merged {len(rows)} student{'s' * (len(rows) != 1)} from {len(args.shards)} "
           f"shard{'s' * (len(args.shards) != 1)}; {_written(args.out)}", file=sys.stderr)
     return 0
@@ -191,8 +242,10 @@ def _grade(args: argparse.Namespace) -> int:
     hidden = tuple(path.resolve() for path in paths)
     rows = grade_class(entries, args.out, args.jobs, sandboxed=not args.no_sandbox, force=args.force,
                        on_result=progress.update, only=args.student, hidden=hidden,
-                       formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)), hidden_seed=args.hidden_seed)
+                       formats=(*DEFAULT_FORMATS, *dict.fromkeys(args.formats)), hidden_seed=args.hidden_seed,
+                       roster=args.roster)
     progress.close()
+    _tell_left_out(rows, args.formats, args.roster)
     graded = sum(row["status"] == "graded" for row in rows)
     shard = f" (shard {args.shard[0]} of {args.shard[1]}: merge the shards with `alfred merge`)" if args.shard else ""
     print(f"alfred: {len(rows)} submission{'s' * (len(rows) != 1)}, {graded} graded{shard}; {_written(args.out)}",

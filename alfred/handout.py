@@ -31,7 +31,7 @@ CLASSROOM_WORKFLOW = ".github/workflows/classroom.yml"
 # the packages only the grader installs (its progress bar; pyseccomp, Linux only): never in the handout.
 GRADER_MODULES = frozenset({"sandbox/supervisor", "sandbox/fork_server", "sandbox/worker", "sandbox/cgroups",
                             "judge/sandboxed"})
-GRADER_PACKAGES = frozenset({"tqdm", "pyseccomp"})
+GRADER_PACKAGES = frozenset({"tqdm", "pyseccomp", "junitparser"})
 
 
 class HandoutError(Exception):

@@ -23,6 +23,7 @@ from alfred.grading.grade import content_hash, error_row, grade_one, start_gradi
 from alfred.judge.hidden import chosen_seed, parse_seed
 from alfred.reports import DEFAULT_FORMATS, class_files, student_files
 from alfred.reports.names import slug_of
+from alfred.reports.roster import Roster
 from alfred.reports.rows import UNGRADABLE, ResultRow
 
 
@@ -39,12 +40,14 @@ def kit_hash() -> str:
 
 def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, force: bool = False,
                 on_result=None, only: str | None = None, hidden: tuple[Path, ...] = (),
-                formats: tuple[str, ...] = DEFAULT_FORMATS, hidden_seed: int | None = None) -> list[ResultRow]:
+                formats: tuple[str, ...] = DEFAULT_FORMATS, hidden_seed: int | None = None,
+                roster: Roster | None = None) -> list[ResultRow]:
     """Grades every entry (reusing unchanged results), writes all reports under `out`, returns the rows of
     the students graded in this run. With `only` (an id or a report name), grades that student alone; the
     gradebook and summary still list every student of `entries` who has a result in `out`, from their
     last grading. No sandbox shows `hidden` (the class folders) or `out`. `formats` names the reports
-    written (alfred.reports). `hidden_seed` draws the hidden checks' inputs for the whole class (see
+    written (alfred.reports); `roster` matches students to an LMS's accounts in those that take one
+    (alfred.reports.roster). `hidden_seed` draws the hidden checks' inputs for the whole class (see
     `class_seed`); it is part of each result's hash, so a result drawn with another seed is graded again.
 
     However the run ends (Ctrl-C, SIGTERM), the grading processes and their sandboxes end with it, every
@@ -96,7 +99,7 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
             pool.shutdown()
     finally:
         ordered = _in_class_order(rows.values())
-        for relative, text in class_files(ordered, formats).items():
+        for relative, text in class_files(ordered, formats, roster).items():
             _write_atomically(out / relative, text)
     return [row for row in ordered if only is None or only in (row["student"], slug_of(row["student"]))]
 
@@ -130,7 +133,8 @@ def shard_of(student: str, shards: int) -> int:
     return int(hashlib.sha256(student.encode()).hexdigest()[:12], 16) % shards
 
 
-def merge(outs: list[Path], into: Path, formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[ResultRow]:
+def merge(outs: list[Path], into: Path, formats: tuple[str, ...] = DEFAULT_FORMATS,
+          roster: Roster | None = None) -> list[ResultRow]:
     """Builds the class's reports in `into` from the results of shards graded apart (each an --out folder):
     every student's files and cache, then the gradebook and summary of them all."""
     rows: dict[str, tuple[ResultRow, str]] = {}
@@ -156,7 +160,7 @@ def merge(outs: list[Path], into: Path, formats: tuple[str, ...] = DEFAULT_FORMA
             _write_atomically(into / relative, text)
         _write_atomically(into / "cache" / f"{slug}.json", json.dumps({"hash": digest, "row": row}))
     ordered = _in_class_order(row for row, _ in rows.values())
-    for relative, text in class_files(ordered, formats).items():
+    for relative, text in class_files(ordered, formats, roster).items():
         _write_atomically(into / relative, text)
     return ordered
 

@@ -8,7 +8,7 @@ Gradescope unzips the bundle into /autograder/source, runs `setup.sh` once to bu
    leaves nothing;
 2. finds the student's file wherever the upload put it: main.py, <lesson folder>/main.py or the handout's
    path of it (alfred.course.targets.MAIN_CANDIDATES) at the top or in one folder, or a single .py file under any name;
-3. grades it as `alfred grade` does, in bubblewrap;
+3. grades it as `alfred grade` does, in bubblewrap (both steps shared with PrairieLearn: alfred.grading.upload);
 4. replaces results.json with the student's Gradescope result.
 
 An upload the grader could not grade is never scored: where the container does not let bubblewrap run
@@ -22,21 +22,14 @@ ALFRED_AUTOGRADER_ROOT names another root than /autograder (the kit's tests use 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
-from alfred.grading.discovery import read_submission
-from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, MAIN_CANDIDATES, SUITE_DIR
+from alfred.grading.upload import NotGraded, grade_upload, kit_files, write_json
 
 ROOT_VARIABLE = "ALFRED_AUTOGRADER_ROOT"
-# The kit as the grader needs it: its settings, the plugin, the engine, the lesson's suite and data, the stub's
-# folder (no solutions).
-BUNDLED = ["pyproject.toml", "README.md", "conftest.py", "alfred", SUITE_DIR.relative_to(KIT_ROOT).as_posix(),
-           EXERCISES_MAIN.relative_to(KIT_ROOT).parts[0]]
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image: bubblewrap, the system's own
@@ -74,19 +67,9 @@ def bundle(destination: Path) -> Path:
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o100755 << 16
             archive.writestr(info, text)
-        for entry in BUNDLED:
-            path = KIT_ROOT / entry
-            for file in sorted([path] if path.is_file() else path.rglob("*")):
-                if file.is_file() and "__pycache__" not in file.parts:
-                    archive.write(file, f"kit/{file.relative_to(KIT_ROOT).as_posix()}")
+        for file, relative in kit_files():
+            archive.write(file, f"kit/{relative}")
     return destination
-
-
-UNSANDBOXED_VARIABLE = "ALFRED_ALLOW_UNSANDBOXED"  # "1": grade even where bubblewrap cannot run (see docs)
-
-
-class NotGraded(Exception):
-    """The upload could not be graded, through no fault of its code; the message says why, for both readers."""
 
 
 def run(root: Path) -> dict | None:
@@ -94,8 +77,8 @@ def run(root: Path) -> dict | None:
     when the upload could not be graded (then there is no results.json, and the reason is printed). While
     grading runs, results.json holds a valid partial result, for a platform timeout."""
     results_file = root / "results" / "results.json"
-    _write(results_file, _result(0, "Grading started but did not finish in time. Your code may wait or loop "
-                                 "forever; run `pytest exercises` on your machine to see where."))
+    write_json(results_file, _result(0, "Grading started but did not finish in time. Your code may wait or "
+                                     "loop forever; run `pytest exercises` on your machine to see where."))
     try:
         result = _grade_upload(root)
     except Exception as exc:  # noqa: BLE001 - never a score for the grader's own failure
@@ -105,70 +88,21 @@ def run(root: Path) -> dict | None:
         print(f"This submission was not graded: {reason}. This is not a verdict on your code, and no score was "
               "given; your instructor sees this submission marked as failed by the autograder and can run it again.")
         return None
-    _write(results_file, result)
+    write_json(results_file, result)
     return result
 
 
 def _grade_upload(root: Path) -> dict:
-    from alfred.grading.classroom import grade_class
     from alfred.reports.gradescope import results as gradescope_results
-    from alfred.reports.rows import UNGRADABLE
-    from alfred.sandbox.fork_server import SandboxUnavailable, sandbox_mode
 
-    found = find_upload(root / "submission")
-    if isinstance(found, str):
-        return _result(0, found, status="nothing to grade")
-    try:
-        sandbox_mode()
-        sandboxed = True
-    except SandboxUnavailable as exc:
-        if os.environ.get(UNSANDBOXED_VARIABLE) != "1":  # student code would run as root beside results.json
-            raise NotGraded(f"the autograder could not start its sandbox in this container ({exc}), and it does "
-                            "not run student code without one") from None
-        sandboxed = False
-    folder, candidates = found
-    entry = read_submission(folder, "submission", candidates)
-    with tempfile.TemporaryDirectory(prefix="alfred-gradescope-") as scratch:
-        rows = grade_class([entry], Path(scratch) / "out", jobs=1, sandboxed=sandboxed, hidden=(root / "submission",))
-    if rows[0]["status"] == UNGRADABLE:
-        raise NotGraded(rows[0]["message"].removeprefix("not graded: ").split(". This is the grader's")[0])
-    return gradescope_results(rows[0])
-
-
-def find_upload(submission: Path, depth: int = 3) -> tuple[Path, tuple[str, ...]] | str:
-    """(the folder of the student's project, the names its main file may have), or why there is none. Looks
-    at the upload's top, then one folder down, for main.py in any of its layouts; else takes the one .py
-    file of the upload, whatever its name, with the folder holding it as its project."""
-    if not submission.is_dir():
-        return "Nothing was uploaded. Upload your main.py (or the folder that holds it, or the whole handout)."
-    places = [submission, *sorted(path for path in submission.iterdir() if path.is_dir() and not path.is_symlink()
-                                  and not path.name.startswith((".", "__")))]
-    for place in places:
-        if any((place / candidate).is_file() for candidate in MAIN_CANDIDATES):
-            return place, MAIN_CANDIDATES
-    python_files = []
-    for folder, folders, files in os.walk(submission):
-        if len(Path(folder).relative_to(submission).parts) >= depth:
-            folders[:] = []
-        folders[:] = [name for name in folders if not name.startswith((".", "__"))]
-        python_files += [Path(folder) / name for name in files if name.endswith(".py")]
-        if len(python_files) > 1:
-            return ("Your upload holds several Python files and no main.py: name the file that creates `app` "
-                    "main.py and upload again.")
-    if not python_files:
-        return "No Python file was found in your upload. Upload your main.py (or the folder that holds it)."
-    return python_files[0].parent, (python_files[0].name,)
+    graded = grade_upload(root / "submission")
+    if isinstance(graded, str):  # nothing to grade: the student's to fix, so a result that says what to upload
+        return _result(0, graded, status="nothing to grade")
+    return gradescope_results(graded)
 
 
 def _result(score: float, output: str, status: str = "running") -> dict:
     return {"score": score, "output": output, "tests": [], "extra_data": {"status": status}}
-
-
-def _write(path: Path, result: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(result, indent=2))
-    os.replace(temporary, path)
 
 
 if __name__ == "__main__":

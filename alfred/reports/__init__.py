@@ -11,17 +11,25 @@ makes them: student, status, score, max_score, exercises, flags, message, tests,
 `alfred.judge.scoring.TestEntry` whose learner message keeps its fields), and escapes student words for its own
 medium (`alfred.reports.text`).
 Add a format by adding a module here and naming it in `FORMATS`.
+
+A format that matches students to a learning management system's accounts (`ROSTERED`: canvas, moodle) takes
+the class's roster too, `for_class(rows, roster)`: the `--roster FILE` a teacher gives (alfred.reports.roster),
+or None. `alfred grade` and `alfred merge` pass it to `class_files`.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from alfred.reports import exercism, feedback, gradebook, gradescope, html, summary
+from alfred.reports import (canvas, exercism, feedback, gradebook, gradescope, html, junit, moodle, prairielearn,
+                            summary)
+from alfred.reports.roster import Roster
 from alfred.reports.rows import ResultRow
 
-FORMATS: dict[str, ModuleType] = {module.NAME: module for module in (gradebook, summary, feedback, gradescope, exercism, html)}
+FORMATS: dict[str, ModuleType] = {module.NAME: module for module in (
+    gradebook, summary, feedback, gradescope, exercism, html, prairielearn, canvas, moodle, junit)}
 DEFAULT_FORMATS = ("gradebook", "summary", "feedback", "gradescope", "html")
+ROSTERED = frozenset({canvas.NAME, moodle.NAME})
 
 
 def student_files(row: ResultRow, name: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict[str, str]:
@@ -31,8 +39,10 @@ def student_files(row: ResultRow, name: str, formats: tuple[str, ...] = DEFAULT_
     return files
 
 
-def class_files(rows: list[ResultRow], formats: tuple[str, ...] = DEFAULT_FORMATS) -> dict[str, str]:
+def class_files(rows: list[ResultRow], formats: tuple[str, ...] = DEFAULT_FORMATS,
+                roster: Roster | None = None) -> dict[str, str]:
     files: dict[str, str] = {}
     for format_name in formats:
-        files.update(FORMATS[format_name].for_class(rows))
+        module = FORMATS[format_name]
+        files.update(module.for_class(rows, roster) if format_name in ROSTERED else module.for_class(rows))
     return files

@@ -4,16 +4,18 @@ A time limit in wall-clock seconds blames the student for a busy machine: a corr
 loop" while other work loaded the grader. So a probe is limited by what its code did (`ProbeClock.verdict`):
 
 - `timeout`: its processes used `LIMITS.probe_seconds` of CPU: a loop, the code's doing;
-- `blocked`: `LIMITS.probe_seconds` of wall clock passed without that CPU used, while the machine had CPU to
-  spare (its CPU pressure, the share of that time in which some task waited for a CPU, stayed under
-  `CALM`): the code waits for something that never comes (a lock, a queue, `input()`), its doing too;
-- `busy`: `LIMITS.backstop_seconds` of wall clock passed without that CPU used, on a machine short of CPU:
-  nothing tells a wait that never ends from a machine too busy to run the code, so nothing is concluded
-  (the grader tries the submission again, then marks it ungradable for the teacher).
+- `blocked`: `LIMITS.probe_seconds` of wall clock passed, more than half of it with the probe's processes
+  neither running nor waiting for a CPU, and the judge (whose supervisor answers their prints and sleeps)
+  not waiting for one either: they slept on something that never comes (a lock, a queue, `input()`), the
+  code's doing too. A busy machine makes processes wait *for a CPU*, which counts as their time, so it never
+  makes a probe blocked;
+- `busy`: `LIMITS.backstop_seconds` of wall clock passed without either: the machine was too busy to tell,
+  so nothing is concluded (the grader tries the submission again, then marks it ungradable for the teacher).
 
-CPU is the kernel's count, per thread, from /proc/PID/task/TID/schedstat, summed over the process and every
-process it started; pressure is the kernel's too (/proc/pressure/cpu, PSI). Where /proc has neither (macOS,
-Windows: a student's own run; a kernel without PSI), the CPU time of this process stands in and no probe is
+The numbers are the kernel's, per thread, from /proc/PID/task/TID/schedstat (time on a CPU, time runnable but
+waiting for one), over the process and every process it started, and over the judge's own threads. A thread
+takes its record with it when it ends, so the clock keeps the last record it saw of every thread. Where /proc
+has none (macOS, Windows: a student's own run), the CPU time of this process stands in and no probe is
 called `blocked`. This module runs in the student's run on every system, so it imports nothing but the
 standard library and the limits.
 """
@@ -28,15 +30,13 @@ from pathlib import Path
 from alfred.sandbox.limits import LIMITS
 
 TIMEOUT, BLOCKED, BUSY = "timeout", "blocked", "busy"
-CALM = 0.5  # at most this share of the time with some task waiting for a CPU: the machine had CPU to spare
 
 
-def usage(pid: int, children: bool = True) -> tuple[float, float] | None:
-    """(seconds on a CPU, seconds waiting for one) of process `pid` and, with `children`, every process it
-    started, or None where /proc does not say (another system, or the process is gone)."""
-    ran = waited = 0
+def tasks(pid: int, children: bool = True) -> dict[str, tuple[int, int]] | None:
+    """Every thread of process `pid` and, with `children`, of every process it started: "pid/tid" -> (ns on a
+    CPU, ns waiting for one); None where /proc does not say (another system, or the process is gone)."""
+    found: dict[str, tuple[int, int]] = {}
     pending, seen = [pid], set()
-    found = False
     while pending:
         current = pending.pop()
         if current in seen:
@@ -52,63 +52,50 @@ def usage(pid: int, children: bool = True) -> tuple[float, float] | None:
                 started = Path(f"/proc/{current}/task/{thread}/children").read_text().split() if children else []
             except OSError:
                 continue
-            found = True
-            ran, waited = ran + int(fields[0]), waited + int(fields[1])
+            found[f"{current}/{thread}"] = (int(fields[0]), int(fields[1]))
             pending += [int(child) for child in started]
-    return (ran / 1e9, waited / 1e9) if found else None
-
-
-def cpu_pressure() -> float | None:
-    """Seconds, since the machine started, during which some task waited for a CPU (PSI), or None."""
-    try:
-        line = Path("/proc/pressure/cpu").read_text().splitlines()[0]
-        return int(line.rsplit("total=", 1)[1]) / 1e6
-    except (OSError, IndexError, ValueError):
-        return None
+    return found or None
 
 
 @dataclass
 class ProbeClock:
     """One probe's clock: started when the probe is sent, asked for a verdict while the judge waits. `pid` is
-    the process that answers the probe (the processes it starts count with it)."""
+    the process that answers the probe (the processes it starts count with it); the judge is this process."""
 
     pid: int
     started: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
-        self._base = self._sample()
-        self._pressure = cpu_pressure()
+        self._own = self.pid == os.getpid()  # a student's own run: the probe runs in this very process
+        self._cpu = time.process_time()
+        self._first = self._sample()
+        self._last = dict(self._first or {})
 
-    def pressure(self) -> float | None:
-        """The share of the wall clock since the start in which some task of the machine waited for a CPU."""
-        now, wall = cpu_pressure(), time.monotonic() - self.started
-        if now is None or self._pressure is None or wall <= 0:
-            return None
-        return min(1.0, (now - self._pressure) / wall)
-
-    def _sample(self) -> tuple[float, float] | None:
-        measured = usage(self.pid)
-        if measured is None and self.pid == os.getpid():
-            return time.process_time(), 0.0  # another system: this process's CPU, waiting unknown
-        return measured
+    def _sample(self) -> dict[str, tuple[int, int]] | None:
+        probe = tasks(self.pid)
+        if probe is None or self._own:
+            return probe
+        judge = tasks(os.getpid(), children=False) or {}
+        return {**probe, **{f"judge {key}": (0, waited) for key, (_, waited) in judge.items()}}
 
     def spent(self) -> tuple[float, float, float]:
-        """(wall seconds, CPU seconds, seconds waiting for a CPU) since the probe started."""
+        """(wall seconds, CPU seconds, seconds the probe or the judge waited for a CPU) since the probe started."""
         wall = time.monotonic() - self.started
         now = self._sample()
-        if now is None or self._base is None:
-            return wall, 0.0, 0.0
-        return wall, now[0] - self._base[0], now[1] - self._base[1]
+        if now is None or self._first is None:
+            return wall, (time.process_time() - self._cpu) if self._own else 0.0, 0.0
+        self._last.update(now)  # a thread that ended keeps its last record
+        ran = sum(value[0] - self._first.get(key, (0, 0))[0] for key, value in self._last.items())
+        waited = sum(value[1] - self._first.get(key, (0, 0))[1] for key, value in self._last.items())
+        return wall, ran / 1e9, waited / 1e9
 
     def verdict(self) -> str | None:
         """TIMEOUT, BLOCKED or BUSY (see the module's docstring), or None while the probe may go on."""
-        wall, ran, _ = self.spent()
+        wall, ran, waited = self.spent()
         if ran >= LIMITS.probe_seconds:
             return TIMEOUT
-        if wall >= LIMITS.probe_seconds:
-            pressure = self.pressure()
-            if pressure is not None and pressure < CALM:
-                return BLOCKED
+        if wall >= LIMITS.probe_seconds and self._first is not None and ran + waited < wall / 2:
+            return BLOCKED
         if wall >= LIMITS.backstop_seconds:
             return BUSY
         return None

@@ -224,7 +224,7 @@ LOOPING_TASK = SOLUTIONS_MAIN.read_text().replace(
 @pytest.mark.slow
 @pytest.mark.parametrize(("source", "selected", "told"), [
     (SOLUTIONS_MAIN.read_text() + "\nwhile True:\n    pass\n", "lesson",
-     "was still running after 5 s and was stopped: code at the top level of main.py never finishes"),
+     "was still running after 5 s of CPU, and was stopped: code at the top level of main.py never finishes"),
     (LOOPING_TASK, "two_seconds", "your code was still running after the time limit and was stopped"),
 ], ids=["endless-import", "task-looping-in-a-thread"])
 def test_the_time_limit_needs_no_posix_signal(tmp_path, source, selected, told):

@@ -136,7 +136,9 @@ def test_a_second_lesson_is_graded_by_pytest_submission(tmp_path):
 
 # Where each report format writes, for the class below; a new format must say here what it writes.
 REPORT_FILES = {"gradebook": ["gradebook.csv"], "summary": ["summary.md"], "feedback": ["feedback/{}.md"],
-                "gradescope": ["results/{}.json"], "exercism": ["exercism/{}.json"], "html": ["report.html"]}
+                "gradescope": ["results/{}.json"], "exercism": ["exercism/{}.json"], "html": ["report.html"],
+                "prairielearn": ["prairielearn/{}.json"], "canvas": ["canvas.csv"], "moodle": ["moodle.csv"],
+                "junit": ["junit/{}.xml"]}
 
 
 @pytest.mark.slow
