@@ -113,9 +113,9 @@ def _reviewed(row: ResultRow, entry: Entry) -> ResultRow:
     return row
 
 
-TOO_BUSY = (f"twice in a row, a test did not finish within {LIMITS.backstop_seconds:g} s while the code used "
-            "little CPU: the grading machine was too busy, or the code waits for something that never comes (a "
-            "lock, a queue, input(), uvicorn.run); grade it again on a quieter machine, or review it")
+TOO_BUSY = (f"twice in a row, a test had not finished after {LIMITS.backstop_seconds:g} s, its code and the judge "
+            "having spent most of that time waiting for a CPU: the grading machine was too busy; grade it again "
+            "on a quieter machine")
 
 
 def _attempt(entry: Entry, sandboxed: bool, hidden_seed: int | None) -> ResultRow | str:

@@ -134,11 +134,8 @@ class _time_limit:
         self._clock: ProbeClock | None = None
 
     def own_seconds(self) -> float:
-        """The code's own seconds in this block: its CPU, or the whole block when it was stopped as blocked."""
-        if self._clock is None:
-            return 0.0
-        wall, ran, _ = self._clock.spent()
-        return wall if self.verdict == BLOCKED else ran
+        """The code's own seconds in this block (alfred.sandbox.usage.ProbeClock.own_seconds)."""
+        return self._clock.own_seconds() if self._clock is not None else 0.0
 
     def __enter__(self) -> "_time_limit":
         self._clock = ProbeClock(os.getpid())
@@ -194,10 +191,9 @@ _PROBLEMS = {
 
 _ANSWER_OF = {"request": "response", "validate": "model", "call": "events"}  # what each action must report
 
-NOT_JUDGED = (f"not judged: this test did not finish within {LIMITS.backstop_seconds:g} s although its code used "
-              f"little CPU: either it waits for something that never comes (a lock, a queue, input(), a server "
-              f"started with uvicorn.run), or the computer was too busy; the tests after it are not run either. "
-              f"Look for such a wait, or run again when the computer is less busy")
+NOT_JUDGED = (f"not judged: after {LIMITS.backstop_seconds:g} s this test had not finished, its code having spent "
+              "most of that time waiting for a CPU: the computer was too busy (the tests after it are not run "
+              "either); run again when it is less busy")
 
 
 def _validated(raw: Any) -> Observation | None:

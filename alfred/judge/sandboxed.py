@@ -59,8 +59,8 @@ class SubprocessDriver:
         self.key = key
         self.main = main  # the student's file, relative to its staged folder
         self.max_reply_bytes = max_reply_bytes
-        # The submission's own seconds over all its probes: the CPU its processes used, and the wall clock of
-        # probes it blocked (alfred.sandbox.usage); never time the machine was too busy to give it.
+        # The submission's own seconds over all its probes: the time its processes ran or slept
+        # (alfred.sandbox.usage.ProbeClock.own_seconds); never time the machine was too busy to give them a CPU.
         self.budget_seconds = budget_seconds
         self.flags: set[str] = set()
         # The first import failure seen while a visible test ran, for the grade's headline, which the student
@@ -83,7 +83,7 @@ class SubprocessDriver:
 
     def own_seconds(self) -> float:
         """The submission's own seconds so far, the probe under way included."""
-        return self._spent + (self._clock.spent()[1] if self._clock is not None else 0.0)
+        return self._spent + (self._clock.own_seconds() if self._clock is not None else 0.0)
 
     def run(self, probe: dict, workdir: Path) -> dict:
         from alfred.sandbox.fork_server import ServerError
@@ -121,8 +121,7 @@ class SubprocessDriver:
         except OSError:
             return self._end_child("crashed")
         record = read_probe(supervisor, 0, clock.verdict, self.max_reply_bytes, exchange)
-        wall, ran, _ = clock.spent()
-        self._spent += wall if record.problem == BLOCKED else ran  # the code's own seconds
+        self._spent += clock.own_seconds()
         self._clock = None
         self._hang_up(supervisor)
         loaded = record.loaded

@@ -44,7 +44,7 @@ class Limits:
     # a student's own run keeps the same limits: alfred.judge.driver). Simulated sleeps take none.
     probe_seconds: float = 5.0  # one probe's CPU (the import and one request or call), or its wall clock while the machine is calm
     backstop_seconds: float = 15.0  # one probe's wall clock on a machine short of CPU: beyond it, nothing is concluded
-    submission_seconds: float = 60.0  # the submission's own seconds over its probes: CPU, and time it blocked
+    submission_seconds: float = 60.0  # the submission's own seconds over its probes: running or asleep, not starved
     judge_seconds: float = 180.0  # wall clock for everything of one submission, the judge's own work included
     # (2-5 s when honest): beyond it the submission is ungradable, unless its own time ran out first
 

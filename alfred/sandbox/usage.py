@@ -89,6 +89,13 @@ class ProbeClock:
         waited = sum(value[1] - self._first.get(key, (0, 0))[1] for key, value in self._last.items())
         return wall, ran / 1e9, waited / 1e9
 
+    def own_seconds(self) -> float:
+        """The code's own seconds so far, counted against the submission's budget: the wall clock less the time
+        the probe's processes or the judge waited for a CPU (the busy machine's share), so running and sleeping
+        both count (a probe that blocks 4.8 s every time, under the probe's limit, spends the budget all the same)."""
+        wall, _, waited = self.spent()
+        return max(0.0, wall - waited)
+
     def verdict(self) -> str | None:
         """TIMEOUT, BLOCKED or BUSY (see the module's docstring), or None while the probe may go on."""
         wall, ran, waited = self.spent()
