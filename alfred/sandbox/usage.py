@@ -82,13 +82,11 @@ class ProbeClock:
         self._slept = 0.0  # seconds between looks that found every thread asleep
         self._looked_at = self.started
 
-    def _look(self) -> None:
+    def _look(self, probe: dict[str, tuple[int, str]] | None) -> None:
+        """Notes whether every thread of the probe and of the judge (but the one looking) is asleep."""
         now = time.monotonic()
-        probe = tasks(self.pid)
         if probe is None:
             return
-        for key, (ran, _) in probe.items():
-            self._last_ran[key] = ran  # a thread that ended keeps its last record
         judge = (tasks(os.getpid(), children=False) or {}) if self.pid != os.getpid() else {}
         looking = f"{os.getpid()}/{threading.get_native_id()}"
         every = {**probe, **{f"judge {key}": value for key, value in judge.items()}}
@@ -99,13 +97,14 @@ class ProbeClock:
             self._slept += now - self._looked_at
         self._looked_at = now
 
-    def spent(self) -> tuple[float, float]:
-        """(wall seconds, CPU seconds of the probe's processes) since the probe started."""
+    def spent(self, probe: dict[str, tuple[int, str]] | None = None) -> tuple[float, float]:
+        """(wall seconds, CPU seconds of the probe's processes) since the probe started; `probe`: its threads
+        as just read (else they are read now)."""
         wall = time.monotonic() - self.started
         if self._first is None:
             return wall, (time.process_time() - self._cpu) if self.pid == os.getpid() else 0.0
-        for key, (ran, _) in (tasks(self.pid) or {}).items():
-            self._last_ran[key] = ran
+        for key, (ran, _) in (probe if probe is not None else tasks(self.pid) or {}).items():
+            self._last_ran[key] = ran  # a thread that ended keeps its last record
         ran = sum(value - self._first.get(key, (0, ""))[0] for key, value in self._last_ran.items())
         return wall, ran / 1e9
 
@@ -118,8 +117,9 @@ class ProbeClock:
 
     def verdict(self) -> str | None:
         """TIMEOUT, BLOCKED or BUSY (see the module's docstring), or None while the probe may go on."""
-        self._look()
-        wall, ran = self.spent()
+        probe = tasks(self.pid)
+        self._look(probe)
+        wall, ran = self.spent(probe or {})
         if ran >= LIMITS.probe_seconds:
             return TIMEOUT
         expected = wall / LOOK_SECONDS
