@@ -73,7 +73,7 @@ STUDENT_UIDS = range(40000, 60000)  # alfred.sandbox.fork_server gives each sand
 # Time budgets, for this kit's 2-core machine when idle; they grow with the machine's pace, measured at the
 # start of the campaign (seconds per submission of the honest files graded in-process), so a loaded machine
 # gets more time instead of false alarms. An attack whose run was not reached is skipped as "not run".
-CAMPAIGN_SECONDS = 300  # the whole module's grading
+CAMPAIGN_SECONDS = 330  # the whole module's grading: 251 s measured idle on 2026-12-07, 72 students in the main class
 RUN_SECONDS = 240  # one `alfred grade` call, after which the grading counts as stalled
 IDLE_PACE = 1.0  # seconds per honest file in the campaign's first step, on that machine
 MAX_ARTIFACT_BYTES = 2_000_000  # results/, feedback/ or cache/ file of one student
