@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
 from alfred.course.lesson import LessonError, current, load
-from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
+from alfred.course.targets import KIT_ROOT, SOLUTIONS_MAIN
 from alfred.grading.review import review
 
 CORPUS = KIT_ROOT / "tests" / "corpus"
