@@ -1,13 +1,13 @@
-"""What a fresh submission process per probe would cost: the measurement behind SECURITY.md's "state kept across
-probes" (issue 22's design 1, not built yet).
+"""What a probe costs now that each runs in a fresh sandboxed process (issue 22's design 1), against its
+floor: the same probe run in this process, with nothing started.
 
     python benchmarks/fresh_process_per_probe.py [--probes 20]
 
 One sandboxed fork server, the reference solution staged, the same probe (`GET /openapi.json`) answered
-`--probes` times by one submission process (today's design: one process answers all of a student's probes),
-then `--probes` times by a new process each (spawn, listener handover, the probe, the end). Prints the median
-milliseconds per probe of each and their ratio, and the parts of a fresh probe. Needs root and bubblewrap, as
-grading does.
+`--probes` times by `SubprocessDriver` (a new process each: spawn, listener handover, the probe, the end),
+then `--probes` times in-process (`alfred.inside.running.run_probe`, main.py loaded afresh each time, as a
+probe does). Prints the median milliseconds per probe of each, their ratio, and the parts of a sandboxed probe.
+Needs bubblewrap, as grading does.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alfred.course.targets import SOLUTIONS_MAIN  # noqa: E402
+from alfred.inside.running import run_probe  # noqa: E402
+from alfred.inside.warm_up import warm_up  # noqa: E402
 from alfred.judge.sandboxed import SubprocessDriver  # noqa: E402
 from alfred.sandbox.fork_server import ForkServer  # noqa: E402
 
@@ -36,30 +39,32 @@ def main() -> None:
     try:
         driver = SubprocessDriver(server, "bench")
         driver.run(PROBE, Path("/warm-up"))
-        same = []
+        sandboxed, parts = [], []
         for number in range(probes):
             started = time.perf_counter()
-            driver.run(PROBE, Path(f"/same-{number}"))
-            same.append(time.perf_counter() - started)
-        driver.stop()
-        fresh, parts = [], []
-        for number in range(probes):
-            driver = SubprocessDriver(server, "bench")
-            started = time.perf_counter()
-            driver._child = driver._start_child()
+            driver._child = driver._start_child(f"test-{number}")
             spawned = time.perf_counter()
-            driver.run(PROBE, Path(f"/fresh-{number}"))
+            driver._probe(PROBE, f"test-{number}")
             answered = time.perf_counter()
-            driver.stop()
+            driver._end_child_quietly()
             ended = time.perf_counter()
-            fresh.append(ended - started)
+            sandboxed.append(ended - started)
             parts.append((spawned - started, answered - spawned, ended - answered))
     finally:
         server.finish("bench")
         server.close()
-    one, new = statistics.median(same) * 1000, statistics.median(fresh) * 1000
-    print(f"one process for every probe: {one:.1f} ms a probe (median of {probes})")
-    print(f"a new process for each probe: {new:.1f} ms a probe ({new / one:.1f}x)")
+    warm_up()
+    in_process = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for number in range(probes):
+            workdir = Path(scratch) / f"test-{number}"
+            workdir.mkdir()
+            started = time.perf_counter()
+            run_probe(SOLUTIONS_MAIN, PROBE, workdir)
+            in_process.append(time.perf_counter() - started)
+    floor, fresh = statistics.median(in_process) * 1000, statistics.median(sandboxed) * 1000
+    print(f"floor, the probe in this process: {floor:.1f} ms a probe (median of {probes})")
+    print(f"a new sandboxed process for each probe: {fresh:.1f} ms a probe ({fresh / floor:.1f}x)")
     for name, index in (("spawn and listener handover", 0), ("the probe", 1), ("the end", 2)):
         print(f"  {name}: {statistics.median(part[index] for part in parts) * 1000:.1f} ms")
 

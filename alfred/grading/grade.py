@@ -233,6 +233,9 @@ class _JudgeDeadline:
         signal.signal(signal.SIGALRM, self._previous)
 
     def _ring(self, signum, frame) -> None:
+        if any(server.exchanging for server in _servers.values()):  # never between an order and its answer
+            signal.setitimer(signal.ITIMER_REAL, 0.01)
+            return
         self.passed = True
         pytest.exit("the judge's time for this submission is over", returncode=pytest.ExitCode.INTERRUPTED)
 

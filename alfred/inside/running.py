@@ -9,7 +9,6 @@ in-process driver calls `run_probe`; the sandbox's worker calls `answer` for eve
 from __future__ import annotations
 
 import os
-import shutil
 
 from alfred.inside.actions import _ACTIONS
 from alfred.inside.loading import _lay_out_project, _load_module, _prepare_workdir, _project_importable
@@ -53,28 +52,14 @@ def run_probe(main_path: str | os.PathLike, probe: dict, workdir: str | os.PathL
     return _report(observer)
 
 
-def _clear_other_workdirs(work: str, keep: str, *, _scandir=os.scandir, _rmtree=shutil.rmtree,
-                          _OSError=OSError) -> None:
-    """Removes the work folders of earlier tests (each test's folder holds a copy of the project and what the
-    app wrote: kept, they would fill the submission's small filesystem for the tests after them)."""
-    try:
-        with _scandir(work) as entries:
-            earlier = [entry.path for entry in entries if entry.name != keep and entry.is_dir(follow_symlinks=False)]
-    except _OSError:
-        return
-    for path in earlier:
-        _rmtree(path, ignore_errors=True)
-
-
 def answer(request: dict, main_path: str, work: str, on_loaded, witnessed: bool = False, *, _run_probe=run_probe,
            _encode_reply=encode_reply,
            _makedirs=os.makedirs, _MemoryError=MemoryError, _Exception=Exception, _type=type, _str=str,
-           _dirname=os.path.dirname, _exists=os.path.lexists, _clear_other_workdirs=_clear_other_workdirs) -> bytes:
+           _dirname=os.path.dirname) -> bytes:
     """The reply line to one request of the judge ({"id", "workdir", "probe"}), made in a submission process.
-    The staged folder holding main.py is exactly what the student submitted: it is the project."""
+    The staged folder holding main.py is exactly what the student submitted: it is the project. The test's
+    work folder is made by the sandbox's server (alfred.sandbox.worker), the only one the process sees."""
     workdir = work + "/" + request["workdir"]
-    if not _exists(workdir):  # a new test: the folders of earlier tests are never used again, free their room
-        _clear_other_workdirs(work, request["workdir"])
     _makedirs(workdir, exist_ok=True)
     try:
         observation = _run_probe(main_path, request["probe"], workdir, on_loaded, _dirname(main_path), witnessed)

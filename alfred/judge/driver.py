@@ -226,10 +226,11 @@ def model_object(model: str, **fields: Any) -> dict:
 class Submission:
     """The student's main.py as the tests see it: send requests, call functions, validate data.
 
-    Probes are deterministic in what they start from, so the first probe of a test (a fresh, empty working
-    directory) is answered from `shared_answers` when an earlier test of the same run sent the same one.
-    Later probes of a test depend on what the earlier ones left behind, and always run: a first probe that
-    was answered from memory is run for real just before them, so its files are there.
+    Every probe starts afresh: main.py loaded anew, in a new work folder holding the project's files and what
+    the probe lays out (`files=`, `absent=`, `dirs=`), in a new process when the probes run in the sandbox.
+    What one probe leaves never reaches another; a test that needs it lays it out again (say
+    `files=first.files`). So a probe an earlier test of the same run already sent is answered from
+    `shared_answers`.
     """
 
     def __init__(self, driver: Driver, workdir: Path, label: str, shared_answers: dict | None = None):
@@ -237,8 +238,7 @@ class Submission:
         self.workdir = workdir
         self.label = label
         self.shared_answers = {} if shared_answers is None else shared_answers
-        self._fresh = True
-        self._unplayed: dict | None = None  # a first probe answered from memory, not yet run here
+        self._probes = 0
 
     def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None,
                 content: str | None = None, headers: dict | None = None, **setup: Any) -> Observation:
@@ -259,17 +259,14 @@ class Submission:
         """The probe's observation, validated (None when the reply was not a valid one). Only validated
         observations are kept for later tests, as compact JSON text: whatever else a reply carried is dropped
         at once, and what a submission's kept answers cost the judge is bounded by the reply's cap in bytes."""
-        if not self._fresh:
-            if self._unplayed is not None:
-                self.driver.run(self._unplayed, self.workdir)
-                self._unplayed = None
-            return _validated(self.driver.run(probe, self.workdir))
-        self._fresh = False
         key = json.dumps(probe, sort_keys=True)
         if key in self.shared_answers:
-            self._unplayed = probe
             return _revived(self.shared_answers[key])
-        observation = _validated(self.driver.run(probe, self.workdir))
+        self._probes += 1
+        workdir = self.workdir / f"probe-{self._probes}"
+        if self.driver.local_work_folders:
+            workdir.mkdir()
+        observation = _validated(self.driver.run(probe, workdir))
         self.shared_answers[key] = _kept(observation)
         return observation
 

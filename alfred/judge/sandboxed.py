@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import select
 import socket
 import time
@@ -25,6 +26,9 @@ from alfred.inside.probe import MAX_REPLY_BYTES, model_report
 from alfred.sandbox.limits import LIMITS
 from alfred.sandbox.usage import BLOCKED, BUSY, TIMEOUT, ProbeClock
 from alfred.sandbox.supervisor import Exchange, Supervisor, read_probe, read_work_folder
+
+
+PROBE_FOLDER = "probe"  # the name of every probe's work folder, as the submission sees it: /sandbox/work/probe
 
 
 def _write_before(fd: int, data: bytes, deadline: float) -> bool:
@@ -44,11 +48,12 @@ def _write_before(fd: int, data: bytes, deadline: float) -> bool:
 
 
 class SubprocessDriver:
-    """Runs probes in a submission process forked by the sandbox's fork server, over a data-only channel.
+    """Runs each probe in a new submission process forked by the sandbox's fork server, over a data-only
+    channel, and ends that process once the judge has read what it did: nothing a probe keeps (memory, `sys`,
+    /tmp, IPC, children) reaches the next one, so the order of the probes tells a submission nothing.
 
     A late, oversized or malformed reply, or a process that died, becomes a `problem` observation that
-    fails the one test that asked; the next probe gets a fresh process. `flags` collects what the
-    instructor should look at.
+    fails the one test that asked. `flags` collects what the instructor should look at.
     """
 
     local_work_folders = False  # each test's folder is made in the submission's private work area
@@ -74,10 +79,9 @@ class SubprocessDriver:
         self.busy = False  # a probe outlived the backstop with little CPU used: nothing is concluded (usage.BUSY)
         # pid (the server's), probes fd, its supervisor, work folder, the submission process's pid (the judge's)
         self._child: tuple[int, int, Supervisor, str, int] | None = None
-        self._workdirs: dict[str, str] = {}
         self._given: dict[str, bytes] | None = None
         self._serving: socket.socket | None = None  # hands the submission process a socket to serve on
-        self._next_id = 0
+        self._probe_id = 0  # drawn afresh for each probe: neither it nor the folder's name tells the probe's place
         self._spent = 0.0  # the submission's own seconds in the probes done (see budget_seconds)
         self._clock: ProbeClock | None = None  # the probe under way
 
@@ -92,7 +96,8 @@ class SubprocessDriver:
             return self._run(probe, workdir)
         except ServerError as exc:  # the sandbox itself failed: this test fails, the grader gets a new one
             self.server_broken = True
-            self._child = None
+            if self._child is not None:
+                self._end_child_quietly()
             return self._problem("crashed", f"the sandbox stopped answering ({exc})")
 
     def _run(self, probe: dict, workdir: Path) -> dict:
@@ -103,13 +108,21 @@ class SubprocessDriver:
         refused = out_of_time(self.import_hangs, self._spent, self.budget_seconds)
         if refused:
             return self._problem("timeout", refused)
+        folder = PROBE_FOLDER  # new and empty for each probe, in the submission's private area
+        self._child = self._start_child(folder)
         if self._child is None:
-            self._child = self._start_child()
-            if self._child is None:
-                return self._problem("crashed", "the process for your code could not be watched by the grader")
+            return self._problem("crashed", "the process for your code could not be watched by the grader")
+        try:
+            return self._probe(probe, folder)
+        finally:
+            if self._child is not None:
+                self._end_child_quietly()
+
+    def _probe(self, probe: dict, folder: str) -> dict:
+        """Sends `probe` to the process just started, and makes the observation of what the judge saw."""
         pid, probes_fd, supervisor, work, student_pid = self._child
-        self._next_id += 1
-        request = {"id": self._next_id, "workdir": self._workdir_key(workdir), "probe": probe}
+        self._probe_id = secrets.randbits(52)
+        request = {"id": self._probe_id, "workdir": folder, "probe": probe}
         supervisor.watch = (f"{work}/{request['workdir']}", tuple(probe.get("watch", ())))
         supervisor.begin_probe()
         requests = _requests_of(probe)
@@ -126,7 +139,7 @@ class SubprocessDriver:
         self._hang_up(supervisor)
         loaded = record.loaded
         reply = record.problem or parse_reply(record.reply)
-        if not isinstance(reply, Reply) or reply.id != self._next_id:
+        if not isinstance(reply, Reply) or reply.id != self._probe_id:
             problem = reply if isinstance(reply, str) else "malformed"
             if problem == BUSY:
                 self.busy = True
@@ -160,10 +173,6 @@ class SubprocessDriver:
                 except ValidationError:
                     pass
         return observation
-
-    def _workdir_key(self, workdir: Path) -> str:
-        # Each test's tmp_path maps to its own folder in the submission's private work area.
-        return self._workdirs.setdefault(str(workdir), f"test-{len(self._workdirs)}")
 
     def _send_requests(self, requests: list[dict], supervisor: Supervisor) -> Exchange | None:
         """Connects to the app the submission process is about to serve, and sends it the probe's requests, as
@@ -202,10 +211,11 @@ class SubprocessDriver:
                            if path.is_file() and not path.is_symlink() and str(path.relative_to(staged)) != self.main}
         return self._given
 
-    def _start_child(self) -> tuple[int, int, Supervisor, str, int] | None:
-        """A new submission process, under a supervisor of its own; None when it did not hand over its listener
-        with its credentials (which name the process whose CPU the judge counts)."""
-        pid, probes_fd, handover, work = self.server.spawn(self.key, self.main)
+    def _start_child(self, folder: str) -> tuple[int, int, Supervisor, str, int] | None:
+        """A new submission process for one probe in the work folder `folder`, under a supervisor of its own;
+        None when it did not hand over its listener with its credentials (which name the process whose CPU the
+        judge counts)."""
+        pid, probes_fd, handover, work = self.server.spawn(self.key, folder, self.main)
         os.set_blocking(probes_fd, False)  # a process that stops reading must not stall the judge
         channel = socket.socket(fileno=handover)
         channel.settimeout(LIMITS.backstop_seconds)
@@ -221,16 +231,23 @@ class SubprocessDriver:
         return pid, probes_fd, Supervisor(fds[0]), work, student_pid
 
     def _end_child(self, problem: str, detail: str = "") -> dict:
-        """Ends the submission process after a failed probe; the next probe starts a fresh one."""
+        """Ends the probe's process after it failed, and says how as the probe's problem."""
+        ended = self._end_child_quietly()
+        return self._problem(problem, detail or (f"the process ended with {ended}" if problem == "crashed" else ""))
+
+    def _end_child_quietly(self) -> str:
+        """Ends the probe's process, and everything it started; returns how it ended."""
         pid, probes_fd, supervisor, _, _ = self._child
         self._child = None
         os.close(probes_fd)
         self._serving.close()
-        ended = self.server.end(pid)
-        supervisor.stop()
+        try:
+            ended = "gone" if self.server_broken else self.server.end(pid)
+        finally:
+            supervisor.stop()
         if ended == "SIGXCPU":
             self.flags.add("killed for CPU")
-        return self._problem(problem, detail or (f"the process ended with {ended}" if problem == "crashed" else ""))
+        return ended
 
     def _problem(self, problem: str, detail: str = "") -> dict:
         flag = {TIMEOUT: "killed for time", BLOCKED: "killed for time", BUSY: "not finished, little CPU used",
@@ -239,14 +256,9 @@ class SubprocessDriver:
         return {"problem": problem, "problem_detail": detail}
 
     def stop(self) -> None:
+        """Ends a probe's process left by an interrupted probe (each ends with its probe otherwise)."""
         if self._child is not None:
-            pid, probes_fd, supervisor, _, _ = self._child
-            self._child = None
-            os.close(probes_fd)
-            self._serving.close()
-            if not self.server_broken:
-                self.server.end(pid)
-            supervisor.stop()
+            self._end_child_quietly()
 
 
 def _listener_and_sender(channel: socket.socket) -> tuple[list[int], int | None]:

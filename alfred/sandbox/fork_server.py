@@ -25,6 +25,7 @@ once per grading process rather than once per student.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -218,6 +219,7 @@ class ForkServer:
 
     def __init__(self, sandboxed: bool, hidden: tuple[Path, ...] = (), mode: SandboxMode | None = None):
         self.sandboxed = sandboxed
+        self.exchanging = False  # an order was sent and its answer is not read yet
         self.mode = (mode or sandbox_mode()) if sandboxed else None
         # A uid of its own for this sandbox's students (per-user limits stay inside it), where the grader may
         # give one; in `shared uid` mode the submissions drop their capabilities instead.
@@ -295,17 +297,20 @@ class ForkServer:
                 (folder / parent).chmod(0o755)
             target.write_bytes(data)
             target.chmod(0o644)
-        self._send({"op": "open", "key": key})
-        self._read_line("opened")
+        with self._exchange():
+            self._send({"op": "open", "key": key})
+            self._read_line("opened")
 
-    def spawn(self, key: str, main: str = "main.py") -> tuple[int, int, int, str]:
-        """A new submission process: (pid, fd to write probes to, a socket on which it hands over its
-        supervisor's listener, its work folder as it sees it)."""
-        self._send({"op": "spawn", "key": key, "main": main, "student_uid": self.student_uid})
-        try:
-            message, fds, _, _ = socket.recv_fds(self._control, 4096, 2)
-        except OSError as exc:
-            raise ServerError(f"no answer to spawn: {exc}") from None
+    def spawn(self, key: str, workdir: str, main: str = "main.py") -> tuple[int, int, int, str]:
+        """A new submission process for one probe, in the work folder `workdir` (a name: one per test): (pid,
+        fd to write the probe to, a socket on which it hands over its supervisor's listener, the folder that
+        holds its work folder, as it sees it)."""
+        with self._exchange():
+            self._send({"op": "spawn", "key": key, "main": main, "workdir": workdir, "student_uid": self.student_uid})
+            try:
+                message, fds, _, _ = socket.recv_fds(self._control, 4096, 2)
+            except OSError as exc:
+                raise ServerError(f"no answer to spawn: {exc}") from None
         if len(fds) != 2 or not message.endswith(b"\n"):
             for fd in fds:
                 os.close(fd)
@@ -318,14 +323,16 @@ class ForkServer:
         return pid, fds[0], fds[1], work
 
     def end(self, pid: int) -> str:
-        self._send({"op": "end", "pid": pid})
-        return str(self._read_line("ended")["ended"])
+        with self._exchange():
+            self._send({"op": "end", "pid": pid})
+            return str(self._read_line("ended")["ended"])
 
     def finish(self, key: str) -> int:
         """Ends what is left of the submission and throws its filesystem away; returns how many entries it
         left outside its work folder. Raises ServerError when a process of the student outlived its turn."""
-        self._send({"op": "close", "key": key, "student_uid": self.student_uid})
-        answer = self._read_line("closed")
+        with self._exchange():
+            self._send({"op": "close", "key": key, "student_uid": self.student_uid})
+            answer = self._read_line("closed")
         shutil.rmtree(self.staging / key, ignore_errors=True)
         if answer.get("left") != 0:  # whatever stayed would reach the next student: this sandbox is done
             raise ServerError(f"{answer.get('left')} processes of the submission outlived it")
@@ -349,6 +356,16 @@ class ForkServer:
 
     def memory_events(self) -> int:
         return self.cgroup.memory_events() if self.cgroup else 0
+
+    @contextlib.contextmanager
+    def _exchange(self):
+        """Marks an order and its answer as one exchange (`exchanging`), which the judge's deadline never cuts in
+        two (alfred.grading.grade): an answer left unread would be read as the answer to the next order."""
+        self.exchanging = True
+        try:
+            yield
+        finally:
+            self.exchanging = False
 
     def _send(self, order: dict) -> None:
         try:

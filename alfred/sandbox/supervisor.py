@@ -138,6 +138,7 @@ class Supervisor:
         self.received = 0
         self.changed = threading.Condition()
         self._stopping = False
+        self._wake, self._woken = os.pipe()  # `stop` writes to it: the thread stops waiting at once
         self._thread = threading.Thread(target=self._answer_stops, name="alfred-supervisor", daemon=True)
         self._thread.start()
 
@@ -171,8 +172,10 @@ class Supervisor:
 
     def stop(self) -> None:
         self._stopping = True
+        os.write(self._woken, b"x")
         self._thread.join()
-        os.close(self.listener)
+        for fd in (self.listener, self._wake, self._woken):
+            os.close(fd)
 
     def wait_for(self, predicate, deadline: float) -> bool:
         """Waits until `predicate()` holds (checked under the lock, whenever something new is seen) or
@@ -188,13 +191,14 @@ class Supervisor:
     def _answer_stops(self) -> None:
         poller = select.poll()
         poller.register(self.listener, select.POLLIN)
+        poller.register(self._wake, select.POLLIN)
         buffer = bytearray(_NOTIF.size)
         while not self._stopping:
-            events = poller.poll(10)  # how soon `stop` is noticed
-            if not events:
-                continue
-            if not events[0][1] & select.POLLIN:  # every process of the filter is gone
-                if events[0][1] & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+            events = dict(poller.poll())
+            if self._wake in events:  # `stop`
+                return
+            if not events.get(self.listener, 0) & select.POLLIN:  # every process of the filter is gone
+                if events.get(self.listener, 0) & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
                     return
                 continue
             buffer[:] = bytes(_NOTIF.size)

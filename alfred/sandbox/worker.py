@@ -7,24 +7,30 @@ true|false, "submissions": ..., "students": ...}. The server
 imports and exercises the trusted heavy modules once (FastAPI, pydantic, freezegun...), then waits for
 orders from the judge on a Unix socket (CONTROL_FD), one JSON line each:
 
-    {"op": "open", "key": K}     gives submission K new, empty filesystems: fresh tmpfs under
-                                 <students>/K, which K will see as /sandbox, /tmp and /dev/shm
-    {"op": "spawn", "key": K, "main": "main.py", "student_uid": 40123 or null}
-                                 forks a submission process and hands the judge its two pipe ends
-                                 (SCM_RIGHTS): the judge writes probes into one and reads observations from
-                                 the other. The server never reads what flows there, so its memory, which
-                                 every later submission process inherits, holds no student's data.
-    {"op": "end", "pid": N}      kills that submission process, and with it everything it started
-    {"op": "close", "key": K}    ends what is left of K, counts the entries it left outside its work folder
-                                 (`strays`), and throws its filesystem away whole; `left` counts processes
-                                 of the student uid still alive afterwards (then the judge replaces the sandbox)
+    {"op": "open", "key": K}     gives submission K a new, empty tmpfs under <students>/K/work, which
+                                 holds the work folder of its probe under way
+    {"op": "spawn", "key": K, "main": "main.py", "workdir": "probe-3", "student_uid": 40123 or null}
+                                 forks the process for one probe of K, in a new, empty work folder, and
+                                 hands the judge its two pipe ends (SCM_RIGHTS): the judge writes the probe
+                                 into one and reads the observation from the other. The server never reads
+                                 what flows there, so its memory, which every later submission process
+                                 inherits, holds no student's data.
+    {"op": "end", "pid": N}      counts the entries that process left outside its work folder, then kills it,
+                                 and with it everything it started
+    {"op": "close", "key": K}    ends what is left of K, answers how many entries its processes left outside
+                                 their work folders (`strays`), and throws its filesystem away whole; `left`
+                                 counts processes of the student uid still alive afterwards (then the judge
+                                 replaces the sandbox)
 
-Nothing a submission does can reach the next one, by construction rather than by cleaning (`isolate`):
-each submission process lives in namespaces of its own, made by the trusted server before it drops to the
-student uid: a mount namespace in which /sandbox, /tmp and /dev/shm are its own tmpfs and /submission is
-its own files, read-only (the other students' folders and tmpfs are covered); an IPC namespace (System V
-objects and POSIX queues die with it); a PID namespace whose init is trusted code, so that every process
-the submission starts dies when it ends. Kernel keyrings are closed to the sandbox by its seccomp filter.
+Nothing a probe does can reach the next probe, or the next student, by construction rather than by cleaning
+(`isolate`): each probe is a new process, forked from this server (which never runs student code), in
+namespaces of its own, made by the trusted server before it drops to the student uid: a mount namespace in
+which /sandbox, /tmp and /dev/shm are new, empty tmpfs, the probe's new work folder is bound at
+/sandbox/work/<name>, and /submission is its own files, read-only (other tests' folders, other students'
+folders and tmpfs are covered); an IPC namespace (System V objects and POSIX queues die with it); a PID
+namespace whose init is trusted code, so that every process the probe starts dies when it ends. Its work
+folder is new too, and holds only what the probe lays out. Kernel keyrings are closed to the sandbox by its
+seccomp filter.
 
     server ── C1: unshare(mount, IPC, PID), mounts ── C2: init of the new PID namespace ── C3: the student
 
@@ -41,10 +47,12 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import gc
 import json
 import os
 import random
 import resource
+import shutil
 import signal
 import socket
 import sys
@@ -54,9 +62,10 @@ from pathlib import Path
 from alfred.sandbox.limits import LIMITS
 
 LOADED = b"L\n"  # written once main.py has been imported, before the observation
-SEEN_AS = {"sandbox": "/sandbox", "tmp": "/tmp", "shm": "/dev/shm"}  # folder of the tmpfs -> where the student sees it
+FRESH_PER_PROBE = ("/sandbox", "/tmp", "/dev/shm")  # a new, empty tmpfs at each, for every probe
 SUBMISSION = "/submission"  # the student's own files, seen read-only from inside
-WORK = "sandbox/work"  # the submission's work folder, inside its tmpfs (seen as /sandbox/work)
+WORK = "work"  # the tmpfs, under <students>/K, holding the work folder of K's probe under way
+WORK_IN_SANDBOX = "/sandbox/work"  # where a probe finds its work folder (the only one it sees)
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWPID = 0x00020000, 0x08000000, 0x20000000
@@ -70,8 +79,10 @@ def main(argv: list[str]) -> int:
     layout = json.loads(argv[1])
     _die_with_parent()
     from alfred.inside.probe import warm_up
+    from alfred.sandbox import supervisor  # noqa: F401 - every probe's process loads its filter with it
 
     warm_up()  # a failure here reaches the grader's start log (stderr), which names it
+    gc.freeze()  # what the template holds is never collected: no probe's process copies it to look it over
     _silence_standard_streams()
     server = _Server(layout)
     control.sendall(b'{"ready": true}\n')
@@ -108,6 +119,7 @@ class _Server:
         self.submissions = Path(layout["submissions"])
         self.students = Path(layout["students"])
         self.children: dict[str, set[int]] = {}  # key -> pids of its submission processes (C1) not yet ended
+        self.strays: dict[str, int] = {}  # key -> entries its ended processes left outside their work folders
 
     def obey(self, control: socket.socket, order: dict) -> dict | None:
         op = order["op"]
@@ -116,12 +128,16 @@ class _Server:
             return {"opened": True}
         if op == "spawn":
             key = _key(order["key"])
-            pid = _spawn(control, self._plan(key, order["main"]), order["student_uid"], self.shared_uid)
+            plan = self._plan(key, order["main"], _key(order["workdir"]), order["student_uid"])
+            pid = _spawn(control, plan, order["student_uid"], self.shared_uid)
             self.children.setdefault(key, set()).add(pid)
             return None  # answered with the pipes by _spawn
         if op == "end":
-            for pids in self.children.values():
-                pids.discard(order["pid"])
+            for key, pids in self.children.items():
+                if order["pid"] in pids:
+                    pids.discard(order["pid"])
+                    if self.isolate:
+                        self.strays[key] = self.strays.get(key, 0) + _strays(order["pid"])
             return {"ended": _end(order["pid"])}
         if op == "close":
             return self._close(_key(order["key"]), order["student_uid"])
@@ -130,38 +146,41 @@ class _Server:
     def _open(self, key: str) -> None:
         root = self.students / key
         root.mkdir(mode=0o755)
-        for folder, mode in (("sandbox", 0o777), ("tmp", 0o1777), ("shm", 0o1777)):
-            (root / folder).mkdir()
-            if self.isolate:  # a tmpfs each, as a machine has: filling /tmp leaves room in the work folder
-                _mount("tmpfs", str(root / folder), "tmpfs", _MS_NOSUID | _MS_NODEV,
-                       f"size={LIMITS.fs_bytes},nr_inodes={LIMITS.fs_inodes},mode={mode:o}")
-            (root / folder).chmod(mode)
+        (root / WORK).mkdir()
+        if self.isolate:  # a tmpfs of its own: filling it leaves room in /tmp, and the next student none of it
+            _mount("tmpfs", str(root / WORK), "tmpfs", _MS_NOSUID | _MS_NODEV,
+                   f"size={LIMITS.fs_bytes},nr_inodes={LIMITS.fs_inodes},mode=755")
 
-    def _plan(self, key: str, main: str) -> dict:
-        """Where the submission process finds its file and its work folder, and what to mount for it."""
+    def _plan(self, key: str, main: str, workdir: str, student_uid: int | None) -> dict:
+        """Where the probe's process finds its file and its work folder, and what to mount for it. The folder
+        is new and empty (the probe lays out its scene in it); what earlier probes left is removed first."""
         if main.startswith("/") or ".." in Path(main).parts:
             raise ValueError("the student's file is named relative to its own folder")
-        root = self.students / key
+        work = self.students / key / WORK
+        for earlier in os.listdir(work):
+            shutil.rmtree(work / earlier, ignore_errors=True)
+        folder = work / workdir
+        folder.mkdir(mode=0o755)
+        if student_uid is not None:
+            os.chown(folder, student_uid, student_uid)
         if not self.isolate:
-            return {"main": str(self.submissions / key / main), "work": str(root / WORK), "mounts": None,
+            return {"main": str(self.submissions / key / main), "work": str(work), "mounts": None,
                     "supervision": self.supervision}
-        return {"main": f"{SUBMISSION}/{main}", "work": f"/{WORK}", "supervision": self.supervision,
-                "mounts": {"root": str(root), "files": str(self.submissions / key),
+        return {"main": f"{SUBMISSION}/{main}", "work": WORK_IN_SANDBOX, "supervision": self.supervision,
+                "mounts": {"workdir": str(folder), "files": str(self.submissions / key),
                            "cover": [str(self.submissions), str(self.students)]}}
 
     def _close(self, key: str, student_uid: int | None) -> dict:
+        strays = self.strays.pop(key, 0)
         for pid in self.children.pop(key, set()):
+            strays += _strays(pid) if self.isolate else 0
             _end(pid)
         root = self.students / key
-        strays = _strays(root)
         if self.isolate:
-            for folder in SEEN_AS:
-                _libc.umount2(str(root / folder).encode(), _MNT_DETACH)  # the tmpfs and all it held go at once
-                (root / folder).rmdir()
+            _libc.umount2(str(root / WORK).encode(), _MNT_DETACH)  # the tmpfs and all it held go at once
+            (root / WORK).rmdir()
             root.rmdir()
         else:
-            import shutil
-
             shutil.rmtree(root, ignore_errors=True)
         count = _processes_beside_me if self.shared_uid else lambda: _processes_of(student_uid)
         left = count()
@@ -230,13 +249,19 @@ def _spawn(control: socket.socket, plan: dict, student_uid: int | None, drop_cap
 
 
 def _enter_own_namespaces(mounts: dict) -> None:
-    """Run by C1, still trusted and privileged: new mount, IPC and PID namespaces, in which the student's
-    tmpfs is /sandbox, /tmp and /dev/shm, its files are /submission, and nobody else's are anywhere."""
+    """Run by C1, still trusted and privileged: new mount, IPC and PID namespaces, in which /sandbox, /tmp and
+    /dev/shm are new, empty tmpfs (gone with the namespace), the probe's work folder is the one folder of
+    /sandbox/work, the student's files are /submission, and nobody else's are anywhere."""
     if _libc.unshare(_CLONE_NEWNS | _CLONE_NEWIPC | _CLONE_NEWPID) != 0:
         raise OSError(ctypes.get_errno(), "unshare")
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    for folder, seen_as in SEEN_AS.items():
-        _mount(f"{mounts['root']}/{folder}", seen_as, None, _MS_BIND)
+    for place in FRESH_PER_PROBE:  # a tmpfs each, as a machine has: filling /tmp leaves room in the work folder
+        _mount("tmpfs", place, "tmpfs", _MS_NOSUID | _MS_NODEV,
+               f"size={LIMITS.fs_bytes},nr_inodes={LIMITS.fs_inodes},mode={0o777 if place == '/sandbox' else 0o1777:o}")
+    workdir = f"{WORK_IN_SANDBOX}/{os.path.basename(mounts['workdir'])}"
+    os.makedirs(workdir)
+    os.chmod(WORK_IN_SANDBOX, 0o777)
+    _mount(mounts["workdir"], workdir, None, _MS_BIND)
     _mount(mounts["files"], SUBMISSION, None, _MS_BIND)
     _mount(None, SUBMISSION, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
     for covered in mounts["cover"]:
@@ -399,13 +424,14 @@ def _end(pid: int) -> str:
     return f"exit {code}"
 
 
-def _strays(root: Path) -> int:
-    """Entries a submission left in its /tmp, its /dev/shm, or its /sandbox beside the work folder."""
+def _strays(pid: int) -> int:
+    """Entries the probe's process `pid` (C1, whose mount namespace the probe's is) left in its /tmp, its
+    /dev/shm, or its /sandbox beside the work folder: read before it ends, as its namespace goes with it."""
     count = 0
-    for folder in SEEN_AS:
+    for place in FRESH_PER_PROBE:
         try:
-            with os.scandir(root / folder) as entries:
-                count += sum(1 for entry in entries if f"{folder}/{entry.name}" != WORK)
+            with os.scandir(f"/proc/{pid}/root{place}") as entries:
+                count += sum(1 for entry in entries if f"{place}/{entry.name}" != WORK_IN_SANDBOX)
         except OSError:
             continue
     return count

@@ -135,11 +135,8 @@ META = {path.stem: read_meta(path) for path in ATTACK_FILES}
 HOLES: dict[str, str] = {
     "model_answered_by_hand_on_the_socket": "the model exercise is judged by the answers of a route inside the "
     "student's process: a process that writes correct answers itself, before uvicorn reads the request, earns it "
-    "with an empty model",
-    "stretch_counts_calls_and_spots_hidden_inputs": "one submission process answers all of a student's probes in "
-    "a fixed order, and its memory outlives each fresh import of main.py: a task that counts its calls, and tells "
-    "a hidden check by the shape of its drawn inputs, announces the file where the judge's sequence puts the call "
-    "without it (fresh state per call, process and files, is the fix: SECURITY.md)",
+    "with an empty model. No state is involved, so a fresh process per probe does not contain it; behaviour "
+    "cannot tell it from a model, so the source review flags it for the teacher (alfred/grading/review.py)",
 }
 
 

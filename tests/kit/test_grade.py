@@ -229,7 +229,8 @@ def test_the_judge_stops_one_slow_submission_and_grades_the_next(tmp_path, capsy
     whole work on it has a wall-clock limit; the student after it is graded."""
     from alfred.grading import grade as grading
 
-    monkeypatch.setattr(grading, "LIMITS", replace(grading.LIMITS, judge_seconds=3.0))
+    # An honest submission takes the judge 2-5 s (52 probes, each in a new process); this one never ends.
+    monkeypatch.setattr(grading, "LIMITS", replace(grading.LIMITS, judge_seconds=12.0))
     klass = tmp_path / "class"
     klass.mkdir()
     (klass / "a_slow.py").write_text(SOLUTIONS_MAIN.read_text() + "\n@app.middleware('http')\n"

@@ -95,8 +95,8 @@ class _Server:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), WITNESS_CHANNEL)
                 listen_for_the_judge(student_end, self.program)
                 with os.fdopen(probes_read, "rb") as probes:
-                    probes.readline()
-                view = memoryview(self.reply)
+                    probe_id = json.loads(probes.readline())["id"]  # drawn afresh for each probe by the judge
+                view = memoryview(self.reply.replace(b'{"id":1,', b'{"id":%d,' % probe_id, 1))
                 while view:
                     view = view[os.write(WITNESS_CHANNEL, view):]
             finally:

@@ -154,11 +154,47 @@ def test_nothing_a_submission_leaves_reaches_the_next_one(tmp_path, sandboxes, m
         for server in servers:
             server.close()
     assert planted["strays"] >= 4  # the planter's files outside its work folder are counted for the teacher
-    # only its work folder, holding the folder of the one test that ran
-    assert fresh["entries"] == {"/sandbox": ["work"], "/sandbox/work": ["test-0"], "/tmp": [], "/dev/shm": []}
+    # only its work folder, holding the folder of the one probe that ran
+    assert fresh["entries"] == {"/sandbox": ["work"], "/sandbox/work": ["probe"], "/tmp": [], "/dev/shm": []}
     for key in ("entries", "attributes", "shared memory", "queue", "System V", "free /dev/shm"):
         assert after[key] == fresh[key], key
     assert len(after["processes"]) == len(fresh["processes"])
+
+
+PLANT_AND_LOOK = textwrap.dedent(LEAVE_EVERYTHING).replace("def report():", "def plant():") + """
+import sys
+
+def plant_everywhere():
+    sys.modules["sys"].planted = "a counter kept in sys"
+    with open("counter.txt", "w") as handle:  # in the probe's own work folder
+        handle.write("1")
+    os.setxattr(".", "user.counter", b"1")
+    return plant()
+""" + textwrap.dedent(FIND_LEFTOVERS).replace("    return {", '''    return {
+        "kept in sys": getattr(sys, "planted", None),
+        "work folder": sorted(os.listdir(".")),
+        "work folder's attributes": os.listxattr("."),''', 1)
+
+
+def test_nothing_a_probe_leaves_reaches_the_next_probe_of_the_same_student(mode):
+    """Each probe is a new process in new namespaces with a new work folder: a counter kept in sys, in the work
+    folder or its xattrs, in /tmp, /dev/shm, System V or POSIX IPC, or in a child left running, is gone."""
+    server = ForkServer(sandboxed=True, mode=mode)
+    try:
+        server.stage("s-counter", {"main.py": PLANT_AND_LOOK.encode()})
+        driver = SubprocessDriver(server, "s-counter")
+        looked = [driver.run({"action": "call", "function": "report", "args": []}, Path("/first"))]
+        planted = driver.run({"action": "call", "function": "plant_everywhere", "args": []}, Path("/planting"))
+        looked.append(driver.run({"action": "call", "function": "report", "args": []}, Path("/planting")))
+        driver.stop()
+        strays = server.finish("s-counter")
+    finally:
+        server.close()
+    fresh, after = (Observation.model_validate(seen).returned.value for seen in looked)
+    assert Observation.model_validate(planted).returned.value["pid"] > 0  # the planter ran, and left a child
+    assert strays >= 4  # its files outside the work folder were counted for the teacher before they went
+    assert fresh["kept in sys"] is None and fresh["work folder"] == []
+    assert after == fresh
 
 
 def test_a_hidden_kit_under_usr_stays_hidden_in_a_real_sandbox(tmp_path):

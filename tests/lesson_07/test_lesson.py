@@ -20,8 +20,9 @@ ACTIVITY = "Calibrated the Batmobile"
 TASK = "log_batcomputer_activity"
 
 
-def log_activity(submission, email=EMAIL, **params):
-    return submission.request("POST", f"/log-activity/{email}", params=params or None, watch=[LOG_FILE])
+def log_activity(submission, email=EMAIL, files=None, **params):
+    return submission.request("POST", f"/log-activity/{email}", params=params or None, watch=[LOG_FILE],
+                              files=files)
 
 
 NO_SLEEP_HINT = "keep the lesson's time.sleep(2) between the START message and writing the log line."
@@ -93,8 +94,8 @@ def test_log_activity_appends_one_line_to_the_log(submission, params, activity):
 
 
 def test_two_requests_leave_two_lines_in_the_log(submission):
-    log_activity(submission, activity_description="Opened the Batcave")
-    seen = log_activity(submission, activity_description="Closed the Batcave")
+    first = log_activity(submission, activity_description="Opened the Batcave")
+    seen = log_activity(submission, activity_description="Closed the Batcave", files=first.files)
     expected = f"User {EMAIL} activity: Opened the Batcave\nUser {EMAIL} activity: Closed the Batcave\n"
     check(
         seen.files.get(LOG_FILE) == expected,
