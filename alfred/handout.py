@@ -26,6 +26,7 @@ SUITE = f"tests/{LESSON.folder}"  # where the handout keeps the suite: its lesso
 
 PLUGIN_ENTRY = "alfred.judge.pytest_options"  # loaded through the pytest11 entry point, so it comes along too
 STUDENT_COMMANDS = ("hint", "watch")  # run as `python -m alfred.<name>` in the handout, which has no `alfred` command
+CLASSROOM_COMMAND = "autograding"  # the workflow's `python -m alfred.autograding EXERCISE`
 CLASSROOM_WORKFLOW = ".github/workflows/classroom.yml"
 # The grader's Linux-only modules (the seccomp supervisor and the sandbox, and the driver that uses them) and
 # the packages only the grader installs (its progress bar; pyseccomp, Linux only): never in the handout.
@@ -75,11 +76,11 @@ def write_handout(destination: Path) -> list[Path]:
 
 
 def plugin_modules() -> list[str]:
-    """The modules of `alfred` that conftest.py, the suite, the plugin's entry point and the students'
-    commands import, and theirs, with the `__init__` of every package holding them: paths under alfred/
-    without `.py` (`judge/feedback`)."""
+    """The modules of `alfred` that conftest.py, the suite, the plugin's entry point, the students' commands
+    and the Classroom command import, and theirs, with the `__init__` of every package holding them: paths
+    under alfred/ without `.py` (`judge/feedback`)."""
     sources = [KIT_ROOT / "conftest.py", *sorted(SUITE_DIR.glob("*.py"))]
-    wanted = {"__init__", _module_path(PLUGIN_ENTRY.split(".")[1:]), *STUDENT_COMMANDS}
+    wanted = {"__init__", _module_path(PLUGIN_ENTRY.split(".")[1:]), *STUDENT_COMMANDS, CLASSROOM_COMMAND}
     for source in sources:
         wanted |= _alfred_imports(source)
     todo = list(wanted)
@@ -178,7 +179,9 @@ def package_name(dependency: str) -> str:
 
 def classroom_workflow() -> str:
     """GitHub Classroom's autograding: one step per exercise, worth that exercise's points (the command
-    grader gives a step's points when its command succeeds), and the reporter that sends them."""
+    grader gives a step's points when its command succeeds), and the reporter that sends them. Each command
+    is alfred.autograding, which runs the exercise's tests as its child and succeeds only when the report
+    they write says all passed: how the student's code ends that run never decides the points."""
     rubric = load_rubric(RUBRIC_FILE)
     homework = [exercise for exercise in EXERCISES if exercise.number and rubric[exercise.id] > 0]
     steps, runners, environment = [], [], []
@@ -190,7 +193,7 @@ def classroom_workflow() -> str:
         with:
           test-name: "{exercise.label}: {exercise.title}"
           setup-command: "pip install -e ."
-          command: "pytest exercises -m {exercise.id} -p no:cacheprovider"
+          command: "python -m alfred.{CLASSROOM_COMMAND} {exercise.id}"
           timeout: 10
           max-score: {rubric[exercise.id]:g}''')
         runners.append(step)

@@ -3,7 +3,8 @@
 
 Every finished student's files (made by the formats of `alfred.reports`) are written atomically at once, so
 an interrupted run keeps them and the next run resumes: a submission whose content hash and kit hash are
-unchanged is not graded again unless forced.
+unchanged is not graded again unless forced. Each cached result is signed with the run's key, and `merge`
+uses no shard row it has not checked (alfred.grading.shards).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from alfred.course.lesson import LESSON_FILE
 from alfred.course.targets import KIT_ROOT, RUBRIC_FILE, SUITE_DIR
 from alfred.grading.discovery import Entry, GradeError
 from alfred.grading.grade import content_hash, error_row, grade_one, start_grading_process, ungradable_row
+from alfred.grading.shards import (ShardError, SuiteTests, checked_row, keep_key, read_result, recorded_key, run_key,
+                                   signature_matches, signed)
 from alfred.judge.hidden import chosen_seed, parse_seed
 from alfred.reports import DEFAULT_FORMATS, class_files, student_files
 from alfred.reports.names import slug_of
@@ -56,6 +59,7 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
 
     (out / "cache").mkdir(parents=True, exist_ok=True)
     hidden_seed = class_seed(out, hidden_seed)
+    key = run_key(out)
     kit = f"{kit_hash()}\0hidden seed {hidden_seed}"
     rows: dict[str, ResultRow] = {}
     pending = []
@@ -63,23 +67,23 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
         for entry in entries:
             try:
                 if only is not None and only not in (entry.student, entry.slug):
-                    last = _read_cache(out, entry.slug, None, formats)
+                    last = _read_cache(out, entry.slug, None, key, formats)
                     if last:
                         rows[entry.student] = last
                     continue
                 digest = content_hash(entry, kit)
-                cached = _read_cache(out, entry.slug, digest, formats)
+                cached = _read_cache(out, entry.slug, digest, key, formats)
                 if cached and not force:
                     rows[entry.student] = cached
                     _notify(on_result, cached, cached=True)
                 elif entry.problem:
                     rows[entry.student] = _finish(out, entry.slug, error_row(entry.student, entry.problem), digest,
-                                                  on_result, formats)
+                                                  key, on_result, formats)
                 else:
                     pending.append((entry, digest))
             except Exception as exc:  # one odd entry never stops the class: it gets its row, the rest go on
                 row = ungradable_row(entry.student, f"the grader could not prepare this submission: {exc}")
-                rows[entry.student] = _finish(out, entry.slug, row, "", on_result, formats)
+                rows[entry.student] = _finish(out, entry.slug, row, "", key, on_result, formats)
         if pending:
             pool = ProcessPoolExecutor(max_workers=max(1, jobs), initializer=start_grading_process,
                                        initargs=(os.getpid(), (*hidden, out.resolve())))
@@ -92,7 +96,7 @@ def grade_class(entries: list[Entry], out: Path, jobs: int, sandboxed: bool, for
                         row = future.result()
                     except Exception as exc:  # a crash of the grader itself, never the student's fault
                         row = ungradable_row(entry.student, f"the grader failed on this submission: {exc}")
-                    rows[entry.student] = _finish(out, entry.slug, row, digest, on_result, formats)
+                    rows[entry.student] = _finish(out, entry.slug, row, digest, key, on_result, formats)
             except BaseException:
                 _stop_now(pool)
                 raise
@@ -136,30 +140,44 @@ def shard_of(student: str, shards: int) -> int:
 def merge(outs: list[Path], into: Path, formats: tuple[str, ...] = DEFAULT_FORMATS,
           roster: Roster | None = None) -> list[ResultRow]:
     """Builds the class's reports in `into` from the results of shards graded apart (each an --out folder):
-    every student's files and cache, then the gradebook and summary of them all."""
-    rows: dict[str, tuple[ResultRow, str]] = {}
+    every student's files and cache, then the gradebook and summary of them all. Every shard is checked
+    before anything is written (alfred.grading.shards): one run key for all, every row signed with it, of
+    the schema and of this kit's suite, and no two shards disagreeing about a student. Else GradeError, one
+    line, and `into` is left as it was."""
     empty = [str(out) for out in outs if not any((out / "cache").glob("*.json"))]
     if empty:  # a shard that failed or never ran would drop its students from the class without a word
         raise GradeError(f"No results in {', '.join(empty)}: grade {'that shard' if len(empty) == 1 else 'those shards'} "
                          "(or leave the folder out on purpose) and merge again.")
-    for out in outs:
-        for path in sorted((out / "cache").glob("*.json")):
-            try:
-                cached = json.loads(path.read_text())
-                row, digest = cached["row"], cached["hash"]
-            except (OSError, ValueError, KeyError, TypeError):
-                raise GradeError(f"{path} is not a result the grader wrote; grade that shard again.") from None
-            if row["student"] in rows and rows[row["student"]][1] != digest:
-                raise GradeError(f"{row['student']!r} was graded in two shards with different files; grade the "
-                                 "class again with the same --shard count.")
-            rows[row["student"]] = (row, digest)
+    rows: dict[str, tuple[ResultRow, str, Path]] = {}
+    try:
+        key = recorded_key(outs[0])
+        for out in outs[1:]:
+            if recorded_key(out) != key:
+                raise ShardError(f"{outs[0]} and {out} were written by different grading runs (their run keys "
+                                 "differ): grade every shard with one ALFRED_RUN_KEY (docs/kubernetes.md), then merge.")
+        suite = SuiteTests()
+        for out in outs:
+            for path in sorted((out / "cache").glob("*.json")):
+                row, digest = read_result(path, key)
+                checked_row(row, suite, path)
+                if path.stem != slug_of(row["student"]):
+                    raise ShardError(f"{path} holds the result of another student than its name says; grade that "
+                                     "shard again.")
+                earlier = rows.get(row["student"])
+                if earlier is not None and earlier[:2] != (row, digest):
+                    raise ShardError(f"{earlier[2]} and {out} disagree about {row['student']!r}: grade the class "
+                                     "again with the same --shard count, or leave the wrong shard out.")
+                rows[row["student"]] = (row, digest, out)
+    except ShardError as exc:
+        raise GradeError(f"merge refused: {exc}") from None
+    keep_key(into, key)
     (into / "cache").mkdir(parents=True, exist_ok=True)
-    for row, digest in rows.values():
+    for row, digest, _ in rows.values():
         slug = slug_of(row["student"])
         for relative, text in student_files(row, slug, formats).items():
             _write_atomically(into / relative, text)
-        _write_atomically(into / "cache" / f"{slug}.json", json.dumps({"hash": digest, "row": row}))
-    ordered = _in_class_order(row for row, _ in rows.values())
+        _write_atomically(into / "cache" / f"{slug}.json", json.dumps(signed(row, digest, key)))
+    ordered = _in_class_order(row for row, _, _ in rows.values())
     for relative, text in class_files(ordered, formats, roster).items():
         _write_atomically(into / relative, text)
     return ordered
@@ -178,24 +196,27 @@ def _notify(on_result, row: ResultRow, cached: bool = False) -> None:
         on_result(row, cached)
 
 
-def _finish(out: Path, slug: str, row: ResultRow, digest: str, on_result, formats: tuple[str, ...]) -> ResultRow:
+def _finish(out: Path, slug: str, row: ResultRow, digest: str, key: str, on_result,
+            formats: tuple[str, ...]) -> ResultRow:
     if row["status"] == UNGRADABLE:  # kept for the reports, never reused: the next run grades it again
         digest = ""
     for relative, text in student_files(row, slug, formats).items():
         _write_atomically(out / relative, text)
-    _write_atomically(out / "cache" / f"{slug}.json", json.dumps({"hash": digest, "row": row}))
+    _write_atomically(out / "cache" / f"{slug}.json", json.dumps(signed(row, digest, key)))
     _notify(on_result, row)
     return row
 
 
-def _read_cache(out: Path, slug: str, digest: str | None, formats: tuple[str, ...] = DEFAULT_FORMATS) -> ResultRow | None:
-    """The student's stored row if it was graded from this content and kit (any, with digest None), and
-    all of its reports in `formats` are there."""
+def _read_cache(out: Path, slug: str, digest: str | None, key: str,
+                formats: tuple[str, ...] = DEFAULT_FORMATS) -> ResultRow | None:
+    """The student's stored row if it was graded from this content and kit (any, with digest None) in this
+    run (signed with its `key`: a row edited by hand, or from another run, is graded again), and all of its
+    reports in `formats` are there."""
     try:
         cached = json.loads((out / "cache" / f"{slug}.json").read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(cached, dict) or not isinstance(cached.get("row"), dict):
+    if not isinstance(cached, dict) or not isinstance(cached.get("row"), dict) or not signature_matches(cached, key):
         return None
     results_present = all((out / relative).exists() for relative in student_files(cached["row"], slug, formats))
     fresh = digest is None or cached.get("hash") == digest

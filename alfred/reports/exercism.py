@@ -2,8 +2,8 @@
 `results.json` itself when one submission is graded, as Exercism's runner expects in its output folder).
 
 Tests keep the lesson's order (each exercise's tests as they ran); each homework test carries its exercise's number as `task_id` (the worked
-example is not a task and carries none) and its `test_code`, the source of the test function (the suite is
-visible to students: it is in the handout); `message` is the learner message; `output`, what the code did,
+example is not a task and carries none) and its `test_code`, the source of the test function, read from the
+suite's own test files alone (the suite is visible to students: it is in the handout); `message` is the learner message; `output`, what the code did,
 is cut at 500 characters with a note. A file that cannot be tested is `status: error` with its message.
 Hidden checks (alfred.judge.hidden) are one entry per exercise and public sentence, with no test code, no output,
 and a message saying how many failed: never their names or inputs.
@@ -18,7 +18,7 @@ import json
 from alfred.course.exercises import BY_ID, IDS
 from alfred.judge.hidden import public_lines
 from alfred.reports.text import got
-from alfred.course.targets import KIT_ROOT
+from alfred.course.targets import KIT_ROOT, SUITE_DIR
 from alfred.reports.rows import UNGRADABLE, ResultRow
 from alfred.judge.scoring import TestEntry
 
@@ -83,12 +83,14 @@ def _cut(text: str) -> str:
 
 @functools.cache
 def _test_code(nodeid: str) -> str:
-    """The source of the test function a node id names (tests/<lesson folder>/test_task.py::test_x[case])."""
+    """The source of the test function a node id names (tests/<lesson folder>/test_task.py::test_x[case]),
+    read from the suite's own visible test files only (hidden/ stays unread): a node id naming any other file
+    (a row is data) gives none."""
     path, _, name = nodeid.partition("::")
-    try:
-        source = (KIT_ROOT / path).read_text()
-    except (OSError, ValueError):
+    suite_files = {file.relative_to(KIT_ROOT).as_posix(): file for file in SUITE_DIR.glob("test_*.py")}
+    if path not in suite_files:
         return ""
+    source = suite_files[path].read_text(encoding="utf-8")
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef) and node.name == name.split("[")[0]:
             return ast.get_source_segment(source, node) or ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from alfred.course.exercises import BY_ID, IDS, LESSON
 from alfred.judge.hidden import public_lines, visible
-from alfred.reports.text import code_block, code_span
+from alfred.reports.text import code_block, code_span, plain
 from alfred.reports.rows import UNGRADABLE, ResultRow
 
 NAME = "feedback"
@@ -39,13 +39,13 @@ def markdown(row: ResultRow) -> str:
                   f"{entry['score']:g}/{entry['max_score']:g} points", ""]
         for test in visible(mine):
             mark = "passed" if test["outcome"] == "passed" else "**not yet**"
-            lines.append(f"- {mark}: {test['name']}")
+            lines.append(f"- {mark}: {test['name']}")  # the suite's own name (merge checks it: alfred.grading.shards)
             if test["outcome"] == "failed" or (test["outcome"] != "passed" and row["status"] == "graded"):
                 lines += ["", *code_block(test["message"], indent="  "), ""]  # a file that does not import: told once
         for passed, line in public_lines(mine, BY_ID[exercise_id].label):
             lines.append(f"- {line}" if passed else f"- **not yet**: {line}")
         lines.append("")
     if row["flags"]:
-        lines += ["Notes for your instructor: " + ", ".join(row["flags"]), ""]
+        lines += ["Notes for your instructor: " + ", ".join(plain(flag) for flag in row["flags"]), ""]
     lines.append(f"Run `pytest {LESSON.student_file.split('/')[0]}` to see the same tests on your machine.")
     return "\n".join(lines) + "\n"

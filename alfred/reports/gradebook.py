@@ -1,5 +1,5 @@
-"""The teacher's `gradebook.csv`: one row per student, points per exercise, total, status and flags; a cell
-that starts like a spreadsheet formula opens as text, and an ungradable submission's points are left blank."""
+"""The teacher's `gradebook.csv`: one row per student, points per exercise, total, status and flags; every
+cell that starts like a spreadsheet formula opens as text, and an ungradable submission's points are left blank."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def csv_text(rows: list[ResultRow]) -> str:
     for row in rows:
         scored = row["status"] != UNGRADABLE  # the grader failed: blank cells, never a 0 to import
         points = [f"{row['exercises'][i]['score']:g}" if scored else "" for i in IDS]
-        writer.writerow([inert_cell(row["student"]), *points, f"{row['score']:g}" if scored else "",
-                         f"{row['max_score']:g}", row["status"], "; ".join(row["flags"])])
+        writer.writerow([inert_cell(cell) for cell in (row["student"], *points, f"{row['score']:g}" if scored else "",
+                                                       f"{row['max_score']:g}", row["status"], "; ".join(row["flags"]))])
     return buffer.getvalue()
 
 

@@ -90,6 +90,6 @@ def test_a_grading_process_whose_sandbox_cannot_start_marks_the_student_ungradab
     monkeypatch.setattr(grade, "_servers", {})
     row = grade.grade_one(entries[0], sandboxed=True, hidden_seed=1)
     assert row["status"] == UNGRADABLE and "the sandbox said no" in row["message"], row["message"]
-    classroom._finish(tmp_path / "out", entries[0].slug, row, "some-hash", None, ("gradebook",))
+    classroom._finish(tmp_path / "out", entries[0].slug, row, "some-hash", "0" * 64, None, ("gradebook",))
     cached = json.loads((tmp_path / "out" / "cache" / f"{entries[0].slug}.json").read_text())
     assert cached["hash"] == ""

@@ -6,6 +6,7 @@ GitHub Classroom workflow is valid against the GitHub workflow schema.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from alfred.handout import CLASSROOM_WORKFLOW, GRADER_PACKAGES, package_name, write_handout
 from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
@@ -102,6 +104,39 @@ def test_the_handout_works_on_its_own_in_a_fresh_virtual_environment(handout, ha
                              capture_output=True, text=True, timeout=300)
         assert run.returncode == 0 and "\nscore: 100 / 100 on the visible checks\nnext: all visible checks pass; 6 hidden checks run when your work is graded; try the app by hand with uvicorn and /docs" in run.stdout, \
             run.stdout[-3000:]  # never "done": the hidden checks, which the handout does not hold, wait for grading
+
+
+def classroom_points(repository: Path, python: str) -> dict[str, float]:
+    """What GitHub Classroom's command grader gives a repository: each command-grader step of its workflow,
+    its command run by a shell in the repository (with the handout's environment first on PATH), worth its
+    max-score when the command succeeds, else nothing."""
+    workflow = yaml.safe_load((repository / CLASSROOM_WORKFLOW).read_text())
+    points = {}
+    for step in workflow["jobs"]["run-autograding-tests"]["steps"]:
+        if "autograding-command-grader" not in step.get("uses", ""):
+            continue
+        environment = {**os.environ, "PATH": os.pathsep.join([str(Path(python).parent), os.environ["PATH"]])}
+        graded = subprocess.run(step["with"]["command"], shell=True, cwd=repository, env=environment,
+                                capture_output=True, text=True, timeout=300)
+        points[step["with"]["test-name"]] = float(step["with"]["max-score"]) if graded.returncode == 0 else 0.0
+    return points
+
+
+@pytest.mark.parametrize(("first_lines", "earned"), [
+    ("", 100),
+    ("import os\nos._exit(0)\n", 0),
+    ("import sys\nsys.exit(0)\n", 0),
+    ("import os\nos.kill(os.getppid(), 9)\n", 0),
+], ids=["the-reference-solution", "os-exit-0-at-import", "sys-exit-0-at-import", "kills-its-parent-at-import"])
+def test_classroom_points_come_from_the_report_of_a_run_the_students_code_cannot_end_with_success(
+        handout, handout_python, tmp_path, first_lines, earned):
+    """The reference solution, preceded by lines that end (or kill) the process at import: every exercise's
+    command fails, whatever exit status the student's code leaves. Without them, every command succeeds."""
+    repository = tmp_path / "repository"
+    shutil.copytree(handout, repository)
+    (repository / EXERCISES_MAIN.relative_to(KIT_ROOT)).write_text(first_lines + SOLUTIONS_MAIN.read_text())
+    points = classroom_points(repository, handout_python)
+    assert len(points) == 4 and sum(points.values()) == earned, points
 
 
 def test_the_handout_runs_where_only_what_windows_has_exists(handout, handout_python, tmp_path):
