@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submission
+from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submission, warnings_of
 from alfred.course.exercises import BY_ID, EXERCISES, LESSON
 from alfred.course.lesson import LESSON_FILE
 from alfred.judge.scoring import ResultCollector, RubricError, load_rubric, score
@@ -158,6 +158,8 @@ def _write_progress(terminalreporter, config: pytest.Config) -> None:
         write(f"{BY_ID[exercise_id].label:<28} {entry['passed']:>5} / {entry['total']:<4}   {done}")
     visible = " on the visible checks" if _hidden_waiting(config, report) else ""
     write(f"score: {report['score']:g} / {report['max_score']:g}{visible}")
+    for warning in warnings_of(config.stash[ANSWERS]):  # what the tests let pass but the student should see
+        write(f"warning: {warning}", yellow=True)
     write("next: " + _next_step(config, report))
 
 
