@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submission
+from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submission, warnings_of
+from alfred.judge.screen import failure_lines
 from alfred.course.exercises import BY_ID, EXERCISES, LESSON
 from alfred.course.lesson import LESSON_FILE
 from alfred.judge.scoring import ResultCollector, RubricError, load_rubric, score
@@ -36,6 +37,7 @@ COLLECTOR = pytest.StashKey[ResultCollector]()
 RUBRIC = pytest.StashKey[dict]()
 ANSWERS = pytest.StashKey[dict]()
 TABLE_LAST = pytest.StashKey[bool]()  # a student's run: the progress table comes after pytest's own summary
+FAILURES_HERE = pytest.StashKey[bool]()  # the run's failures are told above the table, not by pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -130,9 +132,18 @@ def submission(request: pytest.FixtureRequest) -> Submission:
     return Submission(driver, workdir, config.stash.get(LABEL_KEY, target.label), config.stash[ANSWERS])
 
 
-def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, config: pytest.Config):
+    """A student's run (pytest's --tb left as it is) tells its failures itself, above the table
+    (alfred.judge.screen): pytest's own account of every failure, and its list of them, are left out."""
+    if config.stash.get(TABLE_LAST, False) and config.option.tbstyle == "auto":
+        config.option.tbstyle = "no"
+        terminalreporter.reportchars = terminalreporter.reportchars.replace("f", "")
+        config.stash[FAILURES_HERE] = True
+    result = yield
     if not config.stash.get(TABLE_LAST, False):  # the kit's self-check: pytest's own line stays the last
         _write_progress(terminalreporter, config)
+    return result
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -148,6 +159,11 @@ def _write_progress(terminalreporter, config: pytest.Config) -> None:
     if report is None:
         return
     write = terminalreporter.write_line
+    if config.stash.get(FAILURES_HERE, False):
+        first = next(iter(_unfinished(report)), None)
+        width = terminalreporter._tw.fullwidth
+        for line in failure_lines(report, first, _command(config), _watching(config), width):
+            write(line)
     terminalreporter.section(f"{LESSON.name} progress")
     write(f"{'exercise':<28} {'tests passed':>12}   done")
     for exercise_id, entry in report["exercises"].items():
@@ -158,6 +174,8 @@ def _write_progress(terminalreporter, config: pytest.Config) -> None:
         write(f"{BY_ID[exercise_id].label:<28} {entry['passed']:>5} / {entry['total']:<4}   {done}")
     visible = " on the visible checks" if _hidden_waiting(config, report) else ""
     write(f"score: {report['score']:g} / {report['max_score']:g}{visible}")
+    for warning in warnings_of(config.stash[ANSWERS]):  # what the tests let pass but the student should see
+        write(f"warning: {warning}", yellow=True)
     write("next: " + _next_step(config, report))
 
 
@@ -176,18 +194,16 @@ def _next_step(config: pytest.Config, report: dict) -> str:
     (the tests rerun at every save) and `alfred hint`, as this project starts them; a run that `alfred watch`
     started says to save instead."""
     target = config.stash[TARGET].label
-    submission = config.getoption("submission")
-    command = f"pytest --submission={submission}" if submission else f"pytest {target.split('/')[0]}"
-    students = not submission and config.stash[TARGET].main == EXERCISES_MAIN
-    watching = students and bool(os.environ.get(UNDER_WATCH))
+    command = _command(config)
+    students = not config.getoption("submission") and config.stash[TARGET].main == EXERCISES_MAIN
+    watching = _watching(config)
     watch, hint = (_student_command("watch"), _student_command("hint")) if students else (None, None)
     a_hint = f"; a hint: `{hint}`" if hint else ""
     if any(test["outcome"] == "skipped" and test["message"].startswith("not run:") for test in report["tests"]):
         if watching:
             return f"fix the error the first failure names in {target}; save it and the tests run again"
         return f"fix the error the first failure names in {target}, then run `{command}` again"
-    unfinished = [exercise_id for exercise_id, entry in report["exercises"].items()
-                  if entry["total"] and entry["passed"] < entry["total"]]
+    unfinished = _unfinished(report)
     if unfinished:
         first = unfinished[0]
         if watching:
@@ -205,6 +221,24 @@ def _next_step(config: pytest.Config, report: dict) -> str:
         return (f"all visible checks pass; {waiting} hidden check{'s' * (waiting != 1)} run when your work is "
                 "graded; try the app by hand with uvicorn and /docs")
     return "every exercise is done; try the app by hand with uvicorn and /docs"
+
+
+def _unfinished(report: dict) -> list[str]:
+    """The exercises this run tested that do not pass yet, in the lesson's order."""
+    return [exercise_id for exercise_id, entry in report["exercises"].items()
+            if entry["total"] and entry["passed"] < entry["total"]]
+
+
+def _command(config: pytest.Config) -> str:
+    """The command that runs this run's tests again: `pytest exercises`, `pytest --submission=PATH`."""
+    submission = config.getoption("submission")
+    return f"pytest --submission={submission}" if submission else f"pytest {config.stash[TARGET].label.split('/')[0]}"
+
+
+def _watching(config: pytest.Config) -> bool:
+    """Whether this is a student's run that `alfred watch` started."""
+    students = not config.getoption("submission") and config.stash[TARGET].main == EXERCISES_MAIN
+    return students and bool(os.environ.get(UNDER_WATCH))
 
 
 @functools.cache

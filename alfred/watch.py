@@ -95,7 +95,8 @@ def _loop(args: argparse.Namespace, command: str) -> int:
     project = find_project(Path.cwd())
     folder = project / WATCHED
     polling, why = polling_reason(args.poll, folder)
-    pytest_command = [sys.executable, "-c", _PYTEST, WATCHED, *(["-m", args.marks] if args.marks else [])]
+    # -q: no header, one line of dots; the current exercise's first failure and the table fill the screen
+    pytest_command = [sys.executable, "-c", _PYTEST, WATCHED, "-q", *(["-m", args.marks] if args.marks else [])]
     saves = None
     try:
         saves, polling, why = _start_watching(folder, polling, why)
@@ -105,8 +106,8 @@ def _loop(args: argparse.Namespace, command: str) -> int:
         while True:
             runs += 1
             _run_suite(pytest_command, project, runs, changed)
-            _say(f"watching {where} ({how}): save your file and the tests run again; Ctrl-C to stop.")
-            if not polling:
+            _say(f"watching {where} ({how}); Ctrl-C to stop.")
+            if not polling and runs == 1:
                 _say(f"Saves not noticed (a network drive, WSL, a shared folder)? Stop it and run `{command} --poll`.")
             changed = _next_change(saves)
     except KeyboardInterrupt:
@@ -231,8 +232,9 @@ raise SystemExit(pytest.main(plugins=[Interruptible()]))
 def _run_suite(command: list[str], project: Path, runs: int, changed: str | None) -> None:
     if sys.stdout.isatty():
         sys.stdout.write("\033[2J\033[H")  # a clear screen for each run: its table ends the screen
-    cause = f", after a change to {changed}" if changed else ""
-    _say(f"run {runs} at {time.strftime('%H:%M:%S')}{cause}: {' '.join(['pytest', *command[3:]])}")
+    cause = f" ({changed} saved)" if changed else ""
+    typed = [part for part in command[3:] if part != "-q"]  # the command as the student would type it
+    _say(f"run {runs} at {time.strftime('%H:%M:%S')}{cause}: {' '.join(['pytest', *typed])}")
     # No Ctrl-C may fall between starting pytest and being able to stop it: until `child` is set, one is only
     # noted (and raised after). The child starts with SIGINT and SIGTERM blocked (the forking thread's mask is
     # inherited) and unblocks them itself (`_PYTEST`); on Windows, which has no signal masks, only noted.

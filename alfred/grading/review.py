@@ -65,6 +65,8 @@ def review(source: str, lesson: Lesson) -> list[Flag]:
     for rule in lesson.review:
         flags += _route_flags(module, rule)
     flags += [Flag(f"{words}{REVIEW}", None) for words in module.past_the_lesson()]
+    if module.serves_on_import():
+        flags.append(Flag(f"{SERVES_ON_IMPORT}{REVIEW}", None))
     return list(dict.fromkeys(flags))
 
 
@@ -127,6 +129,11 @@ PAST_THE_LESSON = {
     "__builtins__": "reaches names computed at run time (getattr on a module, __builtins__)",
     "getattr": "reaches names computed at run time (getattr on a module, __builtins__)",
 }
+
+
+# The server started at the top level of main.py: `uvicorn main:app` and every grader that imports main.py
+# start it again (grading refuses to, and passes the app's tests all the same), so a teacher should see it.
+SERVES_ON_IMPORT = "calls uvicorn.run() at the top level, not under `if __name__ == \"__main__\":`"
 
 
 _CODE_FROM_TEXT = ("exec", "eval", "compile", "__import__")
@@ -263,6 +270,24 @@ class _Module:
             node.id in self.imported and "." not in self.imported[node.id] and not any(
                 isinstance(n, ast.ImportFrom) and any((a.asname or a.name) == node.id for a in n.names)
                 for n in ast.walk(self.tree))))
+
+    def serves_on_import(self) -> bool:
+        """Whether a statement run on import (at the top level, outside functions, classes and the
+        `if __name__ == "__main__":` block) calls uvicorn.run."""
+        def runs_on_import(statements) -> bool:
+            for statement in statements:
+                if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    continue
+                if isinstance(statement, ast.If) and "__main__" in ast.unparse(statement.test):
+                    if runs_on_import(statement.orelse):
+                        return True
+                    continue
+                if any(isinstance(node, ast.Call) and self.dotted(node.func) == "uvicorn.run"
+                       for node in ast.walk(statement)):
+                    return True
+            return False
+
+        return runs_on_import(self.tree.body)
 
     def past_the_lesson(self) -> list[str]:
         found = []

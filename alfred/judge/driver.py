@@ -278,6 +278,8 @@ class Submission:
             raise TypeError(f"unknown probe set-up {sorted(unknown)}")
         probe = {**probe, **{key: value for key, value in setup.items() if value}}
         observation = self._answer(probe)
+        if observation is not None:
+            self.note_warnings(observation.warnings)
         needed = _ANSWER_OF.get(probe["action"])
         if observation is None or (not _stopped_early(observation) and getattr(observation, needed) is None):
             fail(
@@ -313,6 +315,14 @@ class Submission:
             )
         return observation
 
+
+    def note_warnings(self, warnings: list[str]) -> None:
+        """Keeps the warnings the code gave (uvicorn.run() called on import, a coroutine never awaited), each
+        once per run, for the run's end to show: `warnings_of(shared_answers)`."""
+        kept = self.shared_answers.setdefault(_WARNINGS, {})
+        for warning in warnings:
+            if len(kept) < MAX_WARNINGS_SHOWN:
+                kept[warning[:300]] = None
 
     def _report_import_hang(self, problem: str) -> None:
         """Importing main.py never finished: told once, by the first test that met it, like an import error;
@@ -362,6 +372,13 @@ class Submission:
 
 
 _SHOWN_LOAD_ERROR = "$shown-load-error"  # a key no probe's JSON can take
+_WARNINGS = "$warnings"
+MAX_WARNINGS_SHOWN = 3
+
+
+def warnings_of(shared_answers: dict) -> list[str]:
+    """The warnings a run's probes met, in the order first met (see Submission.note_warnings)."""
+    return list(shared_answers.get(_WARNINGS, {}))
 
 
 def missing_package(error) -> str | None:

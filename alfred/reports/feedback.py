@@ -1,12 +1,14 @@
-"""The student's feedback, `feedback/<name>.md`: the score, then every exercise's tests, each failure with its
-learner message in a fence nothing in it can close. A hidden check (alfred.judge.hidden) shows only its exercise
+"""The student's feedback, `feedback/<name>.md`, short enough to send as it is: the score and the first thing to
+fix, then every exercise: its failures, each learner message once (in a fence nothing in it can close), with
+"the same for N more tests" for failures that say the same, and a count of the tests that passed. A hidden check (alfred.judge.hidden) shows only its exercise
 and its public sentence, grouped: never its name, its inputs or what it got."""
 
 from __future__ import annotations
 
 from alfred.course.exercises import BY_ID, IDS, LESSON
 from alfred.judge.hidden import public_lines, visible
-from alfred.reports.text import code_block, code_span, plain
+from alfred.judge.screen import same_for, told_once
+from alfred.reports.text import code_block, code_span, got, part, plain
 from alfred.reports.rows import UNGRADABLE, ResultRow
 
 NAME = "feedback"
@@ -30,6 +32,8 @@ def markdown(row: ResultRow) -> str:
     if row["status"] in ("error", "timeout"):
         lines += ["Your submission could not be tested:", "", *code_block(row["message"], indent=""), "",
                   "Fix that first; the tests below did not run because of it.", ""]
+    else:
+        lines += _first_to_fix(row)
     for exercise_id in IDS:
         entry = row["exercises"][exercise_id]
         mine = [test for test in row["tests"] if test["exercise"] == exercise_id]
@@ -37,15 +41,33 @@ def markdown(row: ResultRow) -> str:
             continue
         lines += [f"## {BY_ID[exercise_id].label}: {entry['passed']}/{entry['total']} tests, "
                   f"{entry['score']:g}/{entry['max_score']:g} points", ""]
-        for test in visible(mine):
-            mark = "passed" if test["outcome"] == "passed" else "**not yet**"
-            lines.append(f"- {mark}: {test['name']}")  # the suite's own name (merge checks it: alfred.grading.shards)
-            if test["outcome"] == "failed" or (test["outcome"] != "passed" and row["status"] == "graded"):
-                lines += ["", *code_block(test["message"], indent="  "), ""]  # a file that does not import: told once
-        for passed, line in public_lines(mine, BY_ID[exercise_id].label):
-            lines.append(f"- {line}" if passed else f"- **not yet**: {line}")
+        shown = visible(mine)
+        failed = [test for test in shown if test["outcome"] == "failed"]
+        waiting = [test for test in shown if test["outcome"] not in ("passed", "failed")]
+        for test, more in told_once(failed):
+            lines += [f"- **not yet**: {test['name']}", "", *code_block(test["message"], indent="  "), ""]
+            if more:
+                lines += [f"  {same_for(more)}", ""]
+        if waiting:  # a file that does not import: told once, by the first test; the others wait for it
+            lines.append(f"- **not yet**: {len(waiting)} test{'s' * (len(waiting) != 1)} not run "
+                         + ("(the error above)" if row["status"] == "graded" else "(see above)"))
+        passed = sum(test["outcome"] == "passed" for test in shown)
+        if passed:
+            lines.append(f"- passed: {passed} test{'s' * (passed != 1)}")
+        for ok, line in public_lines(mine, BY_ID[exercise_id].label):
+            lines.append(f"- {line}" if ok else f"- **not yet**: {line}")
         lines.append("")
     if row["flags"]:
         lines += ["Notes for your instructor: " + ", ".join(plain(flag) for flag in row["flags"]), ""]
     lines.append(f"Run `pytest {LESSON.student_file.split('/')[0]}` to see the same tests on your machine.")
     return "\n".join(lines) + "\n"
+
+
+def _first_to_fix(row: ResultRow) -> list[str]:
+    """The first failure of the first exercise not done (the lesson's order), in one line under the score."""
+    failed = next((test for test in visible(row["tests"]) if test["outcome"] == "failed"), None)
+    if failed is None:
+        return []
+    hint = part(failed, "hint")
+    return [f"First to fix, in {BY_ID[failed['exercise']].label}: {code_span(got(failed))}"
+            + (f". Hint: {code_span(hint)}" if hint else ""), ""]

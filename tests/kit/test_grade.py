@@ -64,6 +64,21 @@ def test_demo_class_is_graded_by_the_real_command(demo_grades):
     assert "Score:" in (out / "feedback" / "jason_todd.md").read_text()
 
 
+FEEDBACK_LINES = 90  # a file a teacher sends as it is: a few screens, not every test of the lesson
+
+
+def test_demo_class_feedback_is_short_with_the_score_and_the_first_thing_to_fix_on_top(demo_grades):
+    _, out = demo_grades
+    for feedback in sorted((out / "feedback").glob("*.md")):
+        lines = feedback.read_text().splitlines()
+        assert len(lines) < FEEDBACK_LINES, (feedback.name, len(lines))
+        assert lines[2].startswith("Score: "), feedback.name
+        blocks = ["\n".join(lines[i + 1:i + 4]) for i, line in enumerate(lines) if line.strip().startswith("Tried:")]
+        assert len(blocks) == len(set(blocks)), feedback.name  # what was got, expected and hinted, told once
+    jason = (out / "feedback" / "jason_todd.md").read_text().splitlines()
+    assert jason[4].startswith("First to fix, in "), jason[:6]
+
+
 def test_every_results_file_is_valid_gradescope_json(demo_grades):
     _, out = demo_grades
     files = sorted((out / "results").glob("*.json"))

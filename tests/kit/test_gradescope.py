@@ -128,6 +128,7 @@ def test_where_the_container_allows_no_sandbox_nothing_is_graded_unless_the_teac
     assert process.returncode == 1, output
     assert not (tmp_path / "results" / "results.json").exists()
     assert "not graded" in output and "bubblewrap is not installed" in output and "not a verdict" in output
+    assert "your instructor sees this submission marked as failed by the autograder" in output  # Gradescope's own state
     _run(source, tmp_path, {**no_bwrap, "ALFRED_ALLOW_UNSANDBOXED": "1"}).wait(timeout=300)
     allowed = _results(tmp_path)
     assert allowed["score"] == 100 and "unsandboxed" in allowed["extra_data"]["flags"]

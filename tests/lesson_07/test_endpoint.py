@@ -12,6 +12,7 @@ whatever that model is called: a model named otherwise than IntelReportRequest, 
 lesson's body, is an exercise 1 mistake and costs exercise 1 only.
 """
 
+import difflib
 import json
 import re
 from collections import Counter
@@ -38,15 +39,27 @@ def post_report(submission, body=VALID, **options):
     seen = submission.request("POST", PATH, json=body, **options)
     status = seen.response.status
     if status in (404, 405, 307, 308):
+        routes, route_hint = other_routes(openapi_of(submission)) if status in (404, 405) else ("", "")
         check(
             False,
             tried=f"POST {PATH}",
-            got=f"status {status}: there is no POST route at {PATH}" if status in (404, 405) else
+            got=f"status {status}: there is no POST route at {PATH}{routes}" if status in (404, 405) else
             f"status {status}, a redirect: FastAPI answers so when the route is declared with a trailing slash",
             expected="the route to exist",
-            hint=ROUTE_HINT if status in (404, 405) else f'declare the path exactly as "{PATH}", with no "/" at the end.',
+            hint=route_hint if status in (404, 405) else f'declare the path exactly as "{PATH}", with no "/" at the end.',
         )
     return seen
+
+
+def other_routes(openapi):
+    """What `got` adds about the POST routes the app has instead (as /openapi.json lists them), and the hint,
+    which asks "did you mean" when one of them is a near spelling of the lesson's."""
+    paths = openapi.get("paths", {}) if isinstance(openapi, dict) else {}
+    routes = sorted(path for path, operations in paths.items() if isinstance(operations, dict) and "post" in operations)
+    near = difflib.get_close_matches(PATH, routes, n=1, cutoff=0.6)
+    listed = f"; your app's POST routes: {', '.join(routes)}" if routes else "; your app has no POST route"
+    return listed, (f"your app has POST {near[0]}: did you mean {PATH}? {ROUTE_HINT.capitalize()}" if near
+                    else ROUTE_HINT)
 
 
 STAND_IN = {"function": TASK}  # the probe option that puts the kit's stand-in in place of the task
@@ -282,7 +295,10 @@ def test_the_task_is_scheduled_with_the_received_report_request(submission, body
         received = received_as(arguments, model, sent)
     given = ", ".join(f"{a.type} {shown(a.value, 120)}" for a in arguments) or "nothing"
     others = scheduled_instead(seen)
-    times = {0: "never scheduled", 1: f"scheduled once, given {given}"}.get(len(scheduled), f"scheduled {len(scheduled)} times")
+    never = ("called inside the endpoint: it ran during the request, before the response was sent, and was never "
+             "given to add_task" if task_called_during_the_request(seen) and not results_scheduled(seen)
+             else "never scheduled")
+    times = {0: never, 1: f"scheduled once, given {given}"}.get(len(scheduled), f"scheduled {len(scheduled)} times")
     plain_dict_body = len(arguments) == 1 and arguments[0].type == "dict" and declared is None
     sent_at = seen.index("response-complete")
     runs = stand_in_runs(seen)
@@ -302,6 +318,9 @@ def test_the_task_is_scheduled_with_the_received_report_request(submission, body
 def _scheduling_hint(seen, scheduled, arguments, model, plain_dict_body):
     if not scheduled and results_scheduled(seen):
         return called_hint(seen)
+    if not scheduled and task_called_during_the_request(seen):
+        return (f"hand the task to background_tasks.add_task({TASK}, report_request) instead of calling it: "
+                "FastAPI then runs it after the response is sent.")
     if not scheduled:
         return f"call background_tasks.add_task({TASK}, report_request): the function itself, then its argument."
     if len(scheduled) > 1:
@@ -313,10 +332,30 @@ def _scheduling_hint(seen, scheduled, arguments, model, plain_dict_body):
         return (f"type the body parameter as the model, `report_request: {MODEL}`: typed `dict`, FastAPI hands the "
                 "endpoint a plain dict it never validated, and that is what reaches the task.")
     if given.type == "dict":
-        return "pass the report_request object itself, not report_request.model_dump() or a dict."
+        return DICT_HINT
     if model not in given.instance_of:
         return f"the task got a {given.type}: pass on the {model} the endpoint received, as it is."
     return "pass the report_request the endpoint received, unchanged."
+
+
+DICT_HINT = (f"the lesson passes the received object itself: background_tasks.add_task({TASK}, report_request), "
+             "not report_request.model_dump() or a dict: the task reads report_request.report_name, which a dict "
+             "does not have.")
+
+
+def given_a_dict(seen):
+    """Whether add_task gave the report task one plain dict (report_request.model_dump(), say)."""
+    arguments = [argument for run in report_tasks(seen) for argument in run.all_arguments()]
+    return len(arguments) == 1 and arguments[0].type == "dict"
+
+
+def given_a_dict_got(seen):
+    """`got` for a report task given a dict: what it got, and what a task that reads the lesson's fields raises."""
+    raised = any(e.kind == "task-end" and e.function == TASK and e.error for e in seen.events)
+    return (f"{TASK} was given a dict, not the report request object"
+            + (", and raised at once when FastAPI ran it after the response: " if raised else ": ")
+            + "reading report_request.report_name from a dict raises AttributeError: 'dict' object has no "
+            "attribute 'report_name'")
 
 
 OWN_TASKS_HINT = ("FastAPI runs only the tasks of the BackgroundTasks it injects: declare `background_tasks: "
@@ -340,6 +379,8 @@ def test_the_response_is_sent_before_the_report_task_runs(submission):
         got = f"{waited:g} simulated seconds of work passed before the response was complete"
         hint = (f"schedule it with background_tasks.add_task({TASK}, report_request); running it yourself "
                 "(directly, in a thread or in an executor) does the work while the request is still open.")
+    elif handed_over and not started and given_a_dict(seen):
+        got, hint = given_a_dict_got(seen), DICT_HINT
     elif handed_over and not started:
         got = f"{TASK} was given to add_task, but never ran: FastAPI never ran the BackgroundTasks it was added to"
         hint = OWN_TASKS_HINT
@@ -402,12 +443,13 @@ def test_the_route_is_a_post_listed_in_the_openapi_schema(submission):
     schema = submission.request("GET", "/openapi.json").response.body or {}
     operations = schema.get("paths", {}).get(PATH, {}) if isinstance(schema, dict) else {}
     takes_body = "requestBody" in operations.get("post", {})
+    routes, route_hint = other_routes(schema)
     check(
         "post" in operations and takes_body,
         tried="GET /openapi.json (the schema behind /docs)",
         got=(f"{PATH} listed with the methods {', '.join(sorted(operations)).upper()}" if operations
-             else f"{PATH} not listed at all")
+             else f"{PATH} not listed at all{routes}")
         + ("" if takes_body or "post" not in operations else ", taking no JSON body"),
         expected=f"{PATH} listed as a POST operation that takes a JSON body",
-        hint=ROUTE_HINT,
+        hint=route_hint if not operations else ROUTE_HINT,
     )

@@ -3,8 +3,8 @@ run, so an endpoint that schedules the task for the visible tests' reports only 
 task prints what it is given, as in the visible tests (test_endpoint.py)."""
 
 import pytest
-from test_endpoint import (PATH, TASK, answer_hint, called_hint, holds, post_valid_report, results_scheduled,
-                           scheduled_instead, stand_in_runs, unanswered)
+from test_endpoint import (DICT_HINT, PATH, TASK, answer_hint, called_hint, given_a_dict, given_a_dict_got, holds,
+                           post_valid_report, results_scheduled, scheduled_instead, stand_in_runs, unanswered)
 
 from alfred.judge.feedback import check, request_tried, shown
 
@@ -46,6 +46,8 @@ def what_went_wrong(seen, runs, at):
         return unanswered(seen), answer_hint(seen, ANY_REQUEST_HINT)
     if results_scheduled(seen):
         return scheduled_instead(seen), called_hint(seen)
+    if not runs and given_a_dict(seen):
+        return given_a_dict_got(seen), DICT_HINT
     if len(runs) != 1:
         others = f"; {scheduled_instead(seen)}" if scheduled_instead(seen) else ""
         return ((f"{TASK} ran {len(runs)} times" if runs else f"{TASK} never ran") + others,
