@@ -23,11 +23,13 @@ ALFRED_AUTOGRADER_ROOT names another root than /autograder (the kit's tests use 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import zipfile
 from pathlib import Path
 
-from alfred.grading.upload import NotGraded, grade_upload, kit_files, write_json
+from alfred.course.targets import LESSON
+from alfred.grading.upload import SUITE_IN_KIT, NotGraded, grade_upload, kit_files, write_json
 
 ROOT_VARIABLE = "ALFRED_AUTOGRADER_ROOT"
 
@@ -50,14 +52,15 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     PYTHON=/usr/bin/python3.11
 fi
 "$PYTHON" -m venv "$ROOT/venv"
-"$ROOT/venv/bin/python" -m pip install --quiet -e "$ROOT/source/kit"
-"""
+"$ROOT/venv/bin/python" -m pip install --quiet -e "$ROOT/source/kit"{packages}
+""".format(packages="".join(f" {shlex.quote(package)}" for package in LESSON.packages))  # the lesson's own
 
 RUN = """#!/usr/bin/env bash
 # Gradescope runs this for every submission: grade /autograder/submission into /autograder/results.
 ROOT="${ALFRED_AUTOGRADER_ROOT:-/autograder}"
+export ALFRED_LESSON="$ROOT/source/kit/%s"  # the lesson this bundle was made for
 exec "${ALFRED_PYTHON:-$ROOT/venv/bin/python}" -m alfred.grading.gradescope
-"""
+""" % SUITE_IN_KIT
 
 
 def bundle(destination: Path) -> Path:

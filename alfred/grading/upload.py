@@ -16,14 +16,15 @@ import os
 import tempfile
 from pathlib import Path
 
-from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, MAIN_CANDIDATES, SUITE_DIR
+from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, LESSON, MAIN_CANDIDATES, SUITE_DIR
 from alfred.grading.discovery import read_submission
 from alfred.reports.rows import UNGRADABLE, ResultRow
 
 # The kit as the grader needs it: its settings, the plugin, the engine, the lesson's suite and data (hidden
-# checks included), the stub's folder (no solutions).
-BUNDLED = ["pyproject.toml", "README.md", "conftest.py", "alfred", SUITE_DIR.relative_to(KIT_ROOT).as_posix(),
-           EXERCISES_MAIN.relative_to(KIT_ROOT).parts[0]]
+# checks included), the stub's folder with the lesson's project files (no solutions).
+SUITE_IN_KIT = SUITE_DIR.relative_to(KIT_ROOT).as_posix()  # where a bundle's kit holds the lesson it grades
+BUNDLED = ["pyproject.toml", "README.md", "conftest.py", "alfred", SUITE_IN_KIT,
+           EXERCISES_MAIN.parent.relative_to(KIT_ROOT).as_posix()]
 
 UNSANDBOXED_VARIABLE = "ALFRED_ALLOW_UNSANDBOXED"  # "1": grade even where bubblewrap cannot run (see docs)
 

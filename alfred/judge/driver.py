@@ -229,8 +229,8 @@ def _read_within_bound(observation: Observation, request: str) -> Observation:
     response = response.model_copy(update={"text": response.text[:RESPONSE_CHARS]})
     if response.cut_short:
         CUT_SHORT.append(f"{request} answered a page of {response.text_chars:,} characters, longer than the "
-                         f"{RESPONSE_CHARS:,} the grader reads, so what comes after those was not checked "
-                         "(the lesson may raise `response_chars` in its lesson.toml's [bounds])")
+                         f"{RESPONSE_CHARS:,} the grader reads, so what comes after those was not checked; "
+                         "the lesson may raise `response_chars` in its lesson.toml's [bounds]")
     return observation.model_copy(update={"response": response})
 
 
