@@ -82,10 +82,10 @@ def bundle(destination: Path, image: str = DEFAULT_IMAGE) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     (destination / "tests" / "run_autograder").chmod(0o755)
-    for file, relative in kit_files():
+    for relative, data in kit_files():
         target = destination / "tests" / "kit" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(file.read_bytes())
+        target.write_bytes(data)
     return destination
 
 

@@ -16,6 +16,7 @@ from alfred.grading import corpus
 from alfred.handout import write_handout
 from alfred.course.lesson import LESSON_VARIABLE, current, load
 from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
+from kits_lesson import the_kits_lesson_only
 
 LESSON = current()
 LESSON_99 = KIT_ROOT / "tests" / "kit" / "fixtures" / "course_99" / "tests" / "lesson_99"
@@ -94,6 +95,7 @@ def test_a_file_that_does_not_import_is_sent_to_its_error_first(tmp_path):
         f"{LESSON.student_file} does not import: run `pytest exercises` and fix the error its first failure names.\n")
 
 
+@the_kits_lesson_only
 def test_outside_a_project_or_for_an_unknown_exercise_it_says_what_to_do_in_one_line(tmp_path):
     run = hint(tmp_path)
     assert run.returncode == 2 and run.stdout == "" and run.stderr == (
