@@ -112,6 +112,9 @@ def test_outside_a_project_or_for_an_unknown_exercise_it_says_what_to_do_in_one_
 def test_another_lesson_gives_its_own_hints(tmp_path):
     lesson_99 = load(LESSON_99)
     project = project_with(tmp_path, lesson_99.root / lesson_99.student_file, lesson_99.student_file)
+    for entry in lesson_99.files:  # its templates/ and static/, beside main.py as the handout puts them
+        shutil.copytree(lesson_99.root / lesson_99.student_file.rsplit("/", 1)[0] / entry,
+                        project / lesson_99.student_file.rsplit("/", 1)[0] / entry)
     heading, text, after = shown(hint(project, lesson=LESSON_99))
     assert heading == "Exercise 1 (greet), GET /greet/{name}: hint 1 of 2" and text == lesson_99.by_id["greet"].hints[0]
     heading, text, _ = shown(hint(project, "shout", lesson=LESSON_99))
