@@ -19,10 +19,12 @@ import json
 import os
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from alfred.judge.driver import DRIVER_KEY, LABEL_KEY, InProcessDriver, Submission, warnings_of
+from alfred.judge.feedback import CUT_SHORT
 from alfred.judge.screen import failure_lines
 from alfred.course.exercises import BY_ID, EXERCISES, LESSON
 from alfred.course.lesson import LESSON_FILE
@@ -119,9 +121,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.fixture
-def submission(request: pytest.FixtureRequest) -> Submission:
+def submission(request: pytest.FixtureRequest) -> Iterator[Submission]:
     """The main.py under test, run in a working directory of its own: this test's `tmp_path`, or, when the
-    probes run in a sandbox, a folder there named after the test (no empty folder is made here for it)."""
+    probes run in a sandbox, a folder there named after the test (no empty folder is made here for it). The
+    pages it read cut short are this test's only (alfred.judge.feedback.CUT_SHORT)."""
     config = request.config
     target = config.stash[TARGET]
     driver = config.stash.get(DRIVER_KEY, None)
@@ -129,7 +132,9 @@ def submission(request: pytest.FixtureRequest) -> Submission:
         probe_seconds = 0 if config.getoption("no_time_limit") else LIMITS.probe_seconds
         driver = config.stash[DRIVER_KEY] = InProcessDriver(target.main, target.project, probe_seconds)
     workdir = request.getfixturevalue("tmp_path") if driver.local_work_folders else Path(request.node.nodeid)
-    return Submission(driver, workdir, config.stash.get(LABEL_KEY, target.label), config.stash[ANSWERS])
+    CUT_SHORT.clear()
+    yield Submission(driver, workdir, config.stash.get(LABEL_KEY, target.label), config.stash[ANSWERS])
+    CUT_SHORT.clear()
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

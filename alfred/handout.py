@@ -72,7 +72,25 @@ def write_handout(destination: Path) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")  # the kit's own encoding, on a Windows teacher's machine too
         written.append(path)
-    return written
+    return written + _copy_project_files(destination / Path(LESSON.student_file).parent)
+
+
+def _copy_project_files(folder: Path) -> list[Path]:
+    """The lesson's project files (lesson.toml's `files`: templates/, static/...), copied byte for byte from
+    beside the stub to beside the student's main.py, where the app finds them in every run."""
+    missing = LESSON.files_missing(lambda name: (EXERCISES_MAIN.parent / name).exists(), f"{EXERCISES_MAIN.parent}")
+    if missing:
+        raise HandoutError(f"{missing}.")
+    copied = []
+    for entry in LESSON.files:
+        source = EXERCISES_MAIN.parent / entry.rstrip("/")
+        for file in sorted([source] if source.is_file() else source.rglob("*")):
+            if file.is_file() and "__pycache__" not in file.parts:
+                target = folder / file.relative_to(EXERCISES_MAIN.parent)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(file.read_bytes())
+                copied.append(target)
+    return copied
 
 
 def plugin_modules() -> list[str]:
@@ -126,10 +144,10 @@ def _run_at_load(statements: list[ast.stmt]):
 
 
 def pyproject() -> str:
-    """The kit's own project settings, less the grader: the student's dependencies, the plugin's entry
-    point, the rubric and pytest's settings."""
+    """The kit's own project settings, less the grader: the student's dependencies (with the lesson's own
+    packages), the plugin's entry point, the rubric and pytest's settings."""
     kit = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    dependencies = [dependency for dependency in kit["project"]["dependencies"]
+    dependencies = [dependency for dependency in (*kit["project"]["dependencies"], *LESSON.packages)
                     if package_name(dependency) not in GRADER_PACKAGES]
     rubric = load_rubric(RUBRIC_FILE)
     points = "\n".join(f"{exercise} = {value:g}" for exercise, value in rubric.items())
@@ -243,6 +261,15 @@ def _full_name() -> str:
     return f"{LESSON.name}{title}" + (f": {LESSON.subject}" if LESSON.subject else "")
 
 
+def _what_to_hand_in() -> str:
+    """What a student hands in where files are collected: main.py, with the lesson's project files beside it."""
+    if not LESSON.files:
+        return f"`{LESSON.student_file}`, or this whole folder if your app uses templates or static files"
+    files = ", ".join(f"`{entry}`" for entry in LESSON.files)
+    return (f"the folder `{Path(LESSON.student_file).parent.as_posix()}` whole (main.py with {files} beside it), "
+            "or this whole folder: main.py alone cannot be graded")
+
+
 def _toml_text(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', "'")
 
@@ -252,7 +279,7 @@ def readme() -> str:
     folder = LESSON.student_file.split("/")[0]  # `pytest exercises`
     listing = "\n".join(f"- `{e.todo or e.label}`: {e.title} (`pytest {folder} -m {e.id}`)" for e in homework)
     others = ", ".join(f"`{e.id}`" for e in homework[1:])
-    module = LESSON.student_file.removesuffix(".py").replace("/", ".")
+    app_folder = Path(LESSON.student_file).parent.as_posix()  # run from there, the app finds its files as in the tests
     writes = ", ".join(f"`{entry}`" for entry in LESSON.writes)
     return f'''# {_full_name()}
 
@@ -275,7 +302,7 @@ python3 -m venv .venv && . .venv/bin/activate && pip install -e .
    hint. The run ends with your progress per exercise and your score.
 2. Fix `{LESSON.student_file}` and run the tests again, until every row says `yes`. One exercise
    at a time: `pytest {folder} -m {homework[0].id}`{f" (or {others})" if others else ""}.
-3. Try it by hand: `uvicorn {module}:app --reload`, open http://127.0.0.1:8000/docs and
+3. Try it by hand from its folder: `cd {app_folder} && uvicorn main:app --reload`, open http://127.0.0.1:8000/docs and
    send a request.{(" " + LESSON.try_by_hand) if LESSON.try_by_hand else ""}
 
 Stuck? `python -m alfred.hint` gives the next hint for your first unfinished exercise, one at a time.
@@ -290,6 +317,6 @@ a debugger.
 
 Commit and push: if your class uses GitHub Classroom, the Actions tab grades every push with these same
 tests, exercise by exercise. If your teacher collects files (Gradescope, a shared folder), hand in
-`{LESSON.student_file}`, or this whole folder if your app uses templates or static files.
+{_what_to_hand_in()}.
 Your teacher grades with the same tests, and may add checks of their own.{_hidden_note()}
 '''

@@ -20,6 +20,7 @@ from alfred.course.lesson import Exercise, told_in_one_line
 
 with told_in_one_line(__name__ == "__main__"):  # run as `python -m alfred.hint`: a bad lesson file in one line
     from alfred.course.exercises import LESSON
+    from alfred.course.targets import TargetError, project_of
     from alfred.judge.suite import run_suite
 from alfred.judge.hidden import MARKER as HIDDEN_MARKER
 
@@ -72,6 +73,10 @@ def named(text: str) -> Exercise:
 def first_unfinished(main: Path, command_name: str = COMMAND) -> Exercise | None:
     """The first exercise, in the lesson's order, with a test not passed on `main`; None (said on stdout)
     when there is none, or when the file does not import (that comes first)."""
+    try:  # a lesson with project files (templates/, static/) needs them beside main.py
+        project_of(main, folder_given=False)
+    except TargetError as exc:
+        raise HintError(str(exc)) from None
     report = run_suite(main, "-m", f"not {HIDDEN_MARKER}")  # the student's own run: hidden checks wait for grading
     command = f"pytest {LESSON.student_file.split('/')[0]}"
     if any(test["outcome"] == "skipped" and test["message"].startswith("not run:") for test in report["tests"]):

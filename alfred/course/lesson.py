@@ -2,7 +2,8 @@
 
 The engine knows no lesson of its own. Everything lesson-specific it needs (the exercises with their ids,
 numbers, titles, points, TODO markers, the names in main.py they ask for, their hints; the student's file, the
-solutions, the display name) comes from one file per lesson, `tests/<folder>/lesson.toml`, as rustlings'
+solutions, the display name; the project files beside main.py and the packages the lesson needs; how much of a
+page the tests read) comes from one file per lesson, `tests/<folder>/lesson.toml`, as rustlings'
 info.toml does for a course. `current()` is the lesson a run is about: the ALFRED_LESSON environment variable
 (a lesson's folder or its lesson.toml) when set, else `lesson` in `[tool.alfred]` of the kit's
 pyproject.toml, else the kit's only `tests/*/lesson.toml`.
@@ -18,11 +19,12 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 LESSON_FILE = "lesson.toml"
 LESSON_VARIABLE = "ALFRED_LESSON"
+DEFAULT_RESPONSE_CHARS = 2_000  # a page's first 2,000 characters: a lesson's JSON answers need no more
 
 
 class LessonError(Exception):
@@ -88,6 +90,23 @@ class Lesson:
     try_by_hand: str = ""  # what a student sees when running the app by hand, for the handout's README
     app: str = "app"  # the name main.py binds its FastAPI() app to
     review: tuple[ReviewedRoute, ...] = ()  # `[[review]]`: what the grader reads in main.py's text
+    # `files`: what beside main.py belongs to the lesson's project ("templates/", "static/", "data.csv"), relative
+    # to main.py's folder, a folder ending with "/": handed out from the student file's folder, laid out beside
+    # main.py in every run, and asked of every submission (one that lacks them is told which).
+    files: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()  # requirements beyond the kit's own ("jinja2>=3.1,<4"): the handout installs them
+    response_chars: int = DEFAULT_RESPONSE_CHARS  # `[bounds]`: how much of a response's text the tests read
+
+    def files_missing(self, has: Callable[[str], bool], where: str) -> str:
+        """"" when a submission holds the lesson's project files, else the sentence that says which it lacks, for
+        the student and the teacher; `has(name)` says whether the folder of main.py holds `name` (a file, or a
+        folder without its "/"), `where` is how to name that folder."""
+        missing = [entry for entry in self.files if not has(entry.rstrip("/"))]
+        if not missing:
+            return ""
+        return (f"{where} has no {' and no '.join(f'`{entry}`' for entry in missing)}: {self.name} keeps "
+                f"{', '.join(f'`{entry}`' for entry in self.files)} beside main.py, so hand in the whole folder "
+                "that holds main.py, not main.py alone")
 
     @property
     def by_id(self) -> dict[str, Exercise]:
@@ -137,7 +156,31 @@ def load(path: Path) -> Lesson:
         exercises=exercises, writes=tuple(read.list("writes", str)), try_by_hand=read.text("try_by_hand", ""),
         app=read.text("app", "app") or "app",
         review=tuple(_reviewed(read, index, entry, set(ids)) for index, entry in enumerate(read.list("review", dict))),
+        files=tuple(_project_file(read, entry) for entry in read.list("files", str)),
+        packages=tuple(read.list("packages", str)), response_chars=_bound(read, "response_chars", DEFAULT_RESPONSE_CHARS),
     )
+
+
+def _project_file(read: _Reader, entry: str) -> str:
+    """One of `files`: a path inside main.py's folder, never main.py itself nor a way out of the folder."""
+    parts = entry.rstrip("/").split("/")
+    if not entry.strip() or entry.startswith("/") or "\\" in entry or any(part in ("", ".", "..") for part in parts) \
+            or parts == ["main.py"]:
+        raise LessonError(f"{read.file}: 'files' must name paths inside main.py's folder, like \"templates/\", "
+                          f"not {entry!r}.")
+    return entry
+
+
+def _bound(read: _Reader, key: str, default: int) -> int:
+    """A `[bounds]` value: a whole number of characters, at least the engine's default (the judge checks the
+    ceiling: alfred.judge.observation.page_bound)."""
+    bounds = read.table.get("bounds", {})
+    if not isinstance(bounds, dict):
+        raise LessonError(f"{read.file}: 'bounds' must be a table, [bounds], not {bounds!r}.")
+    value = bounds.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < default:
+        raise LessonError(f"{read.file}: bounds: '{key}' must be a whole number from {default:,}, not {value!r}.")
+    return value
 
 
 def _reviewed(read: _Reader, index: int, entry: dict, ids: set[str]) -> ReviewedRoute:

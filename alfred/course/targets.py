@@ -55,7 +55,19 @@ def resolve(path: str | Path, invocation_dir: Path) -> Target:
         main.open("rb").close()
     except OSError as exc:
         raise TargetError(f"{main} cannot be read: {exc.strerror}.") from None
-    return Target(main.resolve(), _label(main, invocation_dir), main.resolve().parent if absolute.is_dir() else None)
+    return Target(main.resolve(), _label(main, invocation_dir), project_of(main.resolve(), absolute.is_dir()))
+
+
+def project_of(main: Path, folder_given: bool) -> Path | None:
+    """The folder whose other files are laid out beside main.py in every probe: the folder given, or, for a
+    main.py given alone, its own folder when the lesson has project files (templates/, static/), which that
+    folder must then hold; None for a file of a lesson that has none."""
+    if not folder_given and not LESSON.files:
+        return None
+    missing = LESSON.files_missing(lambda name: (main.parent / name).exists(), f"{main.parent}")
+    if missing:
+        raise TargetError(f"{missing}.")
+    return main.parent
 
 
 def _label(main: Path, invocation_dir: Path) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from alfred.judge.feedback import printable
-from alfred.course.lesson import written_folders
+from alfred.course.lesson import current, written_folders
 from alfred.reports.names import slug_of
 from alfred.inside.probe import PROJECT_SKIPPED  # one list: what discovery leaves out is what the probe never lays out
 
@@ -174,6 +174,11 @@ def _read_entry(student: str, path: Path, candidates: tuple[str, ...]) -> Entry:
         return Entry(student, slug, problem=str(refused), path=path)
     except OSError as exc:
         return Entry(student, slug, problem=f"{_shown(path.name)} could not be read: {exc.strerror or exc}", path=path)
+    folder = label.rpartition("/")[0]  # the folder of the student's file, as it lies in the class folder
+    missing = current().files_missing(lambda name: name in files or any(p.startswith(f"{name}/") for p in files),
+                                      _shown(folder or path.name))
+    if missing:
+        return Entry(student, slug, problem=missing, path=path)
     return Entry(student, slug, files, main, _shown(label), path=path)
 
 

@@ -23,10 +23,12 @@ ALFRED_AUTOGRADER_ROOT names another root than /autograder (the kit's tests use 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import zipfile
 from pathlib import Path
 
+from alfred.course.targets import LESSON
 from alfred.grading.upload import NotGraded, grade_upload, kit_files, write_json
 
 ROOT_VARIABLE = "ALFRED_AUTOGRADER_ROOT"
@@ -50,8 +52,8 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     PYTHON=/usr/bin/python3.11
 fi
 "$PYTHON" -m venv "$ROOT/venv"
-"$ROOT/venv/bin/python" -m pip install --quiet -e "$ROOT/source/kit"
-"""
+"$ROOT/venv/bin/python" -m pip install --quiet -e "$ROOT/source/kit\"""" + "".join(
+    f" {shlex.quote(package)}" for package in LESSON.packages) + "\n"  # and the packages the lesson needs
 
 RUN = """#!/usr/bin/env bash
 # Gradescope runs this for every submission: grade /autograder/submission into /autograder/results.
@@ -67,8 +69,8 @@ def bundle(destination: Path) -> Path:
             info = zipfile.ZipInfo(name)
             info.external_attr = 0o100755 << 16
             archive.writestr(info, text)
-        for file, relative in kit_files():
-            archive.write(file, f"kit/{relative}")
+        for relative, data in kit_files():
+            archive.writestr(f"kit/{relative}", data)
     return destination
 
 

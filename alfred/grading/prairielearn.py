@@ -82,10 +82,10 @@ def bundle(destination: Path, image: str = DEFAULT_IMAGE) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     (destination / "tests" / "run_autograder").chmod(0o755)
-    for file, relative in kit_files():
+    for relative, data in kit_files():
         target = destination / "tests" / "kit" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(file.read_bytes())
+        target.write_bytes(data)
     return destination
 
 
@@ -132,10 +132,11 @@ def question_html() -> str:
 
 
 def requirements() -> list[str]:
-    """What the grading image installs: the kit's dependencies and the packages a course's submissions may
-    import (its `course` extra, README "Packages beyond the lesson's")."""
+    """What the grading image installs: the kit's dependencies, the packages a course's submissions may
+    import (its `course` extra, README "Packages beyond the lesson's") and those the lesson names (lesson.toml's
+    `packages`)."""
     project = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return [*project["dependencies"], *project.get("optional-dependencies", {}).get("course", [])]
+    return [*project["dependencies"], *project.get("optional-dependencies", {}).get("course", []), *LESSON.packages]
 
 
 def run(root: Path) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -21,9 +22,23 @@ from alfred.grading.discovery import read_submission
 from alfred.reports.rows import UNGRADABLE, ResultRow
 
 # The kit as the grader needs it: its settings, the plugin, the engine, the lesson's suite and data (hidden
-# checks included), the stub's folder (no solutions).
-BUNDLED = ["pyproject.toml", "README.md", "conftest.py", "alfred", SUITE_DIR.relative_to(KIT_ROOT).as_posix(),
-           EXERCISES_MAIN.relative_to(KIT_ROOT).parts[0]]
+# checks included), the stub's folder with the lesson's project files (no solutions).
+def bundled() -> list[str]:
+    """What of the kit's folder a bundle carries (the lesson's folders as they lie in the kit)."""
+    return ["pyproject.toml", "README.md", "conftest.py", "alfred", suite_in_kit(),
+            EXERCISES_MAIN.parent.relative_to(KIT_ROOT).as_posix()]
+
+
+def suite_in_kit() -> str:
+    """Where a bundle's kit holds the lesson it grades: the suite's folder, relative to the kit's."""
+    return SUITE_DIR.relative_to(KIT_ROOT).as_posix()
+
+
+def settings_for_the_lesson(pyproject: str) -> str:
+    """The kit's pyproject.toml as a bundle carries it: its `lesson` in [tool.alfred] names the lesson this run
+    is about (ALFRED_LESSON's, when it chose another), so the bundle grades the lesson it was made for."""
+    return re.sub(r'(?m)^lesson = ".*"$', f'lesson = "{suite_in_kit()}"', pyproject, count=1)
+
 
 UNSANDBOXED_VARIABLE = "ALFRED_ALLOW_UNSANDBOXED"  # "1": grade even where bubblewrap cannot run (see docs)
 
@@ -32,14 +47,19 @@ class NotGraded(Exception):
     """The upload could not be graded, through no fault of its code; the message says why, for both readers."""
 
 
-def kit_files() -> list[tuple[Path, str]]:
-    """(file, its path relative to the kit's folder) for every file of the kit a platform's bundle carries."""
+def kit_files() -> list[tuple[str, bytes]]:
+    """(its path relative to the kit's folder, its bytes) for every file of the kit a platform's bundle carries;
+    pyproject.toml names the lesson of this run (settings_for_the_lesson)."""
     files = []
-    for entry in BUNDLED:
+    for entry in bundled():
         path = KIT_ROOT / entry
         for file in sorted([path] if path.is_file() else path.rglob("*")):
             if file.is_file() and "__pycache__" not in file.parts:
-                files.append((file, file.relative_to(KIT_ROOT).as_posix()))
+                relative = file.relative_to(KIT_ROOT).as_posix()
+                data = file.read_bytes()
+                if relative == "pyproject.toml":
+                    data = settings_for_the_lesson(data.decode("utf-8")).encode("utf-8")
+                files.append((relative, data))
     return files
 
 

@@ -25,6 +25,7 @@ from alfred.inside.recording import _STUDENT_ERRORS, _describe_value, _error_inf
 from alfred.inside.wire import (
     MAX_BODY_CHARS,
     MAX_ITEMS,
+    MAX_RESPONSE_CHARS,
     MAX_SENT_BODY_BYTES,
     MAX_TEXT_CHARS,
     SERVING,
@@ -211,7 +212,7 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
              _from_json_bytes=_from_json_bytes, _to_json=_to_json, _len=len, _ValueError=ValueError,
              _put_stand_in=_put_stand_in, _serve_one_request=_serve_one_request,
              _threads_after_request=_threads_after_request,
-             _max_text=MAX_TEXT_CHARS, _max_body=MAX_BODY_CHARS) -> None:
+             _max_text=MAX_RESPONSE_CHARS, _max_body=MAX_BODY_CHARS) -> None:
     ASGITransport, AsyncClient = _libraries["ASGITransport"], _libraries["AsyncClient"]
     app = _lookup(observer, module, "app")
     if app is None:
@@ -264,6 +265,7 @@ def _request(observer: dict, module, probe: dict, *, _libraries=_LIBRARIES, _loo
         "status": response.status_code,
         "body_json": body_json if body_json is not None and _len(body_json) <= _max_body else None,
         "text": response.text[:_max_text],
+        "text_chars": _len(response.text),
         "content_type": response.headers.get("content-type", ""),
     }
     if response.status_code == 500 and not response.content and not response.headers:

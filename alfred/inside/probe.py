@@ -81,6 +81,7 @@ from alfred.inside.wire import (
     MAX_REPLY_BYTES,
     MAX_REPLY_DEPTH,
     MAX_REPLY_NODES,
+    MAX_RESPONSE_CHARS,
     MAX_SCHEDULED,
     MAX_SENT_BODY_BYTES,
     MAX_TEXT_CHARS,
@@ -100,7 +101,7 @@ from alfred.inside.world import import_dependencies
 __all__ = [
     "MARKER", "MAX_ARGUMENTS", "MAX_BODY_CHARS", "MAX_EVENTS", "MAX_FILE_CHARS", "MAX_FILES", "MAX_ITEMS",
     "MAX_OUTPUT_CHARS", "MAX_OUTPUT_EVENTS", "MAX_PROJECT_BYTES", "MAX_PROJECT_FILES", "MAX_REPLY_BYTES",
-    "MAX_REPLY_DEPTH", "MAX_REPLY_NODES", "MAX_SCHEDULED", "MAX_SENT_BODY_BYTES", "MAX_TEXT_CHARS",
+    "MAX_REPLY_DEPTH", "MAX_REPLY_NODES", "MAX_RESPONSE_CHARS", "MAX_SCHEDULED", "MAX_SENT_BODY_BYTES", "MAX_TEXT_CHARS",
     "MAX_VALUE_CHARS", "MAX_VALUE_DEPTH", "PROJECT_SKIPPED", "SERVING", "STAND_IN_SAYS", "WITNESS_CHANNEL",
     "_from_json_bytes", "_to_json",  # the JSON the judge's supervisor reads a response's body with, as _request does
     "answer", "decode_request", "encode_reply", "import_dependencies", "json_shape", "model_report", "reply_problem",

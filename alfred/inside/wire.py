@@ -26,6 +26,10 @@ MAX_OUTPUT_CHARS = 64_000
 MAX_FILE_CHARS = 16_000
 MAX_FILES = 20
 MAX_TEXT_CHARS = 2_000
+# A response's text (an HTML page): its first MAX_RESPONSE_CHARS characters travel, with its whole length; the
+# tests read as much of it as the lesson's bound says (lesson.toml [bounds] response_chars, 2,000 unless
+# raised), never more than this ceiling, which the judge enforces (alfred.judge.observation.page_bound).
+MAX_RESPONSE_CHARS = 32_000
 MAX_OUTPUT_EVENTS = 2_000  # prints and sleeps
 MAX_EVENTS = 2 * MAX_OUTPUT_EVENTS  # and the requests' and tasks' own events
 MAX_SCHEDULED = 100  # background tasks described

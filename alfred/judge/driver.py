@@ -27,9 +27,9 @@ import pytest
 from pydantic import ValidationError
 
 from alfred.course.exercises import exercise_asking_for
-from alfred.judge.feedback import fail
-from alfred.course.lesson import written_folders
-from alfred.judge.observation import Observation, Reply, parse_reply
+from alfred.judge.feedback import CUT_SHORT, fail
+from alfred.course.lesson import current, written_folders
+from alfred.judge.observation import Observation, Reply, page_bound, parse_reply
 from alfred.inside.probe import encode_reply, run_probe
 from alfred.sandbox.limits import LIMITS
 from alfred.sandbox.usage import BLOCKED, BUSY, TIMEOUT, ProbeClock
@@ -217,6 +217,23 @@ def _stopped_early(observation: Observation) -> bool:
     return bool(observation.problem or observation.load_error or observation.missing_name or observation.error)
 
 
+RESPONSE_CHARS = page_bound(current())  # how much of a page the tests read
+
+
+def _read_within_bound(observation: Observation, request: str) -> Observation:
+    """The observation as the tests read it: its page cut to the lesson's bound, and a page longer than that
+    noted for every failure of the test (alfred.judge.feedback.CUT_SHORT)."""
+    response = observation.response
+    if response is None:
+        return observation
+    response = response.model_copy(update={"text": response.text[:RESPONSE_CHARS]})
+    if response.cut_short:
+        CUT_SHORT.append(f"{request} answered a page of {response.text_chars:,} characters, longer than the "
+                         f"{RESPONSE_CHARS:,} the grader reads, so what comes after those was not checked; "
+                         "the lesson may raise `response_chars` in its lesson.toml's [bounds]")
+    return observation.model_copy(update={"response": response})
+
+
 def model_object(model: str, **fields: Any) -> dict:
     """An argument placeholder: the probe passes the function an object of main.py's `model` holding these
     fields (or, while that model cannot hold them, a stand-in of the kit's with that name and fields)."""
@@ -247,7 +264,7 @@ class Submission:
             probe["content"] = content
         elif json is not None:
             probe["json"] = json
-        return self._observe(probe, setup)
+        return _read_within_bound(self._observe(probe, setup), f"{method} {path}")
 
     def call(self, function: str, *args: Any, **setup: Any) -> Observation:
         return self._observe({"action": "call", "function": function, "args": list(args)}, setup)

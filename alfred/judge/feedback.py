@@ -38,8 +38,16 @@ class LearnerFailure(pytest.fail.Exception):
         self.learner = message
 
 
+# What the current test read only the start of (alfred.judge.driver notes each page cut short): every failure
+# of that test says so, so a page longer than the grader reads never fails in silence. Cleared for each test
+# by the `submission` fixture.
+CUT_SHORT: list[str] = []
+
+
 def fail(*, tried: str, got: str, expected: str, hint: str) -> None:
     __tracebackhide__ = True
+    if CUT_SHORT:
+        got = f"{got} (note: {'; '.join(CUT_SHORT)})"
     raise LearnerFailure(LearnerMessage(tried, got, expected, hint))
 
 

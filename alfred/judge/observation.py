@@ -17,12 +17,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from alfred.course.lesson import LESSON_FILE, Lesson, LessonError
 from alfred.inside.probe import (
     MAX_ARGUMENTS,
     MAX_BODY_CHARS,
     MAX_EVENTS,
     MAX_FILES,
     MAX_ITEMS,
+    MAX_RESPONSE_CHARS,
     MAX_SCHEDULED,
     MAX_VALUE_CHARS,
     MAX_VALUE_DEPTH,
@@ -75,13 +77,28 @@ class Event(_Plain):
 class Response(_Plain):
     status: int
     body_json: str | None = Field(default=None, max_length=MAX_BODY_CHARS)  # the JSON body, as JSON text
-    text: str = ""
+    text: str = Field(default="", max_length=MAX_RESPONSE_CHARS)  # its text: the start the tests read (page_bound)
+    text_chars: int = Field(default=0, ge=0)  # the length of its whole text, in characters
     content_type: str = ""
 
     @property
     def body(self) -> Any:
         """The decoded JSON body, None when it was not JSON."""
         return decoded(self.body_json)
+
+    @property
+    def cut_short(self) -> bool:
+        """A page longer than the tests read: `text` holds only its start (a JSON body is read whole, as `body`)."""
+        return self.body_json is None and self.text_chars > len(self.text)
+
+
+def page_bound(lesson: Lesson) -> int:
+    """How much of a response's text the tests read: the lesson's `[bounds] response_chars`, refused beyond
+    the ceiling the judge reads (MAX_RESPONSE_CHARS)."""
+    if lesson.response_chars > MAX_RESPONSE_CHARS:
+        raise LessonError(f"{lesson.suite / LESSON_FILE}: bounds: 'response_chars' may be at most "
+                          f"{MAX_RESPONSE_CHARS:,}, the most the judge reads, not {lesson.response_chars:,}.")
+    return lesson.response_chars
 
 
 class Described(_Plain):

@@ -644,7 +644,7 @@ def _response(status: int, body: bytes, content_type: str) -> dict:
     """A response as the probe reports one (alfred.inside.actions._request), from the bytes the app sent back."""
     import codecs
 
-    from alfred.inside.probe import MAX_BODY_CHARS, MAX_TEXT_CHARS, _from_json_bytes, _to_json
+    from alfred.inside.probe import MAX_BODY_CHARS, MAX_RESPONSE_CHARS, MAX_TEXT_CHARS, _from_json_bytes, _to_json
 
     try:
         body_json = _to_json(_from_json_bytes(body))
@@ -656,5 +656,6 @@ def _response(status: int, body: bytes, content_type: str) -> dict:
         codecs.lookup(charset)
     except LookupError:
         charset = "utf-8"
+    text = body.decode(charset, "replace")
     return {"status": status, "body_json": body_json if body_json is not None and len(body_json) <= MAX_BODY_CHARS else None,
-            "text": body.decode(charset, "replace")[:MAX_TEXT_CHARS], "content_type": content_type[:MAX_TEXT_CHARS]}
+            "text": text[:MAX_RESPONSE_CHARS], "text_chars": len(text), "content_type": content_type[:MAX_TEXT_CHARS]}

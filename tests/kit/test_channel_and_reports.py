@@ -14,10 +14,12 @@ from alfred.reports.summary import markdown as _summary
 from alfred.judge.observation import Observation
 from alfred.inside.probe import MAX_EVENTS, MAX_OUTPUT_EVENTS, run_probe
 from alfred.course.targets import SOLUTIONS_MAIN
+from kits_lesson import the_kits_lesson_only
 
 # --- the channel ---
 
 
+@the_kits_lesson_only
 def test_a_flood_of_prints_is_cut_but_the_task_still_reports_how_it_ended(tmp_path):
     flood = SOLUTIONS_MAIN.read_text().replace(
         "    time.sleep(5)\n", "    time.sleep(5)\n    for _ in range(10_000):\n        print()\n        time.sleep(0)\n", 1)
@@ -80,6 +82,7 @@ def _outside_code(markdown: str) -> str:
     return re.sub(r"<code[^>]*>.*?</code>", "", html, flags=re.DOTALL)
 
 
+@the_kits_lesson_only
 def test_student_words_in_feedback_and_summary_stay_inert_text():
     from alfred.judge.feedback import printable
 
@@ -97,12 +100,14 @@ def test_printable_escapes_controls_and_keeps_every_other_character():
     assert printable("\x1b[2J\u202e\x00") == "\\x1b[2J\\u202e\\x00"
 
 
+@the_kits_lesson_only
 def test_a_student_id_that_looks_like_a_formula_opens_as_text_in_the_gradebook():
     row = {**_row("Got:      nothing"), "student": '=HYPERLINK("http://example.invalid","x")'}
     cell = _gradebook([row]).splitlines()[1].split(",")[0]
     assert cell.startswith("\"'=HYPERLINK")
 
 
+@the_kits_lesson_only
 def test_exercism_output_is_cut_at_500_characters_with_a_note_and_a_broken_file_is_an_error():
     import json
     from pathlib import Path

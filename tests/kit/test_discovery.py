@@ -17,6 +17,7 @@ from alfred.grading.discovery import MAX_FOLDER_FILES, Entry, GradeError, discov
 from alfred.reports.names import slug_of
 from alfred.grading.grade import content_hash
 from alfred.course.targets import SOLUTIONS_MAIN
+from kits_lesson import the_kits_lesson_only
 
 CANDIDATES = ("main.py", "lesson_07/main.py")
 SOURCE = SOLUTIONS_MAIN.read_bytes()
@@ -47,6 +48,7 @@ def test_an_honest_folder_is_read_whole_with_its_templates_and_static_files(klas
     assert entry.files == {"main.py": SOURCE, "templates/page.html": b"<p>{{ name }}</p>", "static/logo.svg": b"<svg/>"}
 
 
+@the_kits_lesson_only
 @pytest.mark.parametrize(
     ("plant", "reason"),
     [
@@ -83,6 +85,7 @@ def test_a_link_out_of_the_students_folder_is_refused_with_a_reason(tmp_path, kl
     assert reason in found["mallory"].problem and not found["mallory"].files, found["mallory"]
 
 
+@the_kits_lesson_only
 def test_links_that_stay_inside_the_folder_are_followed(klass):
     (klass / "honest" / "data").mkdir()
     (klass / "honest" / "data" / "real.txt").write_text("inside")
@@ -100,6 +103,7 @@ def test_a_student_entry_that_is_a_link_is_refused_even_to_a_neighbour(klass):
     assert "symbolic link" in found["copycat"].problem and "symbolic link" in found["copy"].problem
 
 
+@the_kits_lesson_only
 def test_what_is_graded_is_what_was_read_at_discovery(klass, tmp_path):
     found = entries(klass)["honest"]
     before = content_hash(found, "kit")
@@ -131,6 +135,7 @@ ODD_NAMES = [b"new\nline", b"esc\x1b[31mred", b"rtl\xe2\x80\xaeevil", b"<img src
              b"tab\there", b"CON", b"-starts-like-an-option"]
 
 
+@the_kits_lesson_only
 def test_any_name_gets_a_printable_id_and_a_safe_unique_report_name(tmp_path):
     root = tmp_path / "class"
     root.mkdir()
@@ -163,6 +168,7 @@ def test_a_class_folder_with_nothing_to_grade_is_a_one_line_error(tmp_path):
         discover([tmp_path], (), CANDIDATES)
 
 
+@the_kits_lesson_only
 def test_a_class_folder_holding_a_student_named_main_stays_a_class(klass):
     (klass / "main.py").write_bytes(SOURCE)  # the student "main"
     (klass / "bob.py").write_bytes(SOURCE)
@@ -171,6 +177,7 @@ def test_a_class_folder_holding_a_student_named_main_stays_a_class(klass):
     assert set(found["main"].files) == {"main.py"}  # nobody else's files
 
 
+@the_kits_lesson_only
 def test_one_students_folder_is_one_submission_with_its_project(tmp_path):
     project = tmp_path / "alice"
     (project / "templates").mkdir(parents=True)
@@ -199,6 +206,7 @@ def test_ids_made_unique_never_meet_an_existing_one(tmp_path):
     assert len(students) == len(set(students)) == 3
 
 
+@the_kits_lesson_only
 def test_a_file_name_that_is_not_utf8_is_read_and_hashed(klass):
     with open(os.path.join(os.fsencode(klass / "honest"), b"notes-\xff.txt"), "wb") as handle:
         handle.write(b"x")

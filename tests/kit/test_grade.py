@@ -18,6 +18,9 @@ from alfred.cli import DEMO_CLASS, main
 from alfred.course.exercises import IDS
 from alfred.judge.suite import run_suites
 from alfred.course.targets import SOLUTIONS_MAIN
+from kits_lesson import skip_unless_the_kits_lesson
+
+skip_unless_the_kits_lesson()  # lesson 7's corpora, loaded below
 
 pytestmark = pytest.mark.slow
 

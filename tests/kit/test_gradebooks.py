@@ -29,6 +29,9 @@ from alfred.course.targets import SOLUTIONS_MAIN
 from alfred.grading import corpus
 from alfred.grading.grade import ungradable_row
 from alfred.reports import canvas, junit, moodle, roster as rosters
+from kits_lesson import skip_unless_the_kits_lesson
+
+skip_unless_the_kits_lesson()  # lesson 7's corpora, loaded below
 
 JUNIT_SCHEMA = xmlschema.XMLSchema(str(Path(__file__).parent / "schemas" / "junit-10.xsd"))
 CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]  # Canvas's export, in order

@@ -20,6 +20,7 @@ from alfred.reports.rows import UNGRADABLE
 from alfred.sandbox import fork_server
 from alfred.sandbox.fork_server import OWN_UID, SandboxUnavailable, SandboxView
 from alfred.course.targets import MAIN_CANDIDATES, SOLUTIONS_MAIN
+from kits_lesson import the_kits_lesson_only
 
 SCHEMAS = Path(__file__).parent / "schemas"
 
@@ -29,6 +30,7 @@ def _graded(student: str, score: float) -> dict:
     return {**row, "status": "graded", "score": score, "flags": [], "message": "Every test passed."}
 
 
+@the_kits_lesson_only
 def test_an_ungradable_row_has_no_score_in_any_report_and_counts_in_no_statistic():
     failed = ungradable_row("carol", "the grader could not start its sandbox: bwrap: no permission")
     rows = [_graded("alice", 100.0), failed, _graded("bob", 50.0)]

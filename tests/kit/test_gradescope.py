@@ -20,6 +20,9 @@ import pytest
 from alfred.grading import corpus
 from alfred.grading.gradescope import ROOT_VARIABLE, bundle
 from alfred.course.targets import SOLUTIONS_MAIN
+from kits_lesson import skip_unless_the_kits_lesson
+
+skip_unless_the_kits_lesson()  # lesson 7's corpora, loaded below
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which("bash") is None, reason="run_autograder is bash")]
 

@@ -28,6 +28,9 @@ from alfred.handout import HandoutError, write_handout
 from alfred.judge.hidden import SEED_VARIABLE, SeedError, parse_seed
 from alfred.judge.suite import run_suite, run_suites
 from alfred.reports import exercism, feedback, gradescope, html, summary
+from kits_lesson import skip_unless_the_kits_lesson
+
+skip_unless_the_kits_lesson()  # lesson 7's corpora, loaded below
 
 HIDDEN_DIR = SUITE_DIR / "hidden"
 

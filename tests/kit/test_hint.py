@@ -16,6 +16,7 @@ from alfred.grading import corpus
 from alfred.handout import write_handout
 from alfred.course.lesson import LESSON_VARIABLE, current, load
 from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN
+from kits_lesson import the_kits_lesson_only
 
 LESSON = current()
 LESSON_99 = KIT_ROOT / "tests" / "kit" / "fixtures" / "course_99" / "tests" / "lesson_99"
@@ -94,6 +95,7 @@ def test_a_file_that_does_not_import_is_sent_to_its_error_first(tmp_path):
         f"{LESSON.student_file} does not import: run `pytest exercises` and fix the error its first failure names.\n")
 
 
+@the_kits_lesson_only
 def test_outside_a_project_or_for_an_unknown_exercise_it_says_what_to_do_in_one_line(tmp_path):
     run = hint(tmp_path)
     assert run.returncode == 2 and run.stdout == "" and run.stderr == (
@@ -110,6 +112,9 @@ def test_outside_a_project_or_for_an_unknown_exercise_it_says_what_to_do_in_one_
 def test_another_lesson_gives_its_own_hints(tmp_path):
     lesson_99 = load(LESSON_99)
     project = project_with(tmp_path, lesson_99.root / lesson_99.student_file, lesson_99.student_file)
+    for entry in lesson_99.files:  # its templates/ and static/, beside main.py as the handout puts them
+        shutil.copytree(lesson_99.root / lesson_99.student_file.rsplit("/", 1)[0] / entry,
+                        project / lesson_99.student_file.rsplit("/", 1)[0] / entry)
     heading, text, after = shown(hint(project, lesson=LESSON_99))
     assert heading == "Exercise 1 (greet), GET /greet/{name}: hint 1 of 2" and text == lesson_99.by_id["greet"].hints[0]
     heading, text, _ = shown(hint(project, "shout", lesson=LESSON_99))

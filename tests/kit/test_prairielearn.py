@@ -28,6 +28,9 @@ from alfred.grading.grade import ungradable_row
 from alfred.grading.prairielearn import ENTRYPOINT, ROOT_VARIABLE, bundle
 from alfred.judge.hidden import HIDDEN_FOLDER
 from alfred.reports import prairielearn
+from kits_lesson import skip_unless_the_kits_lesson
+
+skip_unless_the_kits_lesson()  # lesson 7's corpora, loaded below
 
 SCHEMAS = Path(__file__).parent / "schemas"
 RESULTS_SCHEMA = json.loads((SCHEMAS / "prairielearn-results.schema.json").read_text())

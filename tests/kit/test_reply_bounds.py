@@ -37,6 +37,7 @@ from alfred.inside.probe import (
 )
 from alfred.sandbox.supervisor import filter_program, listen_for_the_judge
 from alfred.course.targets import SOLUTIONS_MAIN
+from kits_lesson import the_kits_lesson_only
 
 OLD_CAP = 2_000_000  # the size cap replies had before their shape was bounded
 HOSTILE_PEAK = 10_000_000  # Python allocations for a refused reply: a few copies of what was read, hardly any tree
@@ -245,6 +246,7 @@ def test_a_reply_the_judge_would_refuse_becomes_a_problem_in_the_student_process
     assert MAX_REPLY_DEPTH >= 7  # the schema's own depth: reply, observation, scheduled, task, args, value, instance_of
 
 
+@the_kits_lesson_only
 def test_the_in_process_driver_reads_the_very_reply_line_a_student_process_would_send(tmp_path):
     probe = {"action": "request", "method": "GET", "path": "/openapi.json"}
     (tmp_path / "a").mkdir()

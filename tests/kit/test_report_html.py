@@ -28,6 +28,7 @@ from alfred.course.exercises import IDS
 from alfred.reports import DEFAULT_FORMATS, class_files
 from alfred.reports.html import BANDS, for_class, title
 from alfred.course.targets import SOLUTIONS_MAIN
+from kits_lesson import the_kits_lesson_only
 
 # Every tag the report may hold: anything else (script, img, iframe, a student's <b>) means escaping failed.
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "header", "h1", "h2", "h3", "p", "div",
@@ -86,6 +87,7 @@ def test_every_grade_run_writes_the_report():
     assert set(class_files([_row("ann", "graded", 100.0)])) >= {"report.html", "gradebook.csv", "summary.md"}
 
 
+@the_kits_lesson_only
 def test_student_words_in_the_report_stay_text_and_nothing_can_run_or_load():
     rows = _hostile_rows()
     report = for_class(rows)["report.html"]
@@ -107,6 +109,7 @@ def test_student_words_in_the_report_stay_text_and_nothing_can_run_or_load():
     assert "print <script>alert('MARKER')" in text  # the hint of the common failure
 
 
+@the_kits_lesson_only
 def test_each_student_links_to_the_feedback_file_that_grading_writes():
     rows = _hostile_rows()
     page = _Page(for_class(rows)["report.html"])
@@ -114,6 +117,7 @@ def test_each_student_links_to_the_feedback_file_that_grading_writes():
     assert links == {f"feedback/{slug_of(row['student'])}.md" for row in rows}
 
 
+@the_kits_lesson_only
 def test_the_numbers_count_as_the_summary_counts():
     rows = [_row("a", "graded", 100.0), _row("b", "graded", 59.9, learner={"tried": "t", "got": "no", "expected": "yes", "hint": "do"}),
             _row("c", "timeout", 10.0), _row("d", "error", 0.0)]

@@ -14,6 +14,7 @@ import pytest
 from alfred.course.lesson import LessonError, current, load
 from alfred.course.targets import KIT_ROOT, SOLUTIONS_MAIN
 from alfred.grading.review import review
+from kits_lesson import the_kits_lesson_only
 
 CORPUS = KIT_ROOT / "tests" / "corpus"
 CORRECT = sorted((CORPUS / "correct").glob("*.py")) + sorted((CORPUS / "correct").glob("*/main.py"))
@@ -23,6 +24,7 @@ def words(source: str) -> list[str]:
     return [flag.words for flag in review(source, current())]
 
 
+@the_kits_lesson_only
 @pytest.mark.parametrize("path", CORRECT, ids=lambda path: str(path.relative_to(CORPUS)))
 def test_a_correct_file_raises_no_flag_but_those_it_declares(path):
     declared = re.findall(r"^flagged: (.+)$", path.read_text(), flags=re.MULTILINE)
@@ -34,6 +36,7 @@ def test_the_reference_and_the_demo_class_honest_student_raise_none():
     assert words((KIT_ROOT / "demo_class" / "dick_grayson.py").read_text()) == []
 
 
+@the_kits_lesson_only
 @pytest.mark.parametrize("name, expected", [
     ("endpoint_never_schedules.py", "POST /request-intel-report does not call add_task"),
     ("endpoint_creates_its_own_background_tasks.py", "POST /request-intel-report takes no BackgroundTasks parameter"),
@@ -86,6 +89,7 @@ getattr(builtins, "ex" + "ec")("print(2)")
 '''
 
 
+@the_kits_lesson_only
 @pytest.mark.parametrize("source, expected", [
     (RAW_ASGI_APP, ["no FastAPI() app is bound to `app`", "POST /request-intel-report is not declared",
                     "POST /log-activity/{user_email} is not declared"]),
@@ -104,6 +108,7 @@ def test_a_file_that_does_not_parse_raises_no_flag_its_error_row_says_why():
     assert words("def broken(:\n") == []
 
 
+@the_kits_lesson_only
 def test_lesson_review_data_is_checked_with_its_file_and_key(tmp_path):
     lesson = (current().suite / "lesson.toml").read_text()
     for bad, words_in_error in [('route = "POST /request-intel-report"', None),

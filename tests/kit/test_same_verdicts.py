@@ -12,6 +12,9 @@ from alfred.grading.classroom import grade_class
 from alfred.judge.suite import run_suites
 from alfred.course.targets import MAIN_CANDIDATES
 from alfred.judge.hidden import SEED_VARIABLE, draw_seed
+from kits_lesson import skip_unless_the_kits_lesson
+
+skip_unless_the_kits_lesson()  # lesson 7's corpora, loaded below
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,12 @@
 """The kit checks itself: the reference passes, the stubs fail where they should, every corpus sample
 scores as its annotation says, and every behaviour is graded once. Each check runs the real graded suite
 in-process (alfred.judge.suite.run_suite), exactly as `pytest --submission PATH --score-json FILE` would.
+The checks of the reference and the stubs are the engine's, and run with any lesson; those of the corpora
+are lesson 7's (kits_lesson), skipped with another lesson selected.
 """
 
 import itertools
+import shutil
 from collections import defaultdict
 
 import pytest
@@ -11,7 +14,8 @@ import pytest
 from alfred.grading import corpus
 from alfred.course.exercises import EXERCISES, IDS
 from alfred.judge.suite import run_suite, run_suites
-from alfred.course.targets import EXERCISES_MAIN, SOLUTIONS_MAIN
+from alfred.course.targets import EXERCISES_MAIN, LESSON, SOLUTIONS_MAIN
+from kits_lesson import ANOTHER_LESSON, the_kits_lesson_only
 
 
 def outcomes(report, exercise_id):
@@ -23,6 +27,12 @@ def test_reference_solution_passes_every_test_of_every_exercise():
     failed = [test["nodeid"] for test in report["tests"] if test["outcome"] != "passed"]
     assert not failed, failed
     assert report["score"] == report["max_score"] == 100
+    assert all(report["exercises"][exercise_id]["total"] >= 1 for exercise_id in IDS), report["exercises"]
+
+
+@the_kits_lesson_only
+def test_lesson_7s_suite_has_at_least_three_tests_per_exercise():
+    report = run_suite(SOLUTIONS_MAIN)
     assert len(report["tests"]) >= 30
     assert all(report["exercises"][exercise_id]["total"] >= 3 for exercise_id in IDS), report["exercises"]
 
@@ -35,9 +45,9 @@ def stub_report():
 
 def test_stubs_pass_the_lesson_and_fail_every_homework_test_as_a_failure(stub_report):
     report = stub_report
-    assert set(outcomes(report, "lesson")) == {"passed"}
-    for exercise_id in IDS[1:]:
-        assert set(outcomes(report, exercise_id)) == {"failed"}, (exercise_id, outcomes(report, exercise_id))
+    for exercise in EXERCISES:  # the worked example (no number) is done in the stub; every exercise is not
+        expected = {"failed"} if exercise.number else {"passed"}
+        assert set(outcomes(report, exercise.id)) == expected, (exercise.id, outcomes(report, exercise.id))
     assert report["score"] == 0
 
 
@@ -61,13 +71,15 @@ def test_no_test_passes_on_an_empty_app(tmp_path):
     of what the lesson builds, not of what FastAPI answers anyway), nor, of course, any homework test."""
     empty = tmp_path / "main.py"
     empty.write_text("from fastapi import FastAPI\napp = FastAPI()\n")
+    for entry in LESSON.files:  # beside it, the project files the lesson gives (templates/, static/)
+        shutil.copytree(EXERCISES_MAIN.parent / entry, tmp_path / entry)
     report = run_suite(empty)
     passed = [test["nodeid"] for test in report["tests"] if test["outcome"] == "passed"]
     assert not passed, passed
     assert {test["exercise"] for test in report["tests"]} == set(IDS)
 
 
-CORRECT, WRONG, BROKEN = corpus.load("correct"), corpus.load("wrong"), corpus.load("broken")
+CORRECT, WRONG, BROKEN = ([], [], []) if ANOTHER_LESSON else (corpus.load(kind) for kind in ("correct", "wrong", "broken"))
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +88,7 @@ def corpus_reports():
     return run_suites([sample.path for sample in CORRECT + WRONG + BROKEN])
 
 
+@the_kits_lesson_only
 @pytest.mark.slow
 @pytest.mark.parametrize("sample", CORRECT, ids=lambda sample: sample.name)
 def test_correct_solution_written_differently_scores_full_marks(sample, corpus_reports):
@@ -84,6 +97,7 @@ def test_correct_solution_written_differently_scores_full_marks(sample, corpus_r
     assert not failed, f"{sample.summary} (--hidden-seed {report.get('hidden_seed')})\n{failed}"
 
 
+@the_kits_lesson_only
 @pytest.mark.slow
 @pytest.mark.parametrize("sample", WRONG, ids=lambda sample: sample.name)
 def test_wrong_solution_loses_points_exactly_where_the_mistake_is(sample, corpus_reports):
@@ -98,6 +112,7 @@ def test_wrong_solution_loses_points_exactly_where_the_mistake_is(sample, corpus
                                 f"(--hidden-seed {report.get('hidden_seed')})")
 
 
+@the_kits_lesson_only
 @pytest.mark.slow
 @pytest.mark.parametrize("sample", BROKEN, ids=lambda sample: sample.name)
 def test_broken_submission_loses_points_with_clear_failures_and_the_run_goes_on(sample, corpus_reports):
@@ -149,6 +164,7 @@ def verdict_groups(reports):
     return [group for group in groups.values() if len(group) > 1], exercise_of
 
 
+@the_kits_lesson_only
 @pytest.mark.slow
 def test_no_two_tests_of_an_exercise_fail_on_exactly_the_same_submissions(corpus_reports, stub_report):
     reports = [corpus_reports[sample.path] for sample in CORRECT + WRONG + BROKEN] + [stub_report]

@@ -25,6 +25,7 @@ from alfred.handout import write_handout
 from alfred.course.targets import EXERCISES_MAIN, KIT_ROOT, SOLUTIONS_MAIN, SUITE_DIR
 from alfred.course.targets import UNDER_WATCH
 from alfred.watch import NO_EVENTS_FILESYSTEMS, STUDENT_FILE, filesystem_type, polling_reason, run
+from kits_lesson import the_kits_lesson_only
 
 PATIENCE = 180  # seconds: far beyond a slow machine's run of the suite; only a hung watch reaches it
 ALFRED = Path(sys.executable).with_name("alfred")  # the command `pip install -e .` gives a student
@@ -167,6 +168,7 @@ def test_the_handout_runs_it_as_python_m_alfred_watch(tmp_path, watches):
     assert watch.stop(signal.SIGINT) == 0 and watch.lines[-1] == "alfred watch: stopped."
 
 
+@the_kits_lesson_only
 def test_outside_a_project_it_says_where_to_run_it_in_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert run(argparse.Namespace(marks=None, poll=True)) == 2
