@@ -55,8 +55,16 @@ ENVIRONMENT_IN_SANDBOX = "/run/alfred-environment"  # the kit's virtual environm
 SUBMISSIONS_IN_SANDBOX, STUDENTS_IN_SANDBOX = "/submissions", "/students"
 STUDENT_UID_BASE, STUDENT_UID_SLOTS = 40000, 20000
 SHARED_UID = 40000  # in `shared uid` mode: the one uid of the server and every submission, inside the sandbox
-_BOOT = (f"import sys; sys.path.insert(0, {RUNTIME_IN_SANDBOX!r}); from alfred.sandbox.worker import main; "
-         "sys.exit(main(sys.argv[1:]))")
+
+
+def _boot(runtime: str) -> str:
+    """The server's start: the kit's student-side modules from `runtime` (this kit's copy), never whatever
+    `alfred` the interpreter's environment would import."""
+    return (f"import sys; sys.path.insert(0, {runtime!r}); from alfred.sandbox.worker import main; "
+            "sys.exit(main(sys.argv[1:]))")
+
+
+_BOOT = _boot(RUNTIME_IN_SANDBOX)
 
 
 class SandboxUnavailable(Exception):
@@ -246,7 +254,8 @@ class ForkServer:
         else:
             layout = {"isolate": False, "shared_uid": False, "submissions": str(self.staging),
                       "students": str(self.students), "supervision": supervision}
-            command, fds = [sys.executable, "-I", "-m", "alfred.sandbox.worker", str(theirs.fileno()), json.dumps(layout)], []
+            command, fds = [sys.executable, "-I", "-c", _boot(str(self.runtime)), str(theirs.fileno()),
+                            json.dumps(layout)], []
         passed = [theirs.fileno(), *fds]
         # What bwrap or the server's start-up says before the server silences itself: the cause of a failed start.
         self._start_log = open(self.scratch / "start.log", "w+b")  # noqa: SIM115 - closed with the server
