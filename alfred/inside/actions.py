@@ -146,7 +146,7 @@ def _serve_one_request(observer: dict, module, app, requests: int = 1, *, _libra
     _run(serve())
 
 
-STAND_IN_SAYS = " got "  # the stand-in's line: "<function> got <JSON object of the fields it read>"
+STAND_IN_SAYS = " got "  # the stand-in's line: "<function> got <the probe's token> <JSON object of the fields it read>"
 
 
 def _put_stand_in(observer: dict, module, stand_in: dict, *, _vars=vars, _list=list, _setattr=setattr,
@@ -163,6 +163,7 @@ def _put_stand_in(observer: dict, module, stand_in: dict, *, _vars=vars, _list=l
     on a real server, where the response leaves while the thread is at work: so the order the judge sees
     does not depend on how the machine schedules threads."""
     name = stand_in["function"]
+    said = name + _says + _str(stand_in.get("token", "")) + " "  # the token: drawn by the judge for this probe
     original = _getattr(module, name, None)
     if original is None:
         return
@@ -175,7 +176,7 @@ def _put_stand_in(observer: dict, module, stand_in: dict, *, _vars=vars, _list=l
         fields = _getattr(_getattr(given[0], "__class__", None), "model_fields", None)
         names = _list(fields) if _isinstance(fields, _dict) else _list(_vars(given[0]))  # a dict has no vars()
         read = {field: _str(_getattr(given[0], field)) for field in names}
-        _print(name + _says + _to_json(read))
+        _print(said + _to_json(read))
         _time.sleep(5)
 
     stand_in_task.__name__ = stand_in_task.__qualname__ = name

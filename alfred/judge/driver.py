@@ -18,6 +18,7 @@ import _thread
 import ctypes
 import json
 import os
+import secrets
 import signal
 import threading
 from pathlib import Path
@@ -30,7 +31,7 @@ from alfred.course.exercises import exercise_asking_for
 from alfred.judge.feedback import CUT_SHORT, fail
 from alfred.course.lesson import current, written_folders
 from alfred.judge.observation import Observation, Reply, page_bound, parse_reply
-from alfred.inside.probe import encode_reply, run_probe
+from alfred.inside.probe import STAND_IN_SAYS, encode_reply, run_probe
 from alfred.sandbox.limits import LIMITS
 from alfred.sandbox.usage import BLOCKED, BUSY, TIMEOUT, ProbeClock
 
@@ -234,6 +235,31 @@ def _read_within_bound(observation: Observation, request: str) -> Observation:
     return observation.model_copy(update={"response": response})
 
 
+def _with_stand_in_token(probe: dict) -> tuple[dict, str]:
+    """The probe as sent, with a value drawn for it alone that the kit's stand-in task prints (`stand_in`):
+    a line no code can print without calling the stand-in, whatever it read of the kit's source."""
+    if not probe.get("stand_in"):
+        return probe, ""
+    token = secrets.token_hex(8)
+    return {**probe, "stand_in": {**probe["stand_in"], "token": token}}, token
+
+
+def _stand_in_lines_marked(raw: Any, probe: dict, token: str) -> Any:
+    """The raw observation with each line the stand-in printed for this probe (its function's name, " got ",
+    this probe's token, then the fields it read as JSON) made a "stand-in" event holding that JSON. A line
+    that only looks like one (no token, another token) stays a printed line."""
+    if not token or not isinstance(raw, dict) or not isinstance(raw.get("events"), list):
+        return raw
+    function = str(probe["stand_in"].get("function"))
+    said = function + STAND_IN_SAYS + token + " "
+    raw["events"] = [{"kind": "stand-in", "t": event.get("t"), "phase": event.get("phase"), "function": function,
+                      "text": event["text"][len(said):]}
+                     if isinstance(event, dict) and event.get("kind") == "print" and isinstance(event.get("text"), str)
+                     and event["text"].startswith(said) else event
+                     for event in raw["events"]]
+    return raw
+
+
 def model_object(model: str, **fields: Any) -> dict:
     """An argument placeholder: the probe passes the function an object of main.py's `model` holding these
     fields (or, while that model cannot hold them, a stand-in of the kit's with that name and fields)."""
@@ -283,7 +309,8 @@ class Submission:
         workdir = self.workdir / f"probe-{self._probes}"
         if self.driver.local_work_folders:
             workdir.mkdir()
-        observation = _validated(self.driver.run(probe, workdir))
+        sent, token = _with_stand_in_token(probe)
+        observation = _validated(_stand_in_lines_marked(self.driver.run(sent, workdir), probe, token))
         self.shared_answers[key] = _kept(observation)
         return observation
 

@@ -62,7 +62,7 @@ class ErrorInfo(_Plain):
 
 
 class Event(_Plain):
-    kind: Literal["print", "sleep", "response-start", "response-complete", "task-start", "task-end"]
+    kind: Literal["print", "sleep", "response-start", "response-complete", "task-start", "task-end", "stand-in"]
     t: float
     phase: str
     text: str | None = None

@@ -20,7 +20,6 @@ from collections import Counter
 import pytest
 
 from alfred.judge.feedback import check, request_tried, shown
-from alfred.inside.probe import STAND_IN_SAYS
 
 pytestmark = pytest.mark.endpoint
 
@@ -66,13 +65,13 @@ STAND_IN = {"function": TASK}  # the probe option that puts the kit's stand-in i
 
 
 def stand_in_runs(seen):
-    """(index, the fields it read) for each line the stand-in printed, in timeline order."""
+    """(index, the fields it read) for each run of the kit's stand-in for this probe, in timeline order (a
+    printed line that only looks like the stand-in's is not one: the judge checks a token drawn per probe)."""
     runs = []
     for index, event in enumerate(seen.events):
-        text = event.text or ""
-        if event.kind == "print" and text.startswith(TASK + STAND_IN_SAYS):
+        if event.kind == "stand-in" and event.function == TASK:
             try:
-                read = json.loads(text[len(TASK + STAND_IN_SAYS):])
+                read = json.loads(event.text or "")
             except ValueError:
                 read = None
             runs.append((index, read if isinstance(read, dict) else None))
