@@ -133,8 +133,8 @@ def question_html() -> str:
 
 def requirements() -> list[str]:
     """What the grading image installs: the kit's dependencies, the packages a course's submissions may
-    import (its `course` extra, README "Packages beyond the lesson's") and those the lesson names (lesson.toml's
-    `packages`)."""
+    import (its `course` extra, docs/grading.md, "Packages beyond the lesson's") and those the lesson names
+    (lesson.toml's `packages`)."""
     project = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     return [*project["dependencies"], *project.get("optional-dependencies", {}).get("course", []), *LESSON.packages]
 

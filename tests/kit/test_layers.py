@@ -1,5 +1,5 @@
 """The engine's layers are the folders of alfred/, and imports go one way: a module imports from its own layer
-or from the layers below it, never from one above (README, "How the kit is built").
+or from the layers below it, never from one above (docs/how-it-works.md, "How the kit is built").
 
 Every import is read from the source (ast), those inside functions too, so a lazy import cannot go upward
 unseen either. conftest.py, the kit's pytest plugin, belongs to the judge.
@@ -11,6 +11,8 @@ import ast
 from pathlib import Path
 
 from alfred.course.targets import KIT_ROOT
+
+LAYER_MAP_PAGE = KIT_ROOT / "docs" / "how-it-works.md"
 
 PACKAGE = KIT_ROOT / "alfred"
 # Lowest first. The modules at the top of alfred/ (the `alfred` command, its subcommands and the students'
@@ -82,9 +84,10 @@ def test_an_upward_import_is_caught_wherever_it_is_written():
     assert upward_imports(sandbox, "from alfred.inside.probe import warm_up\nfrom alfred.sandbox import limits\n") == []
 
 
-def modules_missing_from_the_map(readme: str) -> list[str]:
-    """The modules of alfred/ that the README's map ("How the kit is built") does not name in their layer's row."""
-    rows = {line.split("|")[1].strip(): line for line in readme.splitlines() if line.startswith("| `alfred/")}
+def modules_missing_from_the_map(page: str) -> list[str]:
+    """The modules of alfred/ that the layer map (docs/how-it-works.md, "How the kit is built") does not name in
+    their layer's row."""
+    rows = {line.split("|")[1].strip(): line for line in page.splitlines() if line.startswith("| `alfred/")}
     missing = []
     for path in sorted(PACKAGE.rglob("*.py")):
         if path.name == "__init__.py":
@@ -96,10 +99,10 @@ def modules_missing_from_the_map(readme: str) -> list[str]:
     return missing
 
 
-def test_the_readme_map_names_every_module_in_its_layer():
-    assert modules_missing_from_the_map((KIT_ROOT / "README.md").read_text()) == []
+def test_the_layer_map_names_every_module_in_its_layer():
+    assert modules_missing_from_the_map(LAYER_MAP_PAGE.read_text()) == []
 
 
 def test_the_map_check_sees_a_module_left_out():
-    readme = (KIT_ROOT / "README.md").read_text().replace("`classroom.py`", "the class runner")
-    assert modules_missing_from_the_map(readme) == ["grading/classroom.py"]
+    page = LAYER_MAP_PAGE.read_text().replace("`classroom.py`", "the class runner")
+    assert modules_missing_from_the_map(page) == ["grading/classroom.py"]

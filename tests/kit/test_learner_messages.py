@@ -65,8 +65,9 @@ def test_a_creation_message_printed_on_every_call_is_said_to_be_printed_when_the
 
 
 def test_the_log_is_graded_apart_from_a_creation_message_printed_on_every_call(reports):
-    """README, "Grading": the log's content is graded whether or not the message is printed also when the file
-    exists; the message's condition is graded by the announcement tests."""
+    """docs/decisions.md, "A creation message printed on every call costs the message, not the log": the log's
+    content is graded whether or not the message is printed also when the file exists; the message's condition is
+    graded by the announcement tests."""
     outcomes = {test["nodeid"].split("::")[-1]: test["outcome"] for test in reports[ALWAYS_PRINTS]["tests"]
                 if test["exercise"] == "stretch" and not test.get("hidden")}
     assert outcomes == {

@@ -2,8 +2,8 @@
 
 loses: stretch
 
-The log is still written right, so the tests of its content pass; the announcement tests fail (README,
-"A creation message printed on every call costs the message, not the log").
+The log is still written right, so the tests of its content pass; the announcement tests fail
+(docs/decisions.md, "A creation message printed on every call costs the message, not the log").
 
 Otherwise a copy of the reference solution (solutions/lesson_07/main.py).
 """
