@@ -1,9 +1,11 @@
 """The class report, `report.html`: the teacher's view of a graded class as one static page that works
 offline, written by every `alfred grade` run beside the gradebook.
 
-The page holds the score distribution, each exercise's and each test's pass rate, the most common failures
-with how many students hit each and the hints they were given, the submissions that are flagged or could not
-be tested, and a row per student linking to that student's `feedback/<name>.md`. Everything is inline: the
+The page opens with the class's numbers and a table of contents that links every section below: the score
+distribution, each exercise's and each test's pass rate, the most common failures with how many students hit
+each and the hints they were given, the submissions that are flagged or could not be tested, and a row per
+student linking to that student's `feedback/<name>.md` (an exercise worth no points, such as a worked
+example, reads done or not done there). Everything is inline: the
 styles, and the charts, which are SVG drawn here in Python, so the page needs no script, no network and no
 library. A Content-Security-Policy forbids scripts and every fetch, so even a slip in escaping could run
 nothing; and there is none to slip: every student word (ids, messages, printed text) goes through
@@ -11,7 +13,7 @@ nothing; and there is none to slip: every student word (ids, messages, printed t
 
 Numbers are counted as `summary.md` counts them: scores of every submission that imported (status graded
 or timeout), pass rates and failures of the students whose file could be tested (status graded), points
-written as the gradebook writes them.
+written as the gradebook writes them. The page says beside the mean which students it counts.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from alfred.judge.feedback import printable
 from alfred.reports import summary
 from alfred.reports.text import got, labelled
 from alfred.reports.rows import UNGRADABLE, UNSCORED, ResultRow
-from alfred.judge.scoring import TestEntry
+from alfred.judge.scoring import ExerciseScore, TestEntry
 
 NAME = "html"
 
@@ -55,12 +57,23 @@ def for_class(rows: list[ResultRow]) -> dict[str, str]:
 # --- the page ---
 
 
+# The page's sections in their order, by id and heading; the first CHARTS (always there) are charts, side by side.
+SECTIONS = (("distribution", "Score distribution"), ("exercises", "Pass rate per exercise"),
+            ("review", "Flagged and untested submissions"), ("failures", "Most common failures"),
+            ("tests", "Pass rate per test"), ("students", "Students"))
+CHARTS = 2
+
+
 def page(rows: list[ResultRow]) -> str:
     tested = [row for row in rows if row["status"] == "graded"]
-    charts = f'<div class="charts">{_distribution(rows)}{_exercises(tested)}</div>'
-    sections = [_overview(rows), charts, _untested_and_flagged(rows), _failures(tested), _tests(tested),
-                _students(rows)]
-    return _DOCUMENT.format(title=_text(title()), style=_STYLE, body="\n".join(section for section in sections if section))
+    bodies = [_distribution(rows), _exercises(tested), _untested_and_flagged(rows), _failures(tested),
+              _tests(tested), _students(rows)]  # in SECTIONS' order; "" where the class has nothing to show
+    shown = [(section_id, heading, body) for (section_id, heading), body in zip(SECTIONS, bodies) if body]
+    sections = [f'<section id="{section_id}"><h2>{heading}</h2>{body}</section>' for section_id, heading, body in shown]
+    charts = f'<div class="charts">{"".join(sections[:CHARTS])}</div>'
+    contents = [(section_id, heading) for section_id, heading, _ in shown]
+    body = "\n".join([_overview(rows, contents), charts, *sections[CHARTS:]])
+    return _DOCUMENT.format(title=_text(title()), style=_STYLE, body=body)
 
 
 _DOCUMENT = """<!DOCTYPE html>
@@ -89,6 +102,9 @@ h1 {{ font-size: 26px; margin: 0 0 4px; }}
 h2 {{ font-size: 19px; margin: 0 0 10px; }}
 section {{ background: #fff; border: 1px solid #dde1e6; border-radius: 8px; padding: 16px 20px; margin: 16px 0; }}
 .lead {{ color: {MUTED}; margin: 0 0 12px; }}
+nav.contents {{ margin: 12px 0 0; }}
+#counted {{ margin-top: 8px; }}
+nav.contents a {{ display: inline-block; margin: 0 14px 4px 0; }}
 .cards {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 .card {{ flex: 1 1 130px; border: 1px solid #dde1e6; border-radius: 6px; padding: 8px 12px; }}
 .card b {{ display: block; font-size: 24px; }}
@@ -153,13 +169,14 @@ def _band(row: ResultRow) -> int:
 # --- sections ---
 
 
-def _overview(rows: list[ResultRow]) -> str:
+def _overview(rows: list[ResultRow], sections: list[tuple[str, str]]) -> str:
+    """The class in numbers, under the title and a table of contents linking `sections` (id, heading)."""
     statuses = Counter(row["status"] for row in rows)
     scored = [row["score"] for row in _scores(rows)]
     flagged = sum(1 for row in rows if row["flags"] or row["status"] != "graded")
     cards = [(len(rows), "submissions"), (statuses["graded"], "tested")]
     if scored:
-        cards += [(_number(round(statistics.mean(scored), 2)), "mean score"),
+        cards += [(_number(round(statistics.mean(scored), 2)), f"mean score of {len(scored)}"),
                   (_number(round(statistics.median(scored), 2)), "median score"),
                   (f"{_number(min(scored))}-{_number(max(scored))}", "lowest-highest")]
     cards.append((flagged, "to review"))
@@ -170,9 +187,37 @@ def _overview(rows: list[ResultRow]) -> str:
     return (f'<header><h1>{_text(title())}</h1>'
             f'<p class="lead" id="overview">{len(rows)} submission{"s" * (len(rows) != 1)}'
             f'{" (" + summary + ")" if summary else ""}.{out_of} Pass rates count the {statuses["graded"]} '
-            'students whose file could be tested.</p>' + _hidden_seed(rows) + '</header>\n<div class="cards">'
+            'students whose file could be tested.</p>' + _hidden_seed(rows)
+            + '<nav class="contents" aria-label="Sections">'
+            + "".join(f'<a href="#{section_id}">{heading}</a>' for section_id, heading in sections)
+            + '</nav></header>\n<div class="cards">'
             + "".join(f'<div class="card"><b>{value}</b><span>{label}</span></div>' for value, label in cards)
-            + "</div>")
+            + "</div>" + (_counted(rows) if scored else ""))
+
+
+def _counted(rows: list[ResultRow]) -> str:
+    """Which students the mean (and the median, the range and the distribution) counts, as `_scores` picks
+    them: graded, and stopped for time with what it scored; a file that does not load and one the grader
+    could not grade are left out."""
+    by_status = {status: [row for row in rows if row["status"] == status] for status in ("graded", "timeout", *UNSCORED)}
+    graded, timeout = by_status["graded"], by_status["timeout"]
+    counted = f"{len(graded)} graded"
+    if timeout:
+        its = "its" if len(timeout) == 1 else "their"
+        counted += (f" and {len(timeout)} stopped for time (timeout), counted with {its} score: "
+                    + _named(timeout, lambda row: f"{_text(row['student'])} {_number(row['score'])}"))
+    left_out = [f"{len(found)} {why}: {_named(found, lambda row: _text(row['student']))}"
+                for found, why in ((by_status["error"], "whose file does not load (error)"),
+                                   (by_status[UNGRADABLE], "the grader could not grade (ungradable)")) if found]
+    return (f'<p class="lead" id="counted">The mean, median, range and score distribution count {len(graded) + len(timeout)} '
+            f'submission{"s" * (len(graded) + len(timeout) != 1)}: {counted}.'
+            + (f' Left out: {"; ".join(left_out)}.' if left_out else "") + "</p>")
+
+
+def _named(rows: list[ResultRow], name) -> str:
+    """The first STUDENTS_NAMED of `rows` as `name` writes each, and how many more."""
+    more = f" and {len(rows) - STUDENTS_NAMED} more" if len(rows) > STUDENTS_NAMED else ""
+    return ", ".join(name(row) for row in rows[:STUDENTS_NAMED]) + more
 
 
 def _hidden_seed(rows: list[ResultRow]) -> str:
@@ -184,10 +229,8 @@ def _hidden_seed(rows: list[ResultRow]) -> str:
 def _distribution(rows: list[ResultRow]) -> str:
     scored = _scores(rows)
     counts = Counter(_band(row) for row in scored)
-    return ('<section id="distribution"><h2>Score distribution</h2>'
-            f'<p class="lead">{len(scored)} scored submissions, by share of the maximum score (%).</p>'
-            + histogram([counts.get(band, 0) for band in range(len(BANDS))], BANDS)
-            + "</section>")
+    return (f'<p class="lead">{len(scored)} scored submissions, by share of the maximum score (%).</p>'
+            + histogram([counts.get(band, 0) for band in range(len(BANDS))], BANDS))
 
 
 def histogram(counts: list[int], labels: tuple[str, ...]) -> str:
@@ -236,9 +279,7 @@ def _exercises(tested: list[ResultRow]) -> str:
     body = (rate_chart([(BY_ID[i].label, passed, total, f"{done}/{len(tested)} students complete")
                         for i, passed, total, done in rates], chart_id="exercise-rates")
             if rates else '<p class="lead">No submission could be tested.</p>')
-    return ('<section id="exercises"><h2>Pass rate per exercise</h2>'
-            '<p class="lead">Share of the exercise\'s tests passed, over the tested students.</p>'
-            + body + "</section>")
+    return '<p class="lead">Share of the exercise\'s tests passed, over the tested students.</p>' + body
 
 
 def rate_chart(items: list[tuple[str, int, int, str]], chart_id: str) -> str:
@@ -283,8 +324,7 @@ def _tests(tested: list[ResultRow]) -> str:
             outcomes.setdefault((test["exercise"], test["name"]), []).append(test["outcome"] == "passed")
     if not outcomes:
         return ""
-    lines = ['<section id="tests"><h2>Pass rate per test</h2>',
-             f'<p class="lead">{len(tested)} students whose file could be tested.</p>',
+    lines = [f'<p class="lead">{len(tested)} students whose file could be tested.</p>',
              '<table><thead><tr><th>test</th><th class="num">passed</th><th class="num">rate</th><th></th></tr>'
              '</thead><tbody>']
     current = None
@@ -296,7 +336,7 @@ def _tests(tested: list[ResultRow]) -> str:
         lines.append(f'<tr class="test" data-exercise="{_text(exercise_id)}"><td><code>{_text(name)}</code>{tag}</td>'
                      f'<td class="num">{sum(done)}/{len(done)}</td><td class="num">{_percent(sum(done), len(done))}</td>'
                      f"<td>{small_bar(sum(done), len(done))}</td></tr>")
-    lines.append("</tbody></table></section>")
+    lines.append("</tbody></table>")
     return "\n".join(lines)
 
 
@@ -316,8 +356,7 @@ def _failures(tested: list[ResultRow]) -> str:
     if not students:
         return ""
     ranked = sorted(students, key=lambda key: -len(students[key]))[:TOP_FAILURES]  # stable: suite order on ties
-    lines = ['<section id="failures"><h2>Most common failures</h2>',
-             f'<p class="lead">The tests most students did not pass, with the hint each of them was given '
+    lines = [f'<p class="lead">The tests most students did not pass, with the hint each of them was given '
              f'(out of {len(tested)} tested students).</p>']
     for key in ranked:
         exercise_id, name = key
@@ -332,7 +371,6 @@ def _failures(tested: list[ResultRow]) -> str:
                          f'student{"s" * (len(seen) != 1)} got</span><pre>{_text(seen[0])}</pre>'
                          f'<span class="told">and the hint</span><pre>{_text(hint)}</pre></div>')
         lines.append("</div>")
-    lines.append("</section>")
     return "\n".join(lines)
 
 
@@ -344,10 +382,8 @@ def _hint(test: TestEntry) -> str:
 def _untested_and_flagged(rows: list[ResultRow]) -> str:
     review = [row for row in rows if row["status"] != "graded" or row["flags"]]
     if not review:
-        return ('<section id="review"><h2>Flagged and untested submissions</h2>'
-                '<p class="lead">None: every file was tested and nothing was flagged.</p></section>')
-    lines = ['<section id="review"><h2>Flagged and untested submissions</h2>',
-             '<p class="lead">Files that could not be tested (error, timeout) and submissions flagged for your '
+        return '<p class="lead">None: every file was tested and nothing was flagged.</p>'
+    lines = ['<p class="lead">Files that could not be tested (error, timeout) and submissions flagged for your '
              'review.</p><table><thead><tr><th>student</th><th>status</th><th>flags</th><th>why</th></tr></thead>'
              '<tbody>']
     for row in review:
@@ -355,24 +391,30 @@ def _untested_and_flagged(rows: list[ResultRow]) -> str:
         lines.append(f'<tr><td>{_feedback_link(row["student"])}</td>'
                      f'<td class="status-{_text(row["status"])}">{_text(row["status"])}</td><td>{flags}</td>'
                      f'<td><pre>{_text(row["message"][:600])}</pre></td></tr>')
-    lines.append("</tbody></table></section>")
+    lines.append("</tbody></table>")
     return "\n".join(lines)
 
 
 def _students(rows: list[ResultRow]) -> str:
     head = "".join(f'<th class="num" title="{_text(BY_ID[i].label)}">{_text(i)}</th>' for i in IDS)
-    lines = ['<section id="students"><h2>Students</h2>',
-             '<p class="lead">Points per exercise as in <code>gradebook.csv</code>; each name opens that student\'s '
-             'feedback.</p>',
+    lines = ['<p class="lead">Points per exercise as in <code>gradebook.csv</code>, but an exercise worth no points '
+             'reads done (every test passed) or not done; each name opens that student\'s feedback.</p>',
              f'<table id="student-table"><thead><tr><th>student</th>{head}<th class="num">total</th>'
              '<th class="num">max</th><th>status</th><th>flags</th></tr></thead><tbody>']
     for row in rows:
         scored = row["status"] != UNGRADABLE  # as in gradebook.csv: no points where the grader failed
-        cells = "".join(f'<td class="num" data-exercise="{_text(i)}">{_number(row["exercises"][i]["score"]) if scored else ""}</td>'
+        cells = "".join(f'<td class="num" data-exercise="{_text(i)}">{_points(row["exercises"][i]) if scored else ""}</td>'
                         for i in IDS)
         flags = "".join(f'<span class="flag">{_text(flag)}</span>' for flag in row["flags"])
         lines.append(f'<tr class="student"><td class="student-id">{_feedback_link(row["student"])}</td>{cells}'
                      f'<td class="num total">{_number(row["score"]) if scored else ""}</td><td class="num">{_number(row["max_score"])}</td>'
                      f'<td class="status-{_text(row["status"])}">{_text(row["status"])}</td><td>{flags}</td></tr>')
-    lines.append("</tbody></table></section>")
+    lines.append("</tbody></table>")
     return "\n".join(lines)
+
+
+def _points(exercise: ExerciseScore) -> str:
+    """An exercise's cell in the student table: its points, or done / not done when it is worth none."""
+    if exercise["max_score"]:
+        return _number(exercise["score"])
+    return "done" if exercise["total"] and exercise["passed"] == exercise["total"] else "not done"

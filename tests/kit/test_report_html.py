@@ -1,5 +1,6 @@
 """The class report, `report.html`: built from result rows, it is one offline page whose student words stay
-text; opened in headless Chromium after a real `alfred grade`, its charts render and its numbers are the
+text, whose top links every section and says which students the mean counts; opened in headless Chromium after
+a real `alfred grade`, its charts render, its section links lead to their sections and its numbers are the
 gradebook's.
 
 The browser test drives the system's Chromium (Debian's `chromium` and `chromium-driver`, which `.ci/run`
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import shutil
@@ -24,18 +26,19 @@ import pytest
 
 from alfred.cli import DEMO_CLASS
 from alfred.reports.names import slug_of
-from alfred.course.exercises import IDS
+from alfred.course.exercises import IDS, LESSON
 from alfred.reports import DEFAULT_FORMATS, class_files
-from alfred.reports.html import BANDS, for_class, title
+from alfred.reports.html import BANDS, SECTIONS, for_class, title
 from alfred.course.targets import SOLUTIONS_MAIN
 from kits_lesson import the_kits_lesson_only
 
 # Every tag the report may hold: anything else (script, img, iframe, a student's <b>) means escaping failed.
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "header", "h1", "h2", "h3", "p", "div",
-                "section", "span", "b", "a", "code", "pre", "table", "thead", "tbody", "tr", "th", "td", "svg",
+                "section", "nav", "span", "b", "a", "code", "pre", "table", "thead", "tbody", "tr", "th", "td", "svg",
                 "rect", "line", "text"}
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 SCRIPT_ID = "<script>alert(1)</script>.py"
+WORKED_EXAMPLE = next(exercise.id for exercise in LESSON.exercises if not exercise.points)  # worth no points
 PRINTED = "<script>alert('MARKER')</script><img src=x onerror=alert('MARKER')> & \x1b[31m \u202eevil"
 
 
@@ -68,7 +71,7 @@ def _row(student: str, status: str, score: float, message: str = "", flags=(), l
         task = next(test for test in tests if test["exercise"] == "task")
         task.update(outcome="failed", learner=learner,
                     message="\n".join(f"{name.capitalize() + ':':10}{learner[name]}" for name in learner))
-    exercises = {i: {"score": 0.0, "max_score": 25.0, "passed": sum(t["outcome"] == "passed" for t in tests
+    exercises = {i: {"score": 0.0, "max_score": 0.0 if i == WORKED_EXAMPLE else 25.0, "passed": sum(t["outcome"] == "passed" for t in tests
                                                                      if t["exercise"] == i), "total": 1} for i in IDS}
     return {"student": student, "status": status, "score": score, "max_score": 100.0, "exercises": exercises,
             "flags": list(flags), "message": message, "tests": tests}
@@ -93,10 +96,12 @@ def test_student_words_in_the_report_stay_text_and_nothing_can_run_or_load():
     report = for_class(rows)["report.html"]
     page = _Page(report)
     assert {tag for tag, _ in page.tags} <= ALLOWED_TAGS
+    ids = {attrs["id"] for _, attrs in page.tags if "id" in attrs}
     for tag, attrs in page.tags:
         assert not any(name.startswith("on") or name in ("src", "srcdoc", "style") for name in attrs), (tag, attrs)
-        if tag == "a":
-            assert re.fullmatch(r"feedback/[A-Za-z0-9._-]+\.md", attrs["href"]), attrs["href"]
+        if tag == "a":  # a feedback file beside the page, or a section of the page itself
+            assert (re.fullmatch(r"feedback/[A-Za-z0-9._-]+\.md", attrs["href"])
+                    or attrs["href"].startswith("#") and attrs["href"][1:] in ids), attrs["href"]
     assert not CONTROL.search(report)
     assert "url(" not in report and "@import" not in report  # the style loads nothing either
     content_policy = next(attrs["content"] for tag, attrs in page.tags if attrs.get("http-equiv") == "Content-Security-Policy")
@@ -113,8 +118,46 @@ def test_student_words_in_the_report_stay_text_and_nothing_can_run_or_load():
 def test_each_student_links_to_the_feedback_file_that_grading_writes():
     rows = _hostile_rows()
     page = _Page(for_class(rows)["report.html"])
-    links = {attrs["href"] for tag, attrs in page.tags if tag == "a"}
+    links = {attrs["href"] for tag, attrs in page.tags if tag == "a" and not attrs["href"].startswith("#")}
     assert links == {f"feedback/{slug_of(row['student'])}.md" for row in rows}
+
+
+@the_kits_lesson_only
+def test_the_top_of_the_page_links_every_section_in_its_order():
+    page = _Page(for_class(_hostile_rows())["report.html"])
+    sections = [attrs["id"] for tag, attrs in page.tags if tag == "section"]
+    contents = [attrs["href"] for tag, attrs in page.tags if tag == "a" and attrs["href"].startswith("#")]
+    assert contents == [f"#{section}" for section in sections] == [f"#{section}" for section, _ in SECTIONS]
+    tags = [tag for tag, _ in page.tags]
+    assert tags.index("nav") < tags.index("section")  # above the first section: at the top
+
+
+@the_kits_lesson_only
+def test_an_exercise_worth_no_points_reads_done_or_not_done_in_the_student_table():
+    failing = {"tried": "t", "got": "no", "expected": "yes", "hint": "do"}
+    rows = [_row("done", "graded", 100.0), _row("not_done", "graded", 75.0), _row("broken", "error", 0.0),
+            _row("grader_failed", "ungradable", 0.0)]
+    worked = next(test for test in rows[1]["tests"] if test["exercise"] == WORKED_EXAMPLE)
+    worked.update(outcome="failed", learner=failing)
+    rows[1]["exercises"][WORKED_EXAMPLE]["passed"] = 0
+    for row in rows[2:]:  # no test ran
+        row["exercises"] = {i: dict(entry, passed=0) for i, entry in row["exercises"].items()}
+    report = for_class(rows)["report.html"]
+    cells = re.findall(rf'<td class="num" data-exercise="{WORKED_EXAMPLE}">([^<]*)</td>', report)
+    assert cells == ["done", "not done", "not done", ""]  # an ungradable row has no points, as in gradebook.csv
+    assert re.findall(r'<td class="num" data-exercise="model">([^<]*)</td>', report) == ["0", "0", "0", ""]
+
+
+@the_kits_lesson_only
+def test_beside_the_mean_the_page_says_which_students_it_counts():
+    rows = [_row("a", "graded", 100.0), _row("b", "graded", 50.0), _row("slow", "timeout", 0.0),
+            _row("broken", "error", 0.0), _row("grader_failed", "ungradable", 0.0)]
+    page = _Page(for_class(rows)["report.html"])
+    text = "".join(page.text)
+    assert "50mean score of 3" in text  # (100 + 50 + 0) / 3: the timeout counts, the other two do not
+    assert ("The mean, median, range and score distribution count 3 submissions: 2 graded and 1 stopped for time "
+            "(timeout), counted with its score: slow 0. Left out: 1 whose file does not load (error): broken; "
+            "1 the grader could not grade (ungradable): grader_failed.") in text
 
 
 @the_kits_lesson_only
@@ -224,7 +267,33 @@ def test_the_report_renders_in_chromium_with_the_gradebooks_numbers(browser, gra
     for bar in exercise_bars:
         assert (bar.size["width"] > 0) == (int(bar.get_attribute("data-passed")) > 0)
 
-    # The student table is the gradebook, row for row, and every name opens a feedback file that exists.
+    # The top links every section, on the first screen; each link brings its section into view, and the student
+    # table, the last section, is one click away.
+    height = browser.execute_script("return window.innerHeight")
+    links = browser.find_elements(By.CSS_SELECTOR, "nav.contents a")
+    sections = [section.get_attribute("id") for section in browser.find_elements(By.TAG_NAME, "section")]
+    assert [link.get_attribute("hash") for link in links] == [f"#{section}" for section in sections]
+    assert sections[-1] == "students"
+    for link, section in zip(links, sections):
+        browser.execute_script("window.scrollTo(0, 0)")
+        assert link.is_displayed() and link.rect["y"] + link.rect["height"] <= height, section
+        link.click()
+        top = browser.execute_script("return document.getElementById(arguments[0]).getBoundingClientRect().top", section)
+        assert -1 < top < height, (section, top)  # at the top, give or take a fraction of a pixel
+    table = browser.execute_script("return document.getElementById('student-table').getBoundingClientRect()")
+    assert browser.execute_script("return window.scrollY") > 0 and -1 < table["top"] < height, table
+
+    # The student table is the gradebook, row for row (but the worked example, worth no points, reads done or
+    # not done as the grader's row says), and every name opens a feedback file that exists.
+    graded_rows = {row["student"]: row for row in (json.loads(path.read_text())["row"]
+                                                   for path in (graded / "cache").glob("*.json"))}
+
+    def cell(line: dict, exercise_id: str) -> str:
+        if exercise_id != WORKED_EXAMPLE:
+            return line[exercise_id]
+        entry = graded_rows[line["student"]]["exercises"][exercise_id]
+        return "done" if entry["passed"] == entry["total"] > 0 else "not done"
+
     shown = []
     for row in browser.find_elements(By.CSS_SELECTOR, "#student-table tr.student"):
         cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
@@ -232,8 +301,9 @@ def test_the_report_renders_in_chromium_with_the_gradebooks_numbers(browser, gra
         shown.append([*cells[:-1], "; ".join(flags)])
         link = urlparse(row.find_element(By.TAG_NAME, "a").get_attribute("href"))
         assert link.scheme == "file" and Path(unquote(link.path)).is_file(), link
-    assert shown == [[line["student"], *(line[i] for i in IDS), line["total"], line["max"], line["status"],
+    assert shown == [[line["student"], *(cell(line, i) for i in IDS), line["total"], line["max"], line["status"],
                       line["flags"]] for line in gradebook]
+    assert {cell(line, WORKED_EXAMPLE) for line in gradebook} == {"done", "not done"}  # tim_drake's does not import
 
     # Pass rates per test are those of summary.md; the untested are listed with their status.
     summary = (graded / "summary.md").read_text()
