@@ -306,6 +306,7 @@ def test_the_kits_workflow_runs_the_students_side_on_windows_macos_and_linux():
     assert uses == ["actions/checkout@v4", "actions/setup-python@v5"]
 
 
+@pytest.mark.slow
 def test_the_kits_workflow_is_a_valid_github_workflow():
     checked = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
                               str(KIT_WORKFLOW)], capture_output=True, text=True, timeout=120)
