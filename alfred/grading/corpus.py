@@ -10,6 +10,7 @@ lose points in a line `loses: task` (several: `loses: lesson, stretch`); every o
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,11 +31,13 @@ class Sample:
         return self.path.stem
 
 
-def load(kind: str) -> list[Sample]:
-    """The samples of one corpus ("correct", "wrong", "broken"), sorted by file name."""
+@functools.cache
+def load(kind: str) -> tuple[Sample, ...]:
+    """The samples of one corpus ("correct", "wrong", "broken"), sorted by file name. Read once per process:
+    several test modules parametrize over the corpora, and parsing the samples for each one cost seconds."""
     folder = CORPUS_DIR / kind
     paths = [*folder.glob("*.py"), *(path for path in folder.iterdir() if (path / "main.py").is_file())]
-    return [_sample(path) for path in sorted(paths)]
+    return tuple(_sample(path) for path in sorted(paths))
 
 
 def _sample(path: Path) -> Sample:

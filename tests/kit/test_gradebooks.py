@@ -14,6 +14,7 @@ reader documents, and every field a student controls stays a field.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import shutil
@@ -33,7 +34,6 @@ from kits_lesson import skip_unless_the_kits_lesson
 
 skip_unless_the_kits_lesson()  # lesson 7's corpora, loaded below
 
-JUNIT_SCHEMA = xmlschema.XMLSchema(str(Path(__file__).parent / "schemas" / "junit-10.xsd"))
 CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]  # Canvas's export, in order
 MOODLE_USER_FIELDS = {"Username": "username", "Email address": "email", "ID number": "idnumber"}
 FORMULA = '=HYPERLINK("http://example.invalid","x")'
@@ -164,8 +164,15 @@ def _graded_row(outcomes: list[str], student: str = "ada", message: str = "Got: 
     return row
 
 
+@functools.cache
+def junit_schema() -> xmlschema.XMLSchema:
+    """The Jenkins xUnit plugin's JUnit schema, built once, when a test first needs it (building it takes most of
+    a second: not at collection, which every run of the quick tier pays)."""
+    return xmlschema.XMLSchema(str(Path(__file__).parent / "schemas" / "junit-10.xsd"))
+
+
 def _cases(text: str) -> list[ElementTree.Element]:
-    JUNIT_SCHEMA.validate(text)
+    junit_schema().validate(text)
     suite = ElementTree.fromstring(text)
     assert suite.tag == "testsuite"
     return suite.findall("testcase")
@@ -200,7 +207,7 @@ def test_no_student_id_or_output_can_forge_or_break_the_xml():
 
 def test_the_junit_schema_can_fail():
     with pytest.raises(xmlschema.XMLSchemaValidationError):
-        JUNIT_SCHEMA.validate('<testsuite name="x"><testcase name="y"/></testsuite>')  # no tests/failures/errors
+        junit_schema().validate('<testsuite name="x"><testcase name="y"/></testsuite>')  # no tests/failures/errors
 
 
 # --- through the command line ---

@@ -133,6 +133,7 @@ def _draws():
     return module
 
 
+@pytest.mark.slow
 def test_every_draw_is_valid_for_the_lesson_and_none_is_a_visible_tests_input():
     draws, email = _draws(), TypeAdapter(EmailStr)
     quick_pattern = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -141,6 +141,7 @@ def test_a_file_that_does_not_import_is_sent_to_its_error_first(tmp_path):
 
 
 @the_kits_lesson_only
+@pytest.mark.slow
 def test_outside_a_project_or_for_an_unknown_exercise_it_says_what_to_do_in_one_line(tmp_path):
     run = hint(tmp_path)
     assert run.returncode == 2 and run.stdout == "" and run.stderr == (

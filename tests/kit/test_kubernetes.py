@@ -27,6 +27,7 @@ def load(name: str) -> dict:
     return yaml.safe_load((KIT_ROOT / "deploy" / "kubernetes" / name).read_text())
 
 
+@pytest.mark.slow
 def test_every_manifest_is_valid_against_the_kubernetes_schemas():
     assert len(MANIFESTS) >= 3
     validated = subprocess.run([sys.executable, "-m", "kubernetes_validate", "--strict", *map(str, MANIFESTS)],

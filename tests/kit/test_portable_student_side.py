@@ -177,6 +177,7 @@ def student_side_modules() -> list[str]:
                           for module in plugin_modules())]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("python", ["plain", "windows-like"])
 def test_no_file_of_the_kit_on_the_students_side_imports_what_only_linux_has(tmp_path, python):
     """Loading the student's side and running a probe in process: no file of the kit asks for those modules,
@@ -211,6 +212,7 @@ def test_the_handout_carries_no_module_of_the_grader():
 # --- the student's commands, where only what Windows has exists ---
 
 
+@pytest.mark.slow
 def test_pytest_exercises_runs_to_its_end_where_only_what_windows_has_exists(tmp_path):
     stubs = run([sys.executable, "-m", "pytest", "exercises", "-p", "no:cacheprovider"], KIT_ROOT,
                 windows_like(tmp_path / "windows"))
@@ -305,6 +307,7 @@ def test_the_kits_workflow_runs_the_students_side_on_windows_macos_and_linux():
     assert uses == ["actions/checkout@v4", "actions/setup-python@v5"]
 
 
+@pytest.mark.slow
 def test_the_kits_workflow_is_a_valid_github_workflow():
     checked = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
                               str(KIT_WORKFLOW)], capture_output=True, text=True, timeout=120)

@@ -141,6 +141,7 @@ def _size(observation: Observation | None) -> int:
     return 0 if observation is None else len(observation.model_dump_json())
 
 
+@pytest.mark.slow  # these four read megabytes of replies under tracemalloc: the slow tier
 @pytest.mark.parametrize("shape", list(hostile(OLD_CAP)))
 def test_a_hostile_2_mb_reply_costs_the_judge_a_bounded_few_mb_and_is_refused(shape, tmp_path):
     observation, driver, peak, kept = judged(hostile(OLD_CAP)[shape], tmp_path)
@@ -151,6 +152,7 @@ def test_a_hostile_2_mb_reply_costs_the_judge_a_bounded_few_mb_and_is_refused(sh
     assert kept < KEPT_BOUND
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", list(hostile(MAX_REPLY_BYTES)))
 def test_a_hostile_reply_within_the_size_cap_is_refused_on_its_shape_before_it_is_parsed(shape, tmp_path):
     reply = hostile(MAX_REPLY_BYTES)[shape]
@@ -176,6 +178,7 @@ def within_every_cap() -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", list(within_every_cap()))
 def test_a_hostile_reply_within_every_cap_is_parsed_with_bounded_memory(shape, tmp_path):
     reply = within_every_cap()[shape]
@@ -186,6 +189,7 @@ def test_a_hostile_reply_within_every_cap_is_parsed_with_bounded_memory(shape, t
     assert kept < KEPT_BOUND
 
 
+@pytest.mark.slow
 def test_the_most_a_valid_reply_may_hold_is_read_with_bounded_memory_and_its_claimed_events_are_dropped(tmp_path):
     """A reply the schema accepts, as large as it may be: MAX_EVENTS events carrying as much as the caps allow.
     The events a process claims are never believed: the judge keeps those its supervisor saw (here none)."""

@@ -104,6 +104,7 @@ def test_a_bad_lesson_file_is_refused_naming_the_file_and_the_mistake(tmp_path, 
     assert str(tmp_path / "lesson.toml") in str(refused.value) and words in str(refused.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["-m", "alfred", "grade"], ["-m", "alfred", "hint"],
                                      ["-c", "import sys; from alfred.__main__ import main; sys.exit(main(['grade']))"],
                                      ["-m", "alfred.hint"], ["-m", "alfred.watch"]],
@@ -117,6 +118,7 @@ def test_the_alfred_command_stops_on_a_bad_lesson_file_in_one_line(tmp_path, com
     assert run.stderr.strip() == f"alfred: {tmp_path / 'lesson.toml'}: exercise 1: 'points' must be a number, 0 or more, not -1."
 
 
+@pytest.mark.slow
 def test_pytest_stops_on_a_bad_lesson_file_in_one_line(tmp_path):
     (tmp_path / "lesson.toml").write_text('name = "L"\nstudent_file = "a"\nsolutions_file = "b"\n[[exercises]]\n'
                                           'id = "x"\ntitle = "X"\npoints = -1\n')

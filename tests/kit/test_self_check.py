@@ -22,8 +22,14 @@ def outcomes(report, exercise_id):
     return [test["outcome"] for test in report["tests"] if test["exercise"] == exercise_id]
 
 
-def test_reference_solution_passes_every_test_of_every_exercise():
-    report = run_suite(SOLUTIONS_MAIN)
+@pytest.fixture(scope="module")
+def reference_report():
+    """The reference graded once, for every check about it."""
+    return run_suite(SOLUTIONS_MAIN)
+
+
+def test_reference_solution_passes_every_test_of_every_exercise(reference_report):
+    report = reference_report
     failed = [test["nodeid"] for test in report["tests"] if test["outcome"] != "passed"]
     assert not failed, failed
     assert report["score"] == report["max_score"] == 100
@@ -31,8 +37,8 @@ def test_reference_solution_passes_every_test_of_every_exercise():
 
 
 @the_kits_lesson_only
-def test_lesson_7s_suite_has_at_least_three_tests_per_exercise():
-    report = run_suite(SOLUTIONS_MAIN)
+def test_lesson_7s_suite_has_at_least_three_tests_per_exercise(reference_report):
+    report = reference_report
     assert len(report["tests"]) >= 30
     assert all(report["exercises"][exercise_id]["total"] >= 3 for exercise_id in IDS), report["exercises"]
 

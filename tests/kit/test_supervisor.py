@@ -114,6 +114,7 @@ def test_a_process_killed_while_stopped_leaves_the_supervisor_working(signal_num
     assert what(supervised(body)) == [("write", 1, b"before\n")]
 
 
+@pytest.mark.slow
 def test_what_the_judge_keeps_is_bounded_by_count_as_well_as_by_bytes():
     # A reviewer's attack made the judge keep one record per empty write: 461 MiB in a minute.
     records = LIMITS.records

@@ -11,6 +11,8 @@ import importlib
 import pkgutil
 import types
 
+import pytest
+
 import alfred.inside
 from alfred.inside import world
 from alfred.sandbox import worker
@@ -141,28 +143,29 @@ PROBES = [
     {"action": "call", "function": "no_such_function"},
 ]
 
-def served(main_py, work) -> list[dict]:
-    """Every probe served to main.py by a real submission process (a fork server's, unsandboxed: this code is
-    the kit's), as the judge reads each: what it replied, with what its supervisor saw."""
-    server = ForkServer(sandboxed=False)
-    try:
-        server.stage("k", {"main.py": main_py.read_bytes()})
-        driver = SubprocessDriver(server, "k")
-        observations = []
-        for number, probe in enumerate(PROBES, 1):
-            (work / f"test-{number}").mkdir(parents=True)
-            observations.append(driver.run(probe, work / f"test-{number}"))
-        driver.stop()
-    finally:
-        server.close()
+def served(server: ForkServer, main_py, work) -> list[dict]:
+    """Every probe served to main.py by a real submission process of `server` (unsandboxed: this code is the
+    kit's), as the judge reads each: what it replied, with what its supervisor saw."""
+    server.stage(main_py.stem, {"main.py": main_py.read_bytes()})
+    driver = SubprocessDriver(server, main_py.stem)
+    observations = []
+    for number, probe in enumerate(PROBES, 1):
+        (work / f"test-{number}").mkdir(parents=True)
+        observations.append(driver.run(probe, work / f"test-{number}"))
+    driver.stop()
     return observations
 
 
+@pytest.mark.slow
 def test_a_main_py_that_patches_every_name_the_kit_could_look_up_gets_the_replies_of_its_honest_code(tmp_path):
     honest, patched = tmp_path / "honest.py", tmp_path / "patched.py"
     honest.write_text(SOLUTIONS_MAIN.read_text())
     patched.write_text(SOLUTIONS_MAIN.read_text() + PATCHES)
-    expected, got = served(honest, tmp_path / "honest"), served(patched, tmp_path / "patched")
+    server = ForkServer(sandboxed=False)  # one fork server for both, as the grader serves a class: one start
+    try:
+        expected, got = served(server, honest, tmp_path / "honest"), served(server, patched, tmp_path / "patched")
+    finally:
+        server.close()
     assert all("problem" not in observation for observation in expected), expected
     assert expected[1]["events"], "the task's prints and sleep, as the supervisor saw them"
     for number, (want, have) in enumerate(zip(expected, got)):
