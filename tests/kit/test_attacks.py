@@ -73,8 +73,11 @@ STUDENT_UIDS = range(40000, 60000)  # alfred.sandbox.fork_server gives each sand
 # Time budgets, for this kit's 2-core machine when idle; they grow with the machine's pace, measured at the
 # start of the campaign (seconds per submission of the honest files graded in-process), so a loaded machine
 # gets more time instead of false alarms. An attack whose run was not reached is skipped as "not run".
-CAMPAIGN_SECONDS = 330  # the whole module's grading: 251 s measured idle on 2026-12-07, 72 students in the main class
-RUN_SECONDS = 240  # one `alfred grade` call, after which the grading counts as stalled
+# Since each probe runs in a fresh process (about 45 ms a probe against 20 ms when one process answered them
+# all), grading a class takes about twice as long: the main class, 240 s of 72 students on 2026-12-07, stalled
+# at 52 students after 240 s the same evening once every probe had its own process.
+CAMPAIGN_SECONDS = 660  # the whole module's grading
+RUN_SECONDS = 480  # one `alfred grade` call, after which the grading counts as stalled
 IDLE_PACE = 1.0  # seconds per honest file in the campaign's first step, on that machine
 MAX_ARTIFACT_BYTES = 2_000_000  # results/, feedback/ or cache/ file of one student
 CAMPAIGN_SEED = 20261202  # the hidden checks' seed for the whole campaign
