@@ -1,13 +1,15 @@
 """Attack: earn the stretch without looking for the log file, by announcing the first call in each folder
 
-honest: 0
+honest: 6.67
 base: stub
 
 The stub's worked-example task, with a few lines added, prints the creation message on the first call it makes in
 each work folder, remembered in the sys module across the fresh imports of main.py, and never checks whether
-the log file exists. A reviewer's attack of 2026-12-02: the judge's first call of every stretch test was the one
-without a log file, so it earned the whole stretch. The call without the file now comes last in its folder
-(in the hidden stretch check, between two with the file): only looking for the file tells it apart.
+the log file exists. Its honest code prints the message on every call (which earns the two log-content tests:
+docs/decisions.md). A reviewer's attack of 2026-12-02: the judge's first call of every stretch test was the one
+without a log file, so it earned the whole stretch. The call without the file then came last in its folder
+(in the hidden stretch check, between two with the file); since each probe runs in a fresh process with a
+fresh work folder, every call is the first in its folder, and the attack is its honest code.
 
 Safety: this file attacks the grader. Grade it only with `alfred grade` (sandboxed); it refuses
 to import anywhere but as a sandbox's student user (uid 40000-59999).
@@ -88,16 +90,18 @@ def log_batcomputer_activity(user_email: str, activity: str = ""):
     print(f"--- BACKGROUND TASK START: Logging activity: '{log_line.strip()}' ---")
     time.sleep(2)
     os.makedirs(LOG_DIR, exist_ok=True)
+    _announce = True  # the honest code: the creation message on every call, never looking at the file
     # >>> ATTACK
-    # Never looks at the log file: announces "creation" on the first call made in each work folder, remembered
-    # in the sys module, which outlives each fresh import of main.py.
+    # Still never looks at the log file: announces "creation" only on the first call made in each work folder,
+    # remembered in the sys module, which outlived each fresh import of main.py in one process.
     _here = os.getcwd()
     import sys as _sys
     _seen = _sys.__dict__.setdefault("_a_dirs", set())
-    if _here not in _seen:
-        print("--- BACKGROUND TASK: Creating log file ---")
-        _seen.add(_here)
+    _announce = _here not in _seen
+    _seen.add(_here)
     # <<< ATTACK
+    if _announce:
+        print("--- BACKGROUND TASK: Creating log file ---")
     with open(LOG_FILE, mode="a") as log_file:
         log_file.write(log_line)
     print(f"--- BACKGROUND TASK END: Activity logged to '{LOG_FILE}' for {user_email} ---")

@@ -73,9 +73,9 @@ STUDENT_UIDS = range(40000, 60000)  # alfred.sandbox.fork_server gives each sand
 # Time budgets, for this kit's 2-core machine when idle; they grow with the machine's pace, measured at the
 # start of the campaign (seconds per submission of the honest files graded in-process), so a loaded machine
 # gets more time instead of false alarms. An attack whose run was not reached is skipped as "not run".
-# Since each probe runs in a fresh process (about 45 ms a probe against 20 ms when one process answered them
-# all), grading a class takes about twice as long: the main class, 240 s of 72 students on 2026-12-07, stalled
-# at 52 students after 240 s the same evening once every probe had its own process.
+# Each probe runs in a fresh process (about 45 ms a probe, against about 20 ms when one process answered all of
+# a student's probes), so grading takes about twice as long as it did: on 2026-12-07, idle, the whole module
+# took 451 s (251 s before) and the main class of 74 students 244 s.
 CAMPAIGN_SECONDS = 660  # the whole module's grading
 RUN_SECONDS = 480  # one `alfred grade` call, after which the grading counts as stalled
 IDLE_PACE = 1.0  # seconds per honest file in the campaign's first step, on that machine
