@@ -8,7 +8,7 @@ from __future__ import annotations
 from alfred.course.exercises import BY_ID, IDS, LESSON
 from alfred.judge.hidden import public_lines, visible
 from alfred.judge.screen import same_for, told_once
-from alfred.reports.text import code_block, code_span, got, part, plain
+from alfred.reports.text import code_block, code_span, got, part
 from alfred.reports.rows import UNGRADABLE, ResultRow
 
 NAME = "feedback"
@@ -58,7 +58,7 @@ def markdown(row: ResultRow) -> str:
             lines.append(f"- {line}" if ok else f"- **not yet**: {line}")
         lines.append("")
     if row["flags"]:
-        lines += ["Notes for your instructor: " + ", ".join(plain(flag) for flag in row["flags"]), ""]
+        lines += ["Notes for your instructor: " + ", ".join(code_span(flag) for flag in row["flags"]), ""]
     lines.append(f"Run `pytest {LESSON.student_file.split('/')[0]}` to see the same tests on your machine.")
     return "\n".join(lines) + "\n"
 

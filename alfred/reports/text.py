@@ -3,8 +3,6 @@ of a learner message the class reports quote, read from its fields (never parsed
 
 from __future__ import annotations
 
-import string
-
 from alfred.judge.feedback import fence, printable
 from alfred.judge.scoring import TestEntry
 
@@ -32,13 +30,6 @@ def labelled(test: TestEntry, label: str) -> str | None:
 
 def cell(text: str) -> str:
     return printable(text).replace("|", "\\|").replace("\n", " ")
-
-
-def plain(text: str) -> str:
-    """Words as Markdown that shows them as typed, on one line: every ASCII punctuation mark escaped with a
-    backslash (CommonMark), so nothing in them makes a link, an image, a heading, emphasis or HTML."""
-    text = printable(text).replace("\r", " ").replace("\n", " ")
-    return "".join("\\" + char if char in string.punctuation else char for char in text)
 
 
 def code_span(text: str) -> str:
