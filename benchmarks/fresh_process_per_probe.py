@@ -42,9 +42,9 @@ def main() -> None:
         sandboxed, parts = [], []
         for number in range(probes):
             started = time.perf_counter()
-            driver._child = driver._start_child(f"test-{number}")
+            driver._child = driver._start_child()
             spawned = time.perf_counter()
-            driver._probe(PROBE, f"test-{number}")
+            driver._probe(PROBE)
             answered = time.perf_counter()
             driver._end_child_quietly()
             ended = time.perf_counter()

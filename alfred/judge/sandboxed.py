@@ -56,7 +56,7 @@ class SubprocessDriver:
     fails the one test that asked. `flags` collects what the instructor should look at.
     """
 
-    local_work_folders = False  # each test's folder is made in the submission's private work area
+    local_work_folders = False  # each probe's folder is made in the submission's private work area
 
     def __init__(self, server, key: str, main: str = "main.py", max_reply_bytes: int = MAX_REPLY_BYTES,
                  budget_seconds: float = LIMITS.submission_seconds):
@@ -108,21 +108,20 @@ class SubprocessDriver:
         refused = out_of_time(self.import_hangs, self._spent, self.budget_seconds)
         if refused:
             return self._problem("timeout", refused)
-        folder = PROBE_FOLDER  # new and empty for each probe, in the submission's private area
-        self._child = self._start_child(folder)
+        self._child = self._start_child()
         if self._child is None:
             return self._problem("crashed", "the process for your code could not be watched by the grader")
         try:
-            return self._probe(probe, folder)
+            return self._probe(probe)
         finally:
             if self._child is not None:
                 self._end_child_quietly()
 
-    def _probe(self, probe: dict, folder: str) -> dict:
+    def _probe(self, probe: dict) -> dict:
         """Sends `probe` to the process just started, and makes the observation of what the judge saw."""
         pid, probes_fd, supervisor, work, student_pid = self._child
         self._probe_id = secrets.randbits(52)
-        request = {"id": self._probe_id, "workdir": folder, "probe": probe}
+        request = {"id": self._probe_id, "workdir": PROBE_FOLDER, "probe": probe}
         supervisor.watch = (f"{work}/{request['workdir']}", tuple(probe.get("watch", ())))
         supervisor.begin_probe()
         requests = _requests_of(probe)
@@ -211,11 +210,11 @@ class SubprocessDriver:
                            if path.is_file() and not path.is_symlink() and str(path.relative_to(staged)) != self.main}
         return self._given
 
-    def _start_child(self, folder: str) -> tuple[int, int, Supervisor, str, int] | None:
-        """A new submission process for one probe in the work folder `folder`, under a supervisor of its own;
-        None when it did not hand over its listener with its credentials (which name the process whose CPU the
-        judge counts)."""
-        pid, probes_fd, handover, work = self.server.spawn(self.key, folder, self.main)
+    def _start_child(self) -> tuple[int, int, Supervisor, str, int] | None:
+        """A new submission process for one probe, in a new, empty work folder (`PROBE_FOLDER`), under a
+        supervisor of its own; None when it did not hand over its listener with its credentials (which name the
+        process whose CPU the judge counts)."""
+        pid, probes_fd, handover, work = self.server.spawn(self.key, PROBE_FOLDER, self.main)
         os.set_blocking(probes_fd, False)  # a process that stops reading must not stall the judge
         channel = socket.socket(fileno=handover)
         channel.settimeout(LIMITS.backstop_seconds)
