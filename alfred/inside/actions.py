@@ -284,7 +284,7 @@ def _kit_model(name: str, fields: dict, *, _BaseModel=BaseModel, _type=type, _st
 
 
 def _materialize(value: Any, module, *, _isinstance=isinstance, _dict=dict, _set=set, _getattr=getattr, _all=all,
-                 _str=str, _Exception=Exception, _kit_model=_kit_model) -> Any:
+                 _str=str, _type=type, _Exception=Exception, _kit_model=_kit_model) -> Any:
     """Turns a `{"$model": {"name": ..., "fields": {...}}}` placeholder into an object of that model.
 
     The student's own model of that name when it holds these fields faithfully (so a function may read the
@@ -297,7 +297,8 @@ def _materialize(value: Any, module, *, _isinstance=isinstance, _dict=dict, _set
     own = _getattr(module, name, None)
     try:
         candidate = own.model_validate(fields)
-        if _all(_getattr(candidate, field, None) == given for field, given in fields.items()):
+        held = [(_getattr(candidate, field, None), given) for field, given in fields.items()]
+        if _all(_type(value) is _type(given) and value == given for value, given in held):  # a builtin's ==
             return candidate
     except _Exception:  # noqa: BLE001 - missing, unfinished or broken: the stand-in takes its place
         pass

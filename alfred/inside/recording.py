@@ -131,6 +131,106 @@ def _mark_phase(observer: dict, *, _write=os.write, _channel=WITNESS_CHANNEL, _m
             pass
 
 
+# --- reading a student's object as CPython's C code reads it, calling none of its methods ---
+#
+# Student code may hand the kit an object of its own making whose special methods lie (`__str__`, `__eq__`,
+# `__hash__`, `__class__`...), whose class lies about its name or module, or whose metaclass lies about its
+# instances. What the kit records is read from C slots and stored values instead: a str's, int's or float's
+# own value, a class's own name and module, identity in a class's MRO. Only a pydantic model is read by
+# pydantic, the library FastAPI reads it with (tests/kit/test_lying_objects.py).
+
+_TYPE_NAME = type.__dict__["__name__"].__get__
+_TYPE_MODULE = type.__dict__["__module__"].__get__
+_TYPE_MRO = type.__dict__["__mro__"].__get__
+_MODULE_DICT = types.ModuleType.__dict__["__dict__"].__get__
+_FUNCTION_NAME = types.FunctionType.__dict__["__name__"].__get__
+_BUILTIN_NAME = types.BuiltinFunctionType.__dict__["__name__"].__get__
+_METHOD_FUNCTION = types.MethodType.__dict__["__func__"].__get__
+_EXCEPTION_ARGS = BaseException.__dict__["args"].__get__
+_EXCEPTION_TRACEBACK = BaseException.__dict__["__traceback__"].__get__
+_SYNTAX_ERROR_FIELDS = types.MappingProxyType(
+    {name: SyntaxError.__dict__[name].__get__ for name in ("msg", "filename", "lineno")})
+
+
+def _text(value, *, _type=type, _issubclass=issubclass, _str=str, _stored=str.__str__) -> str | None:
+    """The characters a str (or a str subclass) holds, as a plain str; None for anything else."""
+    return _stored(value) if _issubclass(_type(value), _str) else None
+
+
+def _class_name(cls, *, _name=_TYPE_NAME, _text=_text) -> str:
+    return _text(_name(cls)) or "?"
+
+
+def _one_of(value, options) -> bool:
+    """`value in options` by identity alone (`in` would ask a student's class's __eq__)."""
+    for option in options:
+        if option is value:
+            return True
+    return False
+
+
+def _derives(value, cls, *, _type=type, _mro=_TYPE_MRO, _one_of=_one_of) -> bool:
+    """isinstance(value, cls), by identity in the value's own class's MRO (no __class__, no __instancecheck__)."""
+    return _one_of(cls, _mro(_type(value)))
+
+
+def _plain(value, budget: list, *, _type=type, _issubclass=issubclass, _str=str, _int=int, _float=float,
+           _bool=bool, _list=list, _tuple=tuple, _dict=dict, _stored_str=str.__str__, _stored_int=int.__index__,
+           _stored_float=float.__float__, _items=dict.items, _Unplain=LookupError, _again=None):
+    """A copy of `value` made of plain JSON data (str, int, float, bool, None, and exact lists, tuples and dicts
+    with str keys), a subclass of str, int or float read as its stored value; LookupError for anything else
+    or past `budget` [values left]."""
+    budget[0] -= 1
+    kind = _type(value)
+    if budget[0] < 0:
+        raise _Unplain
+    if value is None or kind is _bool:
+        return value
+    if _issubclass(kind, _str):
+        return _stored_str(value)
+    if _issubclass(kind, _int):
+        return _stored_int(value)
+    if _issubclass(kind, _float):
+        return _stored_float(value)
+    if kind is _list or kind is _tuple:
+        return [_again(item, budget) for item in value]
+    if kind is _dict:
+        copy = {}
+        for key, item in _items(value):
+            if not _issubclass(_type(key), _str):
+                raise _Unplain
+            copy[_stored_str(key)] = _again(item, budget)
+        return copy
+    raise _Unplain
+
+
+_plain.__kwdefaults__["_again"] = _plain  # its own recursion, bound as everything else it uses
+
+
+def _message_of(exc, own_module: str, *, _type=type, _text=_text, _args=_EXCEPTION_ARGS, _mro=_TYPE_MRO,
+                _class_dict=type.__dict__["__dict__"].__get__, _module=_TYPE_MODULE, _plain=_plain, _len=len,
+                _str=str, _LookupError=LookupError, _Exception=Exception, _join=", ".join) -> str:
+    """An error's message as str() gives it when its arguments are plain data and the class whose __str__
+    makes it is Python's or a library's; else (a __str__ of main.py's own classes, arguments of the
+    student's making) its plain arguments alone: a student's __str__ is never called by the kit."""
+    args = _args(exc)
+    try:
+        plain = _plain(args, [64])
+    except _LookupError:
+        plain = None
+    for cls in _mro(_type(exc)):
+        if "__str__" in _class_dict(cls):
+            if plain is not None and _text(_module(cls)) != own_module:
+                try:
+                    return _text(_class_dict(cls)["__str__"](exc)) or ""
+                except _Exception:  # a library's __str__ that fails on what the student gave it
+                    pass
+            break
+    if plain is None:
+        return ""
+    return plain[0] if _len(plain) == 1 and _type(plain[0]) is _str else _join(_str(arg) for arg in plain)
+
+
 # --- recording events, errors, warnings, values, functions and files, and the report ---
 
 
@@ -159,66 +259,100 @@ def _printed(observer: dict, stream: str, line: str, *, _len=len, _event=_event,
     _event(observer, "print", {"stream": stream, "text": line[:_max_text]})
 
 
-def _error_info(observer: dict, exc: BaseException, *, _isinstance=isinstance, _type=type, _str=str,
-                _realpath=os.path.realpath, _walk_tb=traceback.walk_tb, _SyntaxError=SyntaxError,
-                _max_text=MAX_TEXT_CHARS) -> dict:
+def _error_info(observer: dict, exc: BaseException, *, _type=type, _derives=_derives, _text=_text,
+                _class_name=_class_name, _message_of=_message_of, _traceback=_EXCEPTION_TRACEBACK,
+                _syntax=_SYNTAX_ERROR_FIELDS, _realpath=os.path.realpath, _walk_tb=traceback.walk_tb,
+                _SyntaxError=SyntaxError, _int=int, _max_text=MAX_TEXT_CHARS) -> dict:
     """Describes an exception in the student's terms: type, message and the line of main.py."""
-    main_path, line = observer["main_path"], None
-    if _isinstance(exc, _SyntaxError) and exc.filename and _realpath(exc.filename) == main_path:
-        line = exc.lineno
-    for frame, lineno in _walk_tb(exc.__traceback__):
+    main_path, line, syntax_message = observer["main_path"], None, None
+    if _derives(exc, _SyntaxError):
+        filename, lineno = _text(_syntax["filename"](exc)), _syntax["lineno"](exc)
+        if filename and _realpath(filename) == main_path and _type(lineno) is _int:
+            line = lineno
+        syntax_message = _text(_syntax["msg"](exc))
+    for frame, lineno in _walk_tb(_traceback(exc)):
         if _realpath(frame.f_code.co_filename) == main_path:
             line = lineno
-    own_syntax_error = _isinstance(exc, _SyntaxError) and line is not None and exc.msg
-    message = exc.msg if own_syntax_error else _str(exc)  # str() would repeat "(main.py, line N)"
+    own_syntax_error = syntax_message and line is not None
+    message = syntax_message if own_syntax_error else _message_of(exc, observer["module_name"])  # str() would repeat "(main.py, line N)"
     if observer["module_name"]:  # the kit's private name for main.py means nothing to a student
         message = message.replace(observer["module_name"], "main")
-    return {"type": _type(exc).__name__[:_max_text], "message": message[:_max_text], "line": line}
+    return {"type": _class_name(_type(exc))[:_max_text], "message": message[:_max_text], "line": line}
 
 
-def _note_warnings(observer: dict, caught: list, *, _str=str, _len=len, _max_text=MAX_TEXT_CHARS,
-                   _max_items=MAX_ITEMS) -> None:
+def _note_warnings(observer: dict, caught: list, *, _len=len, _type=type, _class_name=_class_name,
+                   _message_of=_message_of, _derives=_derives, _text=_text, _BaseException=BaseException,
+                   _max_text=MAX_TEXT_CHARS, _max_items=MAX_ITEMS) -> None:
     noted = observer["result"]["warnings"]
-    for warning in caught[:20]:
+    for warning in caught[:20]:  # warnings.WarningMessage, the standard library's record of one
+        message = warning.message  # a Warning, or the text warnings.warn was given
+        text = (_message_of(message, observer["module_name"]) if _derives(message, _BaseException)
+                else (_text(message) or ""))
         if _len(noted) < _max_items:
-            noted.append(f"{warning.category.__name__}: {_str(warning.message)}"[:_max_text])
+            noted.append(f"{_class_name(warning.category)}: {text}"[:_max_text])
 
 
-def _describe_function(observer: dict, func, *, _callable=callable, _type=type, _getattr=getattr, _vars=vars,
-                       _next=next, _str=str, _max_text=MAX_TEXT_CHARS) -> dict:
+def _function_name(func, *, _type=type, _issubclass=issubclass, _text=_text, _class_name=_class_name,
+                   _FunctionType=types.FunctionType, _MethodType=types.MethodType,
+                   _BuiltinFunctionType=types.BuiltinFunctionType, _function_name=_FUNCTION_NAME,
+                   _builtin_name=_BUILTIN_NAME, _method_function=_METHOD_FUNCTION) -> str:
+    """A callable's own name: a function's, a method's function's, a class's; else its class's."""
+    kind = _type(func)
+    if kind is _MethodType:
+        func = _method_function(func)
+        kind = _type(func)
+    if kind is _FunctionType:
+        return _text(_function_name(func)) or "?"
+    if kind is _BuiltinFunctionType:
+        return _text(_builtin_name(func)) or "?"
+    return _class_name(func if _issubclass(kind, _type) else kind)
+
+
+def _describe_function(observer: dict, func, *, _callable=callable, _type=type, _function_name=_function_name,
+                       _class_name=_class_name, _text=_text, _module_dict=_MODULE_DICT,
+                       _max_text=MAX_TEXT_CHARS) -> dict:
     """Names what add_task was given; something not callable (None, a coroutine object) by its type,
     as that is what a task called instead of passed leaves behind."""
     if not _callable(func):
-        return {"name": _type(func).__name__[:_max_text], "module_attr": None, "callable": False}
-    name = _getattr(func, "__name__", _type(func).__name__)
-    module = observer["module"]
-    module_name = _next((key for key, value in (_vars(module) if module is not None else {}).items()
-                         if value is func), None)
-    return {"name": _str(name)[:_max_text], "module_attr": module_name, "callable": True}
+        return {"name": _class_name(_type(func))[:_max_text], "module_attr": None, "callable": False}
+    module, module_attr = observer["module"], None
+    for key, value in (_module_dict(module).items() if module is not None else ()):
+        if value is func and _text(key) is not None:
+            module_attr = _text(key)
+            break
+    return {"name": _function_name(func)[:_max_text], "module_attr": module_attr, "callable": True}
 
 
-def _describe_value(observer: dict, value: Any, *, _type=type, _vars=vars, _isinstance=isinstance, _getattr=getattr,
-                    _sorted=sorted, _repr=repr, _len=len, _to_jsonable=to_jsonable_python, _to_json=_to_json,
-                    _BaseModel=BaseModel, _failures=(TypeError, ValueError, PydanticSerializationError),
+# Values whose repr is made in C from what they store (their names), calling nothing of a student's.
+_REPR_OF_THEIR_OWN = (types.FunctionType, types.BuiltinFunctionType, types.CoroutineType, types.GeneratorType, type)
+
+
+def _describe_value(observer: dict, value: Any, *, _type=type, _issubclass=issubclass, _sorted=sorted, _repr=repr,
+                    _len=len, _text=_text, _class_name=_class_name, _derives=_derives, _one_of=_one_of, _plain=_plain,
+                    _module_dict=_MODULE_DICT, _module_of=_TYPE_MODULE, _to_jsonable=to_jsonable_python,
+                    _to_json=_to_json, _BaseModel=BaseModel, _repr_of_their_own=_REPR_OF_THEIR_OWN,
+                    _failures=(TypeError, ValueError, LookupError, PydanticSerializationError),
                     _max_items=MAX_ITEMS, _max_chars=MAX_VALUE_CHARS, _max_text=MAX_TEXT_CHARS) -> dict:
     """A value as the judge sees it: its type, the student's classes it belongs to, and its data as JSON
-    text (its repr, as a JSON string, when it is not JSON data or too long)."""
-    module = observer["module"]
-    own_module = _getattr(module, "__name__", None)
-    own_classes = {
-        key: cls for key, cls in (_vars(module) if module is not None else {}).items()
-        if _isinstance(cls, _type) and cls.__module__ == own_module
-    }
+    text: plain data as it is stored, a pydantic model as pydantic serializes it, a function, class or
+    coroutine by its repr, and anything else by its class's name alone (as a JSON string, like text too long)."""
+    module, own_module = observer["module"], observer["module_name"]
+    own_classes = [] if module is None else [
+        (_text(key), cls) for key, cls in _module_dict(module).items()
+        if _text(key) is not None and _issubclass(_type(cls), _type) and _text(_module_of(cls)) == own_module
+    ]
+    pydantic, kind = _derives(value, _BaseModel), _type(value)
     try:
-        text = _to_json(_to_jsonable(value))
+        text = _to_json(_to_jsonable(value) if pydantic else _plain(value, [_max_chars]))
     except _failures:
         text = None
     if text is None or _len(text) > _max_chars:
-        text = _to_json(_repr(value)[:_max_text])
+        shown = _repr(value) if _one_of(kind, _repr_of_their_own) else f"<{_class_name(kind)} object>"
+        text = _to_json(shown[:_max_text])
     return {
-        "type": _type(value).__name__[:_max_text],
-        "instance_of": _sorted(key for key, cls in own_classes.items() if _isinstance(value, cls))[:_max_items],
-        "pydantic": _isinstance(value, _BaseModel),
+        "type": _class_name(kind)[:_max_text],
+        "instance_of": _sorted(key for key, cls in own_classes if _derives(value, cls))[:_max_items],
+        "pydantic": pydantic,
         "value_json": text,
     }
 

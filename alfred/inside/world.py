@@ -25,6 +25,7 @@ import anyio
 
 from alfred.inside.recording import (
     _STUDENT_ERRORS,
+    _class_name,
     _collect_files,
     _describe_function,
     _describe_value,
@@ -32,6 +33,7 @@ from alfred.inside.recording import (
     _event,
     _note_warnings,
     _printed,
+    _text,
 )
 from alfred.inside.wire import MAX_ARGUMENTS, MAX_ITEMS, MAX_OUTPUT_CHARS, MAX_SCHEDULED
 
@@ -89,13 +91,13 @@ def _seconds_as_c_reads_them(value: Any, *, _type=type, _issubclass=issubclass, 
                              _index=operator.index) -> float:
     """The length `time.sleep(value)` waits, read as CPython's C code reads it, calling nothing of a float's or
     an int's (a subclass's stored value, never its __float__ or __index__); any other object is asked its
-    __index__, as time.sleep asks it, in the process whose object it is."""
+    __index__, as time.sleep asks it, in the process whose object it is, and the int it gives is read so too."""
     kind = _type(value)
     if _issubclass(kind, _float):
         return _float.__float__(value)
     if _issubclass(kind, _int):
         return _float(_int.__index__(value))
-    return _float(_index(value))
+    return _float(_int.__index__(_index(value)))
 
 
 def _fake_sleep(observer: dict, seconds: Any, *, _seconds=_seconds_as_c_reads_them, _ValueError=ValueError,
@@ -132,14 +134,15 @@ class _LineRecorder(io.TextIOBase):
 
 
 def _line_recorder(observer: dict, stream: str, *, _LineRecorder=_LineRecorder, _printed=_printed,
-                   _isinstance=isinstance, _str=str, _type=type, _len=len, _TypeError=TypeError,
+                   _text=_text, _class_name=_class_name, _type=type, _len=len, _TypeError=TypeError,
                    _max_output=MAX_OUTPUT_CHARS) -> tuple[_LineRecorder, Any]:
     """(a recorder for `stream`, its flush: the session flushes its own recorders, whatever sys.stdout is by then)."""
     pending = [""]
 
-    def write(text: str) -> int:
-        if not _isinstance(text, _str):
-            raise _TypeError(f"write() argument must be str, not {_type(text).__name__}")
+    def write(given: str) -> int:
+        text = _text(given)  # what a str subclass holds, as a real stream writes it
+        if text is None:
+            raise _TypeError(f"write() argument must be str, not {_class_name(_type(given))}")
         pending[0] += text
         if _len(pending[0]) > _max_output:  # a flood without newlines
             pending[0] = pending[0][-_max_output:]
@@ -164,7 +167,7 @@ _REAL_ASYNC_SLEEP = asyncio.sleep
 
 def _patch_background_tasks(observer: dict, stack: ExitStack, *, _libraries=_LIBRARIES, _swapped=_swapped, _len=len,
                             _describe_function=_describe_function, _describe_value=_describe_value,
-                            _event=_event, _error_info=_error_info, _errors=_STUDENT_ERRORS, _list=list,
+                            _event=_event, _error_info=_error_info, _errors=_STUDENT_ERRORS, _list=list, _text=_text,
                             _max_scheduled=MAX_SCHEDULED, _max_arguments=MAX_ARGUMENTS) -> None:
     BackgroundTask = _libraries["BackgroundTask"]
     original_init, original_call = BackgroundTask.__init__, BackgroundTask.__call__
@@ -179,7 +182,7 @@ def _patch_background_tasks(observer: dict, stack: ExitStack, *, _libraries=_LIB
             {
                 "function": _describe_function(observer, func),
                 "args": [_describe_value(observer, value) for value in args[:_max_arguments]],
-                "kwargs": {name: _describe_value(observer, value)
+                "kwargs": {_text(name): _describe_value(observer, value)  # keyword names are str, or a subclass
                            for name, value in _list(kwargs.items())[:_max_arguments]},
             }
         )

@@ -1,0 +1,204 @@
+"""The kit's code in the student's process calls nothing of a student's object (issue 22): a main.py hands
+objects whose every special method lies, and whose class lies about its name, module and instances, to every
+entry point that code exposes: the virtual sleeps (`time`, `asyncio`, `anyio`), the captured `sys.stdout` and
+`sys.stderr`, `add_task` and the background tasks it records, `uvicorn.run`, and what comes back from student
+code (a value returned, an error raised, a warning). Each lying method writes down which code called it; none
+may be called from a frame of `alfred/`, and what the kit records must be what CPython's own C code would
+read: a float's, int's or str's stored value, a class's own name.
+
+Left out on purpose: the kit's stand-in for the task reads the object it is given as the lesson's task reads it
+(its attributes), since it plays the student's task; a plain object handed to `time.sleep` is asked its
+`__index__`, as `time.sleep` asks it."""
+
+import textwrap
+from pathlib import Path
+
+import alfred
+from alfred.course.targets import SOLUTIONS_MAIN
+from alfred.inside.probe import encode_reply, run_probe
+from kits_lesson import the_kits_lesson_only
+
+KIT = str(Path(alfred.__file__).parent)
+
+LIARS = '''
+
+# --- objects whose every special method lies; each call is written down with the code that made it ---
+import anyio as _anyio
+import asyncio as _asyncio
+import os as _os
+import sys as _sys
+import warnings as _warnings
+
+import uvicorn as _uvicorn
+
+
+def _told(owner, method):
+    caller = _sys._getframe(2).f_code
+    line = f"{owner}.{method}\\t{caller.co_filename}\\t{caller.co_name}\\n"
+    handle = _os.open(CALLS, _os.O_WRONLY | _os.O_CREAT | _os.O_APPEND, 0o600)
+    _os.write(handle, line.encode())
+    _os.close(handle)
+
+
+LIES = {
+    "__float__": 5.0, "__int__": 5, "__index__": 5, "__len__": 5, "__hash__": 5, "__sizeof__": 5,
+    "__round__": 5, "__abs__": 5, "__neg__": 5,
+    "__str__": "simulate_intel_report_compilation", "__repr__": "simulate_intel_report_compilation",
+    "__format__": "lie", "__bytes__": b"lie", "__add__": "lie", "__radd__": "lie", "__mul__": "lie",
+    "__rmul__": "lie", "__mod__": "lie", "__rmod__": "lie", "__getitem__": "lie", "__getattr__": "lie",
+    "__eq__": True, "__ne__": True, "__lt__": True, "__le__": True, "__gt__": True, "__ge__": True,
+    "__bool__": True, "__contains__": True, "__instancecheck__": True, "__subclasscheck__": True,
+    "__iter__": None, "__dir__": None, "__reduce__": None, "__reduce_ex__": None, "__copy__": None,
+    "__deepcopy__": None, "__getstate__": None, "__sizeof__": 5,
+}
+
+
+def _lying(owner, method, lie):
+    def lying(*args, **kwargs):
+        _told(owner, method)
+        if method in ("__iter__",):
+            return iter(["lie"])
+        if method in ("__dir__",):
+            return ["lie"]
+        if method in ("__reduce__", "__reduce_ex__"):
+            return (str, ("lie",))
+        if method in ("__copy__", "__deepcopy__", "__getstate__"):
+            return "lie"
+        return lie
+    return lying
+
+
+def _getattribute(owner, base):
+    def getattribute(self, name):
+        _told(owner, "__getattribute__")
+        return base.__getattribute__(self, name)
+    return getattribute
+
+
+def _lying_property(owner, name, lie):
+    def read(self):
+        _told(owner, name)
+        return lie
+    return property(read)
+
+
+def _namespace(owner, base, **extra):
+    namespace = {method: _lying(owner, method, lie) for method, lie in LIES.items()}
+    namespace["__getattribute__"] = _getattribute(owner, base)
+    return {**namespace, **extra}
+
+
+# A metaclass that lies about its classes (their name, module, instances, equality), and a base whose instances
+# lie through every special method, their __class__ and their __dict__ included.
+Lying = type("Lying", (type,), _namespace(
+    "Lying", type, __name__=_lying_property("Lying", "__name__", "simulate_intel_report_compilation"),
+    __module__=_lying_property("Lying", "__module__", "pydantic.main")))
+Lies = Lying("Lies", (), _namespace(
+    "Lies", object, __class__=_lying_property("Lies", "__class__", BaseModel),
+    __dict__=_lying_property("Lies", "__dict__", {"report_name": "lie"})))
+
+
+class LyingFloat(Lies, float):
+    pass
+
+
+class LyingInt(Lies, int):
+    pass
+
+
+class LyingStr(Lies, str):
+    pass
+
+
+class LyingObject(Lies):
+    pass
+
+
+class LyingTask(Lies):
+    def __call__(self, *args, **kwargs):
+        print("the lying task ran")
+
+
+class LyingWarning(Lies, UserWarning):
+    pass
+
+
+class LyingError(Lies, Exception):
+    pass
+
+
+def lie_to_the_kit():
+    time.sleep(LyingFloat(0.0))
+    time.sleep(LyingFloat(1.5))
+    time.sleep(LyingInt(2))
+    _asyncio.run(_asyncio.sleep(LyingFloat(0.25)))
+    _anyio.run(_anyio.sleep, LyingFloat(0.5))
+    _sys.stdout.write(LyingStr("written to stdout\\n"))
+    _sys.stderr.write(LyingStr("written to stderr\\n"))
+    _warnings.warn(LyingWarning("warned"))
+    _uvicorn.run(LyingObject(), host=LyingStr("127.0.0.1"))
+    return LyingObject()
+
+
+def raise_a_lying_error():
+    raise LyingError("raised")
+
+
+@app.post("/lie")
+def lie_to_the_recorded_tasks(background_tasks: BackgroundTasks):
+    background_tasks.add_task(LyingTask(), LyingFloat(1.0), LyingStr("given"), note=LyingInt(3))
+    return {"message": "scheduled"}
+'''
+
+
+def lying_main(tmp_path: Path) -> tuple[Path, Path]:
+    calls = tmp_path / "calls.txt"
+    main = tmp_path / "project" / "main.py"
+    main.parent.mkdir()
+    main.write_text(SOLUTIONS_MAIN.read_text() + f"\nCALLS = {str(calls)!r}\n" + textwrap.dedent(LIARS))
+    return main, calls
+
+
+def probed(main: Path, calls: Path, tmp_path: Path, name: str, probe: dict) -> tuple[dict, list[tuple[str, str]]]:
+    """The probe's observation (its reply encoded by the kit too), and the lying methods called by the kit's
+    code meanwhile, as (class.method, the kit's function that called it)."""
+    calls.unlink(missing_ok=True)
+    (tmp_path / name).mkdir()
+    observation = run_probe(main, probe, tmp_path / name)
+    encode_reply({"observation": observation})
+    lines = [line.split("\t") for line in calls.read_text().splitlines()] if calls.exists() else []
+    return observation, [(method, function) for method, filename, function in lines if filename.startswith(KIT)]
+
+
+@the_kits_lesson_only
+def test_the_kit_reads_what_lying_objects_hold_and_calls_none_of_their_methods(tmp_path):
+    main, calls = lying_main(tmp_path)
+    assert "BackgroundTasks" in main.read_text() and "from pydantic import BaseModel" in main.read_text()
+
+    lied_to, by_the_kit = probed(main, calls, tmp_path, "call", {"action": "call", "function": "lie_to_the_kit"})
+    assert calls.exists(), "the lying objects' own calls (print's, time.sleep's) are written down: the check can see"
+    assert by_the_kit == []
+    assert lied_to["error"] is None, lied_to["error"]
+    assert [e["seconds"] for e in lied_to["events"] if e["kind"] == "sleep"] == [1.5, 2.0, 0.25, 0.5]
+    assert [(e["stream"], e["text"]) for e in lied_to["events"] if e["kind"] == "print"] == [
+        ("stdout", "written to stdout"), ("stderr", "written to stderr")]
+    assert [w.split(" ")[0] for w in lied_to["warnings"]] == ["uvicorn.run()", "LyingWarning:"]
+    assert lied_to["warnings"][1] == "LyingWarning: warned"
+    assert lied_to["returned"] == {"type": "LyingObject", "instance_of": ["Lies", "LyingObject"], "pydantic": False,
+                                   "value_json": '"<LyingObject object>"'}
+
+    raised, by_the_kit = probed(main, calls, tmp_path, "raise", {"action": "call", "function": "raise_a_lying_error"})
+    # The one call allowed: catching the error, the interpreter itself asks the class's metaclass whether the
+    # error is of its class (PyErr_NormalizeException), as it does in any server that catches it.
+    assert by_the_kit == [("Lying.__subclasscheck__", "_call")]
+    assert (raised["error"]["type"], raised["error"]["message"]) == ("LyingError", "raised")
+
+    scheduled, by_the_kit = probed(main, calls, tmp_path, "request", {"action": "request", "method": "POST", "path": "/lie"})
+    assert by_the_kit == []
+    assert scheduled["response"]["status"] == 200, scheduled["response"]
+    [task] = scheduled["scheduled"]
+    assert task["function"] == {"name": "LyingTask", "module_attr": None, "callable": True}
+    assert [(a["type"], a["value_json"]) for a in task["args"]] == [("LyingFloat", "1.0"), ("LyingStr", '"given"')]
+    assert {name: value["type"] for name, value in task["kwargs"].items()} == {"note": "LyingInt"}
+    assert [e["function"] for e in scheduled["events"] if e["kind"] == "task-start"] == ["LyingTask"]
+
