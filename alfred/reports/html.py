@@ -36,7 +36,7 @@ NAME = "html"
 
 BANDS = ("0-20", "20-40", "40-60", "60-80", "80-100")
 TOP_FAILURES = 10
-STUDENTS_NAMED = 12  # students listed under one common failure before "and N more"
+STUDENTS_NAMED = summary.STUDENTS_NAMED  # students listed under one common failure before "and N more"
 
 PASS, FAIL, BAR, TRACK, INK, MUTED = "#2f7d4f", "#c0392b", "#3a6ea5", "#e6e9ee", "#1f2933", "#5f6b7a"
 
@@ -196,28 +196,8 @@ def _overview(rows: list[ResultRow], sections: list[tuple[str, str]]) -> str:
 
 
 def _counted(rows: list[ResultRow]) -> str:
-    """Which students the mean (and the median, the range and the distribution) counts, as `_scores` picks
-    them: graded, and stopped for time with what it scored; a file that does not load and one the grader
-    could not grade are left out."""
-    by_status = {status: [row for row in rows if row["status"] == status] for status in ("graded", "timeout", *UNSCORED)}
-    graded, timeout = by_status["graded"], by_status["timeout"]
-    counted = f"{len(graded)} graded"
-    if timeout:
-        its = "its" if len(timeout) == 1 else "their"
-        counted += (f" and {len(timeout)} stopped for time (timeout), counted with {its} score: "
-                    + _named(timeout, lambda row: f"{_text(row['student'])} {_number(row['score'])}"))
-    left_out = [f"{len(found)} {why}: {_named(found, lambda row: _text(row['student']))}"
-                for found, why in ((by_status["error"], "whose file does not load (error)"),
-                                   (by_status[UNGRADABLE], "the grader could not grade (ungradable)")) if found]
-    return (f'<p class="lead" id="counted">The mean, median, range and score distribution count {len(graded) + len(timeout)} '
-            f'submission{"s" * (len(graded) + len(timeout) != 1)}: {counted}.'
-            + (f' Left out: {"; ".join(left_out)}.' if left_out else "") + "</p>")
-
-
-def _named(rows: list[ResultRow], name) -> str:
-    """The first STUDENTS_NAMED of `rows` as `name` writes each, and how many more."""
-    more = f" and {len(rows) - STUDENTS_NAMED} more" if len(rows) > STUDENTS_NAMED else ""
-    return ", ".join(name(row) for row in rows[:STUDENTS_NAMED]) + more
+    """Which students the mean counts, in the summary's words."""
+    return f'<p class="lead" id="counted">{summary.counted_sentence(rows, _text)}</p>'
 
 
 def _hidden_seed(rows: list[ResultRow]) -> str:

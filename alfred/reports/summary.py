@@ -8,10 +8,11 @@ import statistics
 from collections import Counter
 
 from alfred.course.exercises import BY_ID
-from alfred.reports.text import code_block, code_cell
+from alfred.reports.text import code_block, code_cell, code_span
 from alfred.reports.rows import UNGRADABLE, UNSCORED, ResultRow
 
 NAME = "summary"
+STUDENTS_NAMED = 12  # students named in one sentence before "and N more"
 
 
 def for_student(row: ResultRow, name: str) -> dict[str, str]:
@@ -33,7 +34,8 @@ def markdown(rows: list[ResultRow]) -> str:
         f"{status}: {statuses[status]}" for status in ("graded", "timeout", "error", UNGRADABLE) if statuses[status]), ""]
     if scores:
         lines += [f"Scores: mean {round(statistics.mean(scores), 2):g}, median {round(statistics.median(scores), 2):g}, "
-                  f"min {min(scores):g}, max {max(scores):g}", "", "| score band | students |", "|---|---|"]
+                  f"min {min(scores):g}, max {max(scores):g}", "", counted_sentence(rows, code_span), "",
+                  "| score band | students |", "|---|---|"]
         bands = Counter(min(int(value // 20), 4) for value in scores)
         lines += [f"| {band * 20}-{band * 20 + 20 if band < 4 else 100} | {bands.get(band, 0)} |" for band in range(5)]
         lines.append("")
@@ -67,6 +69,31 @@ def markdown(rows: list[ResultRow]) -> str:
         lines += ["## Not tested", "", "| student | status | why |", "|---|---|---|"]
         lines += [f"| {code_cell(row['student'])} | {row['status']} | {code_cell(row['message'][:200])} |" for row in untested]
     return "\n".join(lines) + "\n"
+
+
+def counted_sentence(rows: list[ResultRow], shown) -> str:
+    """Which students the mean (and the median, the range and the distribution) counts: graded, and stopped
+    for time with what it scored; a file that does not load and one the grader could not grade are left out.
+    Student ids are written by `shown` (a code span here, escaped text in report.html)."""
+    by_status = {status: [row for row in rows if row["status"] == status] for status in ("graded", "timeout", *UNSCORED)}
+    graded, timeout = by_status["graded"], by_status["timeout"]
+    counted = f"{len(graded)} graded"
+    if timeout:
+        its = "its" if len(timeout) == 1 else "their"
+        counted += (f" and {len(timeout)} stopped for time (timeout), counted with {its} score: "
+                    + _named(timeout, lambda row: f"{shown(row['student'])} {row['score']:g}"))
+    left_out = [f"{len(found)} {why}: {_named(found, lambda row: shown(row['student']))}"
+                for found, why in ((by_status["error"], "whose file does not load (error)"),
+                                   (by_status[UNGRADABLE], "the grader could not grade (ungradable)")) if found]
+    total = len(graded) + len(timeout)
+    return (f"The mean, median, range and score distribution count {total} submission{'s' * (total != 1)}: "
+            f"{counted}." + (f" Left out: {'; '.join(left_out)}." if left_out else ""))
+
+
+def _named(rows: list[ResultRow], name) -> str:
+    """The first STUDENTS_NAMED of `rows` as `name` writes each, and how many more."""
+    more = f" and {len(rows) - STUDENTS_NAMED} more" if len(rows) > STUDENTS_NAMED else ""
+    return ", ".join(name(row) for row in rows[:STUDENTS_NAMED]) + more
 
 
 def hidden_seed_lines(rows: list[ResultRow]) -> list[str]:

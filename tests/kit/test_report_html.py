@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from alfred.cli import DEMO_CLASS
+from alfred.reports import summary
 from alfred.reports.names import slug_of
 from alfred.course.exercises import IDS, LESSON
 from alfred.reports import DEFAULT_FORMATS, class_files
@@ -158,6 +159,11 @@ def test_beside_the_mean_the_page_says_which_students_it_counts():
     assert ("The mean, median, range and score distribution count 3 submissions: 2 graded and 1 stopped for time "
             "(timeout), counted with its score: slow 0. Left out: 1 whose file does not load (error): broken; "
             "1 the grader could not grade (ungradable): grader_failed.") in text
+    summary_md = summary.markdown(rows)  # summary.md says it in the same words, the ids as code spans
+    assert "Scores: mean 50, median 50" in summary_md
+    assert ("The mean, median, range and score distribution count 3 submissions: 2 graded and 1 stopped for time "
+            "(timeout), counted with its score: ` slow ` 0. Left out: 1 whose file does not load (error): ` broken `; "
+            "1 the grader could not grade (ungradable): ` grader_failed `.") in summary_md
 
 
 @the_kits_lesson_only
