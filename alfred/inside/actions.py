@@ -306,8 +306,10 @@ def _materialize(value: Any, module, *, _isinstance=isinstance, _dict=dict, _set
 
 
 def _call(observer: dict, module, probe: dict, *, _lookup=_lookup, _materialize=_materialize, _lifespan_of=_lifespan_of,
-          _app_running=_app_running, _run=asyncio.run, _iscoroutine=asyncio.iscoroutine, _errors=_STUDENT_ERRORS,
-          _error_info=_error_info, _describe_value=_describe_value) -> None:
+          _app_running=_app_running, _run=asyncio.run, _type=type, _CoroutineType=types.CoroutineType,
+          _errors=_STUDENT_ERRORS, _error_info=_error_info, _describe_value=_describe_value) -> None:
+    """Calls main.py's function; what an `async def` returns, a coroutine (by its own class: asyncio.iscoroutine
+    would ask the returned object's `__class__`), is run to its end."""
     func = _lookup(observer, module, probe["function"])
     if func is None:
         return
@@ -317,13 +319,13 @@ def _call(observer: dict, module, probe: dict, *, _lookup=_lookup, _materialize=
     async def call_in_the_running_app():
         async with _app_running(observer, module, "call"):
             returned = func(*args, **kwargs)
-            return await returned if _iscoroutine(returned) else returned
+            return await returned if _type(returned) is _CoroutineType else returned
 
     try:
         if _lifespan_of(module) is None:  # nothing starts with the app: call it plainly, without an event loop
             observer["phase"] = "call"
             returned = func(*args, **kwargs)
-            if _iscoroutine(returned):
+            if _type(returned) is _CoroutineType:
                 returned = _run(returned)
         else:
             returned = _run(call_in_the_running_app())

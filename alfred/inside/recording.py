@@ -169,6 +169,16 @@ def _one_of(value, options) -> bool:
     return False
 
 
+def _held(instance_dict, name: str, *, _items=dict.items, _text=_text):
+    """What an object holds under `name` in its own `__dict__` (`instance_dict`, read through the descriptor of
+    the library class it derives from, which no subclass's `__dict__` property or `__getattribute__` stands
+    before): the keys compared by the text they store; None when it holds nothing there."""
+    for key, held in _items(instance_dict):
+        if _text(key) == name:
+            return held
+    return None
+
+
 def _derives(value, cls, *, _type=type, _mro=_TYPE_MRO, _one_of=_one_of) -> bool:
     """isinstance(value, cls), by identity in the value's own class's MRO (no __class__, no __instancecheck__)."""
     return _one_of(cls, _mro(_type(value)))

@@ -31,7 +31,9 @@ from alfred.inside.recording import (
     _describe_value,
     _error_info,
     _event,
+    _held,
     _note_warnings,
+    _one_of,
     _printed,
     _text,
 )
@@ -67,7 +69,9 @@ def import_dependencies(*, _libraries=_LIBRARIES) -> None:
     _cache_email_validator_version_check()
     _libraries.update(ASGITransport=httpx.ASGITransport, AsyncClient=httpx.AsyncClient, uvicorn=uvicorn,
                       FastAPI=fastapi.FastAPI,
-                      BackgroundTask=starlette.background.BackgroundTask, freeze_time=freezegun.freeze_time)
+                      BackgroundTask=starlette.background.BackgroundTask, freeze_time=freezegun.freeze_time,
+                      # a task's own attributes, whatever its class says (a subclass of main.py's may lie)
+                      task_dict=starlette.background.BackgroundTask.__dict__["__dict__"].__get__)
     # The libraries' objects live as long as the process: keep them out of every later garbage collection
     # (pytest collects at the end of a session; a fork server's children then share these pages untouched).
     gc.freeze()
@@ -98,6 +102,12 @@ def _seconds_as_c_reads_them(value: Any, *, _type=type, _issubclass=issubclass, 
     if _issubclass(kind, _int):
         return _float(_int.__index__(value))
     return _float(_int.__index__(_index(value)))
+
+
+def _is_plain_number(value: Any, *, _type=type, _one_of=_one_of, _kinds=(float, int, bool)) -> bool:
+    """Whether `value` is a float, an int or a bool itself, whose comparisons and sums are C's: asyncio's and
+    anyio's sleeps, Python code, read their length by comparing it (`delay <= 0`) and adding it to the clock."""
+    return _one_of(_type(value), _kinds)
 
 
 def _fake_sleep(observer: dict, seconds: Any, *, _seconds=_seconds_as_c_reads_them, _ValueError=ValueError,
@@ -163,13 +173,15 @@ def _line_recorder(observer: dict, stream: str, *, _LineRecorder=_LineRecorder, 
 
 
 _REAL_ASYNC_SLEEP = asyncio.sleep
+_REAL_ANYIO_SLEEP = anyio.sleep
 
 
 def _patch_background_tasks(observer: dict, stack: ExitStack, *, _libraries=_LIBRARIES, _swapped=_swapped, _len=len,
                             _describe_function=_describe_function, _describe_value=_describe_value,
                             _event=_event, _error_info=_error_info, _errors=_STUDENT_ERRORS, _list=list, _text=_text,
+                            _held=_held,
                             _max_scheduled=MAX_SCHEDULED, _max_arguments=MAX_ARGUMENTS) -> None:
-    BackgroundTask = _libraries["BackgroundTask"]
+    BackgroundTask, task_dict = _libraries["BackgroundTask"], _libraries["task_dict"]
     original_init, original_call = BackgroundTask.__init__, BackgroundTask.__call__
     result = observer["result"]
 
@@ -188,7 +200,7 @@ def _patch_background_tasks(observer: dict, stack: ExitStack, *, _libraries=_LIB
         )
 
     async def recording_call(task):
-        name = _describe_function(observer, task.func)["name"]
+        name = _describe_function(observer, _held(task_dict(task), "func"))["name"]  # the function it runs
         previous_phase, observer["phase"] = observer["phase"], "task"
         _event(observer, "task-start", {"function": name})
         try:
@@ -226,6 +238,8 @@ def _open_session(observer: dict, *, _import_dependencies=import_dependencies, _
                   _catch_warnings=warnings.catch_warnings, _simplefilter=warnings.simplefilter, _getcwd=os.getcwd,
                   _chdir=os.chdir, _time=time, _asyncio=asyncio, _anyio=anyio, _sys=sys, _swapped=_swapped,
                   _line_recorder=_line_recorder, _fake_sleep=_fake_sleep, _real_async_sleep=_REAL_ASYNC_SLEEP,
+                  _real_anyio_sleep=_REAL_ANYIO_SLEEP, _is_plain_number=_is_plain_number, _ValueError=ValueError,
+                  _TypeError=TypeError, _len=len,
                   _note_warnings=_note_warnings, _patch_background_tasks=_patch_background_tasks,
                   _keep_servers_from_starting=_keep_servers_from_starting, _forget_module=_forget_module,
                   _BaseException=BaseException) -> ExitStack:
@@ -240,15 +254,28 @@ def _open_session(observer: dict, *, _import_dependencies=import_dependencies, _
         _simplefilter("always")
         stack.callback(_note_warnings, observer, caught)
 
-        def sleep(seconds: float) -> None:
-            _fake_sleep(observer, seconds)
+        # Each takes the arguments the real one takes. A length that is not a plain number is read by the
+        # real asyncio.sleep and anyio.sleep themselves, which compare it (it may wait in earnest, unrecorded).
+        def sleep(*seconds: float, **keywords: Any) -> None:
+            if keywords:
+                raise _TypeError("time.sleep() takes no keyword arguments")
+            if _len(seconds) != 1:
+                raise _TypeError(f"time.sleep() takes exactly one argument ({_len(seconds)} given)")
+            _fake_sleep(observer, seconds[0])
 
-        async def async_sleep(seconds: float, result: Any = None) -> Any:
-            _fake_sleep(observer, seconds)
+        async def async_sleep(delay: float, result: Any = None) -> Any:
+            if not _is_plain_number(delay):
+                return await _real_async_sleep(delay, result)
+            if delay > 0:  # asyncio waits nothing for a length <= 0, or NaN
+                _fake_sleep(observer, delay)
             await _real_async_sleep(0)
             return result
 
         async def anyio_sleep(delay: float) -> None:
+            if not _is_plain_number(delay):
+                return await _real_anyio_sleep(delay)
+            if not delay >= 0:
+                raise _ValueError("delay must be a non-negative number")
             await async_sleep(delay)
 
         stack.enter_context(_swapped(_time, "sleep", sleep))

@@ -10,6 +10,7 @@ Left out on purpose: the kit's stand-in for the task reads the object it is give
 (its attributes), since it plays the student's task; a plain object handed to `time.sleep` is asked its
 `__index__`, as `time.sleep` asks it."""
 
+import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -19,6 +20,17 @@ from alfred.inside.probe import encode_reply, run_probe
 from kits_lesson import the_kits_lesson_only
 
 KIT = str(Path(alfred.__file__).parent)
+LIBRARIES = tuple({sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"), sysconfig.get_path("purelib"),
+                   sysconfig.get_path("platlib")})
+# The kit's wrappers that hand on to a library a call main.py made, as the library's own code would receive it
+# without the kit: what that library then asks of main.py's objects is the library's doing, in any server.
+HANDING_ON = {
+    "recorded_app": "main.py's app, which the kit serves the request with as a server does",
+    "recording_init": "Starlette's BackgroundTask.__init__, which add_task called",
+    "recording_call": "Starlette's BackgroundTask.__call__, which the response called",
+    "async_sleep": "asyncio.sleep, for a length that is not a plain number: asyncio reads it (`delay <= 0`)",
+    "anyio_sleep": "anyio.sleep, for a length that is not a plain number: anyio reads it (`delay >= 0`)",
+}
 
 LIARS = '''
 
@@ -30,11 +42,15 @@ import sys as _sys
 import warnings as _warnings
 
 import uvicorn as _uvicorn
+from starlette.background import BackgroundTask as _BackgroundTask
 
 
 def _told(owner, method):
-    caller = _sys._getframe(2).f_code
-    line = f"{owner}.{method}\\t{caller.co_filename}\\t{caller.co_name}\\n"
+    frame, chain = _sys._getframe(2), []
+    while frame is not None and frame.f_code.co_filename != __file__:  # up to main.py's own code
+        chain += [frame.f_code.co_filename, frame.f_code.co_name]
+        frame = frame.f_back
+    line = "\\t".join([f"{owner}.{method}", *chain]) + "\\n"
     handle = _os.open(CALLS, _os.O_WRONLY | _os.O_CREAT | _os.O_APPEND, 0o600)
     _os.write(handle, line.encode())
     _os.close(handle)
@@ -127,6 +143,10 @@ class LyingError(Lies, Exception):
     pass
 
 
+class LyingBackgroundTask(Lies, _BackgroundTask):
+    pass
+
+
 def lie_to_the_kit():
     time.sleep(LyingFloat(0.0))
     time.sleep(LyingFloat(1.5))
@@ -147,6 +167,7 @@ def raise_a_lying_error():
 @app.post("/lie")
 def lie_to_the_recorded_tasks(background_tasks: BackgroundTasks):
     background_tasks.add_task(LyingTask(), LyingFloat(1.0), LyingStr("given"), note=LyingInt(3))
+    background_tasks.tasks.append(LyingBackgroundTask(LyingTask()))
     return {"message": "scheduled"}
 '''
 
@@ -167,7 +188,26 @@ def probed(main: Path, calls: Path, tmp_path: Path, name: str, probe: dict) -> t
     observation = run_probe(main, probe, tmp_path / name)
     encode_reply({"observation": observation})
     lines = [line.split("\t") for line in calls.read_text().splitlines()] if calls.exists() else []
-    return observation, [(method, function) for method, filename, function in lines if filename.startswith(KIT)]
+    return observation, [(method, function) for method, *chain in lines
+                         if (function := made_by_the_kit(list(zip(chain[::2], chain[1::2]))))]
+
+
+def made_by_the_kit(chain: list[tuple[str, str]]) -> str | None:
+    """The kit's function that made a call, from the frames above the called method up to main.py's code
+    [(file, function), nearest first]: the caller, when it is the kit's; when a library's code made the call,
+    the nearest frame above it that is not a library's, when that is the kit's own and does not merely hand on
+    to that library a call main.py made (`HANDING_ON`). None: main.py's own call, or a library's on its behalf."""
+    for depth, (filename, function) in enumerate(chain):
+        if filename.startswith(KIT):
+            return None if depth and function in HANDING_ON else function
+        if not is_a_library(filename):
+            return None
+    return None
+
+
+def is_a_library(filename: str) -> bool:
+    """Code of Python's standard library or of an installed package (FastAPI, Starlette, anyio, pydantic...)."""
+    return filename.startswith(LIBRARIES) or filename.startswith("<frozen ")
 
 
 @the_kits_lesson_only
@@ -179,7 +219,9 @@ def test_the_kit_reads_what_lying_objects_hold_and_calls_none_of_their_methods(t
     assert calls.exists(), "the lying objects' own calls (print's, time.sleep's) are written down: the check can see"
     assert by_the_kit == []
     assert lied_to["error"] is None, lied_to["error"]
-    assert [e["seconds"] for e in lied_to["events"] if e["kind"] == "sleep"] == [1.5, 2.0, 0.25, 0.5]
+    # time.sleep reads a float's or an int's stored value; asyncio.sleep and anyio.sleep ask `delay <= 0` and
+    # `delay >= 0`, which these lengths answer True: asyncio's own sleep waits nothing.
+    assert [e["seconds"] for e in lied_to["events"] if e["kind"] == "sleep"] == [1.5, 2.0]
     assert [(e["stream"], e["text"]) for e in lied_to["events"] if e["kind"] == "print"] == [
         ("stdout", "written to stdout"), ("stderr", "written to stderr")]
     assert [w.split(" ")[0] for w in lied_to["warnings"]] == ["uvicorn.run()", "LyingWarning:"]
@@ -196,9 +238,39 @@ def test_the_kit_reads_what_lying_objects_hold_and_calls_none_of_their_methods(t
     scheduled, by_the_kit = probed(main, calls, tmp_path, "request", {"action": "request", "method": "POST", "path": "/lie"})
     assert by_the_kit == []
     assert scheduled["response"]["status"] == 200, scheduled["response"]
-    [task] = scheduled["scheduled"]
-    assert task["function"] == {"name": "LyingTask", "module_attr": None, "callable": True}
+    [task, appended] = scheduled["scheduled"]
+    assert task["function"] == appended["function"] == {"name": "LyingTask", "module_attr": None, "callable": True}
     assert [(a["type"], a["value_json"]) for a in task["args"]] == [("LyingFloat", "1.0"), ("LyingStr", '"given"')]
     assert {name: value["type"] for name, value in task["kwargs"].items()} == {"note": "LyingInt"}
-    assert [e["function"] for e in scheduled["events"] if e["kind"] == "task-start"] == ["LyingTask"]
+    assert [e["function"] for e in scheduled["events"] if e["kind"] == "task-start"] == ["LyingTask", "LyingTask"]
+
+
+SLEEPS = '''
+
+def sleep_as_the_real_sleeps_are_called():
+    try:
+        time.sleep(seconds=5)
+    except TypeError as refused:
+        print(refused)
+    asyncio.run(asyncio.sleep(delay=0.75, result=None))
+    asyncio.run(asyncio.sleep(-1))
+    try:
+        anyio.run(anyio.sleep, -1)
+    except ValueError as refused:
+        print(refused)
+'''
+
+
+@the_kits_lesson_only
+def test_the_virtual_sleeps_take_the_arguments_the_real_ones_take(tmp_path):
+    """`time.sleep` takes no keyword; `asyncio.sleep` names its length `delay` and returns at once for a
+    negative one; `anyio.sleep` refuses it. A virtual sleep that took `seconds=5` would count 5 s of work for a
+    task that fails at once on a real server."""
+    main, calls = lying_main(tmp_path)
+    main.write_text(main.read_text() + "\nimport asyncio\nimport anyio\n" + textwrap.dedent(SLEEPS))
+    slept, _ = probed(main, calls, tmp_path, "sleeps", {"action": "call", "function": "sleep_as_the_real_sleeps_are_called"})
+    assert slept["error"] is None, slept["error"]
+    assert [e["seconds"] for e in slept["events"] if e["kind"] == "sleep"] == [0.75]
+    assert [e["text"] for e in slept["events"] if e["kind"] == "print"] == [
+        "time.sleep() takes no keyword arguments", "delay must be a non-negative number"]
 
