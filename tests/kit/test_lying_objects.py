@@ -2,13 +2,15 @@
 objects whose every special method lies, and whose class lies about its name, module and instances, to every
 entry point that code exposes: the virtual sleeps (`time`, `asyncio`, `anyio`), the captured `sys.stdout` and
 `sys.stderr`, `add_task` and the background tasks it records, `uvicorn.run`, and what comes back from student
-code (a value returned, an error raised, a warning). Each lying method writes down which code called it; none
-may be called from a frame of `alfred/`, and what the kit records must be what CPython's own C code would
-read: a float's, int's or str's stored value, a class's own name.
+code (a value returned, an error raised, a warning). Each lying method writes down the code that called it
+and the frames above; none may be called from a frame of `alfred/`, nor by a library the kit itself called
+(asyncio.iscoroutine asks an object's `__class__`), and what the kit records must be what CPython's own code
+would read: a float's, int's or str's stored value, a class's own name, asyncio's comparison of a length.
 
 Left out on purpose: the kit's stand-in for the task reads the object it is given as the lesson's task reads it
 (its attributes), since it plays the student's task; a plain object handed to `time.sleep` is asked its
-`__index__`, as `time.sleep` asks it."""
+`__index__`, as `time.sleep` asks it; what a library asks of main.py's objects when the kit hands it a call
+main.py made (`HANDING_ON`)."""
 
 import sysconfig
 import textwrap
