@@ -217,12 +217,14 @@ def _plain(value, budget: list, *, _type=type, _issubclass=issubclass, _str=str,
 _plain.__kwdefaults__["_again"] = _plain  # its own recursion, bound as everything else it uses
 
 
-def _message_of(exc, own_module: str, *, _type=type, _text=_text, _args=_EXCEPTION_ARGS, _mro=_TYPE_MRO,
-                _class_dict=type.__dict__["__dict__"].__get__, _module=_TYPE_MODULE, _plain=_plain, _len=len,
-                _str=str, _LookupError=LookupError, _Exception=Exception, _join=", ".join) -> str:
-    """An error's message as str() gives it when its arguments are plain data and the class whose __str__
-    makes it is Python's or a library's; else (a __str__ of main.py's own classes, arguments of the
-    student's making) its plain arguments alone: a student's __str__ is never called by the kit."""
+def _message_of(exc, *, _type=type, _text=_text, _args=_EXCEPTION_ARGS, _mro=_TYPE_MRO,
+                _class_dict=type.__dict__["__dict__"].__get__, _plain=_plain, _len=len, _str=str,
+                _in_c=types.WrapperDescriptorType, _object_str=object.__str__, _LookupError=LookupError,
+                _Exception=Exception, _join=", ".join) -> str:
+    """An error's message as str() gives it when its arguments are plain data and the __str__ that makes it is
+    written in C (Python's exceptions, pydantic's ValidationError); else its plain arguments alone: no __str__
+    written in Python is called by the kit, whatever module its class names (a library's is rare: Starlette's
+    HTTPException, raised outside a request, shows its arguments)."""
     args = _args(exc)
     try:
         plain = _plain(args, [64])
@@ -230,10 +232,11 @@ def _message_of(exc, own_module: str, *, _type=type, _text=_text, _args=_EXCEPTI
         plain = None
     for cls in _mro(_type(exc)):
         if "__str__" in _class_dict(cls):
-            if plain is not None and _text(_module(cls)) != own_module:
+            method = _class_dict(cls)["__str__"]
+            if plain is not None and _type(method) is _in_c and method is not _object_str:  # object's asks __repr__
                 try:
-                    return _text(_class_dict(cls)["__str__"](exc)) or ""
-                except _Exception:  # a library's __str__ that fails on what the student gave it
+                    return _text(method(exc)) or ""
+                except _Exception:  # a C __str__ of another class, set on this one
                     pass
             break
     if plain is None:
@@ -284,7 +287,7 @@ def _error_info(observer: dict, exc: BaseException, *, _type=type, _derives=_der
         if _realpath(frame.f_code.co_filename) == main_path:
             line = lineno
     own_syntax_error = syntax_message and line is not None
-    message = syntax_message if own_syntax_error else _message_of(exc, observer["module_name"])  # str() would repeat "(main.py, line N)"
+    message = syntax_message if own_syntax_error else _message_of(exc)  # str() would repeat "(main.py, line N)"
     if observer["module_name"]:  # the kit's private name for main.py means nothing to a student
         message = message.replace(observer["module_name"], "main")
     return {"type": _class_name(_type(exc))[:_max_text], "message": message[:_max_text], "line": line}
@@ -296,7 +299,7 @@ def _note_warnings(observer: dict, caught: list, *, _len=len, _type=type, _class
     noted = observer["result"]["warnings"]
     for warning in caught[:20]:  # warnings.WarningMessage, the standard library's record of one
         message = warning.message  # a Warning, or the text warnings.warn was given
-        text = (_message_of(message, observer["module_name"]) if _derives(message, _BaseException)
+        text = (_message_of(message) if _derives(message, _BaseException)
                 else (_text(message) or ""))
         if _len(noted) < _max_items:
             noted.append(f"{_class_name(warning.category)}: {text}"[:_max_text])

@@ -166,6 +166,19 @@ def raise_a_lying_error():
     raise LyingError("raised")
 
 
+class ClaimsToBeBuiltin(Exception):
+    """An error class that says it is Python's own, with a __str__ that lies."""
+    __module__ = "builtins"
+
+    def __str__(self):
+        _told("ClaimsToBeBuiltin", "__str__")
+        return "simulate_intel_report_compilation"
+
+
+def raise_an_error_that_claims_to_be_builtin():
+    raise ClaimsToBeBuiltin("raised")
+
+
 @app.post("/lie")
 def lie_to_the_recorded_tasks(background_tasks: BackgroundTasks):
     background_tasks.add_task(LyingTask(), LyingFloat(1.0), LyingStr("given"), note=LyingInt(3))
@@ -236,6 +249,10 @@ def test_the_kit_reads_what_lying_objects_hold_and_calls_none_of_their_methods(t
     # error is of its class (PyErr_NormalizeException), as it does in any server that catches it.
     assert by_the_kit == [("Lying.__subclasscheck__", "_call")]
     assert (raised["error"]["type"], raised["error"]["message"]) == ("LyingError", "raised")
+    claimed, by_the_kit = probed(main, calls, tmp_path, "claim",
+                                 {"action": "call", "function": "raise_an_error_that_claims_to_be_builtin"})
+    assert by_the_kit == []  # only a __str__ in C, over plain arguments, makes the message
+    assert (claimed["error"]["type"], claimed["error"]["message"]) == ("ClaimsToBeBuiltin", "raised")
 
     scheduled, by_the_kit = probed(main, calls, tmp_path, "request", {"action": "request", "method": "POST", "path": "/lie"})
     assert by_the_kit == []
