@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from alfred.inside.recording import _STUDENT_ERRORS, _describe_value, _error_info, _event, _mark_phase
+from alfred.inside.recording import _STUDENT_ERRORS, _class_name, _describe_value, _error_info, _event, _mark_phase
 from alfred.inside.wire import (
     MAX_BODY_CHARS,
     MAX_ITEMS,
@@ -45,7 +45,7 @@ def _lookup(observer: dict, module, name: str, *, _hasattr=hasattr, _getattr=get
     return _getattr(module, name)
 
 
-def _lifespan_of(module, *, _getattr=getattr, _callable=callable, _type=type):
+def _lifespan_of(module, *, _getattr=getattr, _callable=callable, _type=type, _class_name=_class_name):
     """The lifespan of main.py's `app` when it does something (a lifespan function, startup or shutdown
     handlers), as uvicorn would run it around every request; None otherwise."""
     router = _getattr(_getattr(module, "app", None), "router", None)
@@ -53,7 +53,7 @@ def _lifespan_of(module, *, _getattr=getattr, _callable=callable, _type=type):
     if not _callable(lifespan):
         return None
     # FastAPI's and Starlette's default lifespan only runs the startup and shutdown handlers.
-    if _type(lifespan).__name__ == "_DefaultLifespan" and not (router.on_startup or router.on_shutdown):
+    if _class_name(_type(lifespan)) == "_DefaultLifespan" and not (router.on_startup or router.on_shutdown):
         return None
     return lifespan
 

@@ -111,12 +111,14 @@ def _is_plain_number(value: Any, *, _type=type, _one_of=_one_of, _kinds=(float, 
 
 
 def _fake_sleep(observer: dict, seconds: Any, *, _seconds=_seconds_as_c_reads_them, _ValueError=ValueError,
-                _event=_event) -> None:
+                _OverflowError=OverflowError, _event=_event) -> None:
     seconds = _seconds(seconds)
     if seconds != seconds:
         raise _ValueError("Invalid value NaN (not a number)")
     if seconds < 0:
         raise _ValueError("sleep length must be non-negative")
+    if seconds * 1e9 >= 2.0 ** 63:  # CPython counts a wait in nanoseconds, in 64 bits
+        raise _OverflowError("timestamp out of range for platform time_t")
     if seconds == 0:  # anyio and Starlette yield to the event loop with sleep(0): not the student's work
         return
     _event(observer, "sleep", {"seconds": seconds})

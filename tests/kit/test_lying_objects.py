@@ -277,13 +277,18 @@ def sleep_as_the_real_sleeps_are_called():
         anyio.run(anyio.sleep, -1)
     except ValueError as refused:
         print(refused)
+    for endless in (float("inf"), 1e10):  # past what CPython counts in 64 bits of nanoseconds
+        try:
+            time.sleep(endless)
+        except OverflowError as refused:
+            print(type(refused).__name__)
 '''
 
 
 @the_kits_lesson_only
 def test_the_virtual_sleeps_take_the_arguments_the_real_ones_take(tmp_path):
     """`time.sleep` takes no keyword; `asyncio.sleep` names its length `delay` and returns at once for a
-    negative one; `anyio.sleep` refuses it. A virtual sleep that took `seconds=5` would count 5 s of work for a
+    negative one; `anyio.sleep` refuses it; `time.sleep` refuses a length past 2**63 ns. A virtual sleep that took `seconds=5` would count 5 s of work for a
     task that fails at once on a real server."""
     main, calls = lying_main(tmp_path)
     main.write_text(main.read_text() + "\nimport asyncio\nimport anyio\n" + textwrap.dedent(SLEEPS))
@@ -291,5 +296,6 @@ def test_the_virtual_sleeps_take_the_arguments_the_real_ones_take(tmp_path):
     assert slept["error"] is None, slept["error"]
     assert [e["seconds"] for e in slept["events"] if e["kind"] == "sleep"] == [0.75]
     assert [e["text"] for e in slept["events"] if e["kind"] == "print"] == [
-        "time.sleep() takes no keyword arguments", "delay must be a non-negative number"]
+        "time.sleep() takes no keyword arguments", "delay must be a non-negative number", "OverflowError",
+        "OverflowError"]
 
