@@ -6,7 +6,9 @@ is the student's to keep, change or drop. Each test sends what its check needs a
 where the default is not what is tested), so one mistake fails the one test about it.
 """
 
+import diagnosis_lesson as diagnosis
 import pytest
+from diagnosis_lesson import LOG_FILE, TASK
 
 from alfred.judge.feedback import call_tried, check, lines, request_tried, shown
 from alfred.judge.timeline import around_the_sleeps
@@ -14,39 +16,13 @@ from alfred.judge.timeline import around_the_sleeps
 pytestmark = pytest.mark.lesson
 
 EMAIL = "bruce@wayne.enterprises"
-LOG_FILE = "batcomputer_logs/activity_log.txt"
 DEFAULT_ACTIVITY = "Generic activity logged."
 ACTIVITY = "Calibrated the Batmobile"
-TASK = "log_batcomputer_activity"
 
 
 def log_activity(submission, email=EMAIL, files=None, **params):
     return submission.request("POST", f"/log-activity/{email}", params=params or None, watch=[LOG_FILE],
                               files=files)
-
-
-NO_SLEEP_HINT = "keep the lesson's time.sleep(2) between the START message and writing the log line."
-
-
-def slept(sleeps):
-    return f"slept {' + '.join(f'{seconds:g}' for seconds in sleeps)} simulated seconds" if sleeps else "never slept"
-
-
-def task_trouble(seen):
-    error = seen.task_error()
-    return f" (the task raised {error.sentence()})" if error else ""
-
-
-def raised(seen):
-    return f"; then it raised {seen.error.sentence()}" if seen.error else ""
-
-
-def answered(seen):
-    """What a test about the background task says when the endpoint did not answer 200, or ""."""
-    response = seen.response
-    if response.status == 200:
-        return ""
-    return f"the endpoint answered status {response.status} with {response.text[:200] or 'an empty body'}"
 
 
 def test_log_activity_confirms_with_the_lessons_message(submission):
@@ -85,8 +61,8 @@ def test_log_activity_appends_one_line_to_the_log(submission, params, activity):
     check(
         seen.files.get(LOG_FILE) == expected,
         tried=request_tried("POST", f"/log-activity/{EMAIL}", params=params),
-        got=(f"{LOG_FILE} holds {shown(seen.files.get(LOG_FILE))}" if LOG_FILE in seen.files else f"no {LOG_FILE}")
-        + task_trouble(seen) + (f"; {answered(seen)}" if answered(seen) else ""),
+        got=diagnosis.log_holds(seen) + diagnosis.task_trouble(seen)
+        + (f"; {diagnosis.answered(seen)}" if diagnosis.answered(seen) else ""),
         expected=f"{LOG_FILE} holding exactly {shown(expected)}",
         hint=f"the query parameter activity_description defaults to {DEFAULT_ACTIVITY!r} and is passed to the "
         "task as `activity`.",
@@ -101,8 +77,7 @@ def test_two_requests_leave_two_lines_in_the_log(submission):
         seen.files.get(LOG_FILE) == expected,
         tried=request_tried("POST", f"/log-activity/{EMAIL}", params={"activity_description": "Opened the Batcave"})
         + ", then the same with 'Closed the Batcave'",
-        got=(f"{LOG_FILE} holds {shown(seen.files[LOG_FILE])}" if LOG_FILE in seen.files else f"no {LOG_FILE}")
-        + task_trouble(seen),
+        got=diagnosis.log_holds(seen) + diagnosis.task_trouble(seen),
         expected=f"both lines, in order: {shown(expected)}",
         hint='open the log in append mode, open(path, mode="a"), so earlier lines are kept.',
     )
@@ -116,7 +91,7 @@ def test_log_response_is_sent_before_the_task_starts(submission):
     check(
         sent is not None and runs and all(start > sent for start, _ in runs) and not waited,
         tried=request_tried("POST", f"/log-activity/{EMAIL}", params={"activity_description": ACTIVITY}),
-        got=answered(seen) or (
+        got=diagnosis.answered(seen) or (
             f"{waited:g} simulated seconds of work passed before the response was complete" if waited
             else "the response was sent after the task began" if runs else "no background task ran"),
         expected=f"the whole response sent first, then {TASK} run as a background task",
@@ -139,11 +114,9 @@ def test_logging_task_prints_start_works_two_seconds_then_prints_end(submission)
     check(
         sleeps == [2.0],
         tried=called,
-        got=f"it {slept(sleeps)} and printed {lines(seen.printed('call'))}{raised(seen)}",
+        got=f"it {diagnosis.slept(sleeps)} and printed {lines(seen.printed('call'))}{diagnosis.raised(seen)}",
         expected="2 simulated seconds of work: one time.sleep(2) between the START and END messages",
-        hint=(f"the task raised before its work was done: fix that error first ({TASK} works as the lesson "
-              "wrote it)." if seen.error and not sleeps else NO_SLEEP_HINT if not sleeps
-              else "keep the lesson's single time.sleep(2): no other sleeps, no other length."),
+        hint=diagnosis.work_hint(seen, sleeps),
     )
     before, after = task_prints_around_the_work(seen)
     check(
@@ -157,7 +130,7 @@ def test_logging_task_prints_start_works_two_seconds_then_prints_end(submission)
     check(
         EMAIL in "\n".join(after),
         tried=called,
-        got=f"after its 2 s of work it printed {lines(after)}{raised(seen)}",
+        got=f"after its 2 s of work it printed {lines(after)}{diagnosis.raised(seen)}",
         expected=f"the END message naming {EMAIL!r}, printed after the log line is written",
         hint="keep the lesson's closing "
         "print(f\"--- BACKGROUND TASK END: Activity logged to '{file_path}' for {user_email} ---\").",
@@ -170,11 +143,7 @@ def test_logging_task_called_without_an_activity_logs_an_empty_one(submission):
     check(
         seen.files.get(LOG_FILE) == expected,
         tried=f"{TASK}({EMAIL!r}), with no activity",
-        got=(
-            f"it raised {seen.error.sentence()}" if seen.error
-            else f"{LOG_FILE} holds {shown(seen.files.get(LOG_FILE))}" if LOG_FILE in seen.files
-            else f"no {LOG_FILE}"
-        ),
+        got=f"it raised {seen.error.sentence()}" if seen.error else diagnosis.log_holds(seen),
         expected=f"{LOG_FILE} holding exactly {shown(expected)}",
         hint='keep the lesson\'s signature, log_batcomputer_activity(user_email: str, activity: str = ""): '
         "the activity defaults to an empty string.",

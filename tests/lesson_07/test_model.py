@@ -4,6 +4,7 @@ The model is judged as FastAPI uses it: a route of the kit's takes it as its JSO
 answers (200 with the values, or 422 with the errors, and its OpenAPI schema) is what these tests read.
 """
 
+import diagnosis_model as diagnosis
 import pytest
 
 from alfred.judge.feedback import check, shown
@@ -12,7 +13,6 @@ pytestmark = pytest.mark.model
 
 MODEL = "IntelReportRequest"
 VALID = {"recipient_email": "bruce@wayne.enterprises", "report_name": "Penguin's smuggling routes"}
-HINT_FIELDS = "declare `recipient_email: EmailStr` and `report_name: str` in the class body, with no defaults."
 
 
 def validate(submission, data):
@@ -35,7 +35,7 @@ def test_model_is_pydantic_with_recipient_email_and_report_name(submission):
         tried=f"reading the fields of {MODEL}",
         got=f"the fields {', '.join(sorted(model.fields))}" if model.fields else "a model with no fields yet",
         expected="the fields recipient_email and report_name",
-        hint=HINT_FIELDS,
+        hint=diagnosis.HINT_FIELDS,
     )
 
 
@@ -50,9 +50,9 @@ def test_model_accepts_a_valid_request(submission, email):
     check(
         model.accepted and all(values.get(name) == value for name, value in data.items()),
         tried=f"{MODEL}(**{shown(data)})",
-        got=f"accepted, holding {shown(values)}" if model.accepted else f"rejected: {_errors(model)}",
+        got=f"accepted, holding {shown(values)}" if model.accepted else f"rejected: {diagnosis.errors(model)}",
         expected=f"accepted, holding {shown(data)}",
-        hint=HINT_FIELDS,
+        hint=diagnosis.HINT_FIELDS,
     )
 
 
@@ -66,7 +66,7 @@ def test_model_rejects_an_invalid_recipient_email(submission, bad_email):
     check(
         not model.accepted and any(error.loc[:1] == ["recipient_email"] for error in model.errors),
         tried=f"{MODEL}(**{shown(data)})",
-        got="accepted it" if model.accepted else f"rejected it with {_errors(model)}",
+        got="accepted it" if model.accepted else f"rejected it with {diagnosis.errors(model)}",
         expected="a validation error on recipient_email",
         hint="type recipient_email as pydantic's EmailStr (it needs the email-validator package): not str, "
         "and not Optional.",
@@ -80,7 +80,7 @@ def test_model_requires_every_field(submission, field):
     check(
         not model.accepted and any(error.loc[:1] == [field] for error in model.errors),
         tried=f"{MODEL}(**{shown(data)}), without {field}",
-        got="accepted it" if model.accepted else f"rejected it with {_errors(model)}",
+        got="accepted it" if model.accepted else f"rejected it with {diagnosis.errors(model)}",
         expected=f"a validation error saying {field} is missing",
         hint=f"give {field} no default value (no `= None`, no Optional) so every request must include it.",
     )
@@ -93,11 +93,7 @@ def test_model_requires_report_name_to_be_text(submission, not_text):
     check(
         not model.accepted and any(error.loc[:1] == ["report_name"] for error in model.errors),
         tried=f"{MODEL}(**{shown(data)})",
-        got="accepted it" if model.accepted else f"rejected it with {_errors(model)}",
+        got="accepted it" if model.accepted else f"rejected it with {diagnosis.errors(model)}",
         expected="a validation error on report_name",
         hint="type report_name as plain `str`: not Optional, not `str | None`.",
     )
-
-
-def _errors(model):
-    return "; ".join(f"{'.'.join(error.loc)}: {error.msg}" for error in model.errors) or "no details"

@@ -3,8 +3,9 @@ run, so an endpoint that schedules the task for the visible tests' reports only 
 task prints what it is given, as in the visible tests (test_endpoint.py)."""
 
 import pytest
-from test_endpoint import (DICT_HINT, PATH, TASK, answer_hint, called_hint, given_a_dict, given_a_dict_got, holds,
-                           post_valid_report, results_scheduled, scheduled_instead, stand_in_runs, unanswered)
+from diagnosis_endpoint import (DICT_HINT, PATH, TASK, answer_hint, called_hint, given_a_dict, given_a_dict_got,
+                                results_scheduled, scheduled_instead, stand_in_runs, unanswered)
+from test_endpoint import holds, post_valid_report
 
 from alfred.judge.feedback import check, request_tried, shown
 

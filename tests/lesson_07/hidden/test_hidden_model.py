@@ -3,7 +3,8 @@ grading run, so a model fitted to the visible tests' values (a length limit they
 pattern for addresses) is seen."""
 
 import pytest
-from test_model import HINT_FIELDS, MODEL, _errors, validate
+from diagnosis_model import HINT_FIELDS, errors
+from test_model import MODEL, validate
 
 from alfred.judge.feedback import check, shown
 
@@ -24,7 +25,7 @@ def test_hidden_model_accepts_other_valid_requests(submission, hidden_random):
         check(
             model.accepted and all(values.get(key) == value for key, value in data.items()),
             tried=f"{MODEL}(**{shown(data)})",
-            got=f"accepted, holding {shown(values)}" if model.accepted else f"rejected: {_errors(model)}",
+            got=f"accepted, holding {shown(values)}" if model.accepted else f"rejected: {errors(model)}",
             expected=f"accepted, holding {shown(data)}",
             hint=HINT_FIELDS + " Any text is a report name, however long.",
         )
@@ -38,7 +39,7 @@ def test_hidden_model_rejects_other_malformed_addresses(submission, hidden_rando
         check(
             not model.accepted and any(error.loc[:1] == ["recipient_email"] for error in model.errors),
             tried=f"{MODEL}(**{shown(data)})",
-            got="accepted it" if model.accepted else f"rejected it with {_errors(model)}",
+            got="accepted it" if model.accepted else f"rejected it with {errors(model)}",
             expected="a validation error on recipient_email",
             hint="type recipient_email as pydantic's EmailStr, which checks every rule of an address: a pattern "
             "of your own lets malformed ones through.",

@@ -3,7 +3,8 @@ activity drawn afresh for each grading run, with the call without the log file i
 message is recognised by behaviour, as in test_stretch.py."""
 
 import pytest
-from test_stretch import LOG_DIR, LOG_FILE, TASK, Calls, announcements, without_a_creation_message
+from diagnosis_stretch import LOG_DIR, LOG_FILE, Calls, announcements, without_a_creation_message
+from test_stretch import TASK
 
 from alfred.judge.feedback import call_tried, check, shown
 

@@ -2,7 +2,8 @@
 so messages written for the visible tests' reports, not read from the object the task is given, are seen."""
 
 import pytest
-from test_task import TASK, hint_or_error, mentions_both, raised, run_task, split_at_work
+from diagnosis_task import TASK, hint_or_error, raised
+from test_task import mentions_both, run_task, split_at_work
 
 from alfred.judge.feedback import call_tried, check, lines, source_call
 
