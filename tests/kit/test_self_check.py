@@ -1,6 +1,7 @@
 """The kit checks itself: the reference passes, the stubs fail where they should, every corpus sample
 scores as its annotation says, and every behaviour is graded once. Each check runs the real graded suite
-in-process (alfred.judge.suite.run_suite), exactly as `pytest --submission PATH --score-json FILE` would.
+(alfred.judge.suite.run_suite), exactly as `pytest --submission PATH --score-json FILE` would; the runs on the
+reference and the stubs are shared with other modules (conftest.py beside this file).
 The checks of the reference and the stubs are the engine's, and run with any lesson; those of the corpora
 are lesson 7's (kits_lesson), skipped with another lesson selected.
 """
@@ -14,18 +15,12 @@ import pytest
 from alfred.grading import corpus
 from alfred.course.exercises import EXERCISES, IDS
 from alfred.judge.suite import run_suite, run_suites
-from alfred.course.targets import EXERCISES_MAIN, LESSON, SOLUTIONS_MAIN
+from alfred.course.targets import EXERCISES_MAIN, LESSON
 from kits_lesson import ANOTHER_LESSON, the_kits_lesson_only
 
 
 def outcomes(report, exercise_id):
     return [test["outcome"] for test in report["tests"] if test["exercise"] == exercise_id]
-
-
-@pytest.fixture(scope="module")
-def reference_report():
-    """The reference graded once, for every check about it."""
-    return run_suite(SOLUTIONS_MAIN)
 
 
 def test_reference_solution_passes_every_test_of_every_exercise(reference_report):
@@ -41,12 +36,6 @@ def test_lesson_7s_suite_has_at_least_three_tests_per_exercise(reference_report)
     report = reference_report
     assert len(report["tests"]) >= 30
     assert all(report["exercises"][exercise_id]["total"] >= 3 for exercise_id in IDS), report["exercises"]
-
-
-@pytest.fixture(scope="module")
-def stub_report():
-    """The stubs graded once, for every check about them."""
-    return run_suite(EXERCISES_MAIN)
 
 
 def test_stubs_pass_the_lesson_and_fail_every_homework_test_as_a_failure(stub_report):
