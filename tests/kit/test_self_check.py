@@ -1,21 +1,20 @@
 """The kit checks itself: the reference passes, the stubs fail where they should, every corpus sample
 scores as its annotation says, and every behaviour is graded once. Each check runs the real graded suite
 (alfred.judge.suite.run_suite), exactly as `pytest --submission PATH --score-json FILE` would; the runs on the
-reference and the stubs are shared with other modules (conftest.py beside this file).
+reference, the stubs and an empty app are shared set-up (conftest.py beside this file).
 The checks of the reference and the stubs are the engine's, and run with any lesson; those of the corpora
 are lesson 7's (kits_lesson), skipped with another lesson selected.
 """
 
 import itertools
-import shutil
 from collections import defaultdict
 
 import pytest
 
 from alfred.grading import corpus
 from alfred.course.exercises import EXERCISES, IDS
-from alfred.judge.suite import run_suite, run_suites
-from alfred.course.targets import EXERCISES_MAIN, LESSON
+from alfred.judge.suite import run_suites
+from alfred.course.targets import EXERCISES_MAIN
 from kits_lesson import ANOTHER_LESSON, the_kits_lesson_only
 
 
@@ -61,17 +60,13 @@ def test_stub_failures_speak_to_the_student_without_kit_tracebacks(stub_report):
             assert "alfred/" not in message and "Traceback" not in message, message
 
 
-def test_no_test_passes_on_an_empty_app(tmp_path):
-    """An app with no routes and no names: no worked-example test may pass on it (the lesson's checks are
-    of what the lesson builds, not of what FastAPI answers anyway), nor, of course, any homework test."""
-    empty = tmp_path / "main.py"
-    empty.write_text("from fastapi import FastAPI\napp = FastAPI()\n")
-    for entry in LESSON.files:  # beside it, the project files the lesson gives (templates/, static/)
-        shutil.copytree(EXERCISES_MAIN.parent / entry, tmp_path / entry)
-    report = run_suite(empty)
-    passed = [test["nodeid"] for test in report["tests"] if test["outcome"] == "passed"]
+def test_no_test_passes_on_an_empty_app(empty_app_report):
+    """An app with no routes and no names (conftest.empty_app): no worked-example test may pass on it (the
+    lesson's checks are of what the lesson builds, not of what FastAPI answers anyway), nor, of course, any
+    homework test."""
+    passed = [test["nodeid"] for test in empty_app_report["tests"] if test["outcome"] == "passed"]
     assert not passed, passed
-    assert {test["exercise"] for test in report["tests"]} == set(IDS)
+    assert {test["exercise"] for test in empty_app_report["tests"]} == set(IDS)
 
 
 CORRECT, WRONG, BROKEN = ([], [], []) if ANOTHER_LESSON else (corpus.load(kind) for kind in ("correct", "wrong", "broken"))
