@@ -1,8 +1,8 @@
 """The self-check's costly set-up, shared by its modules: the graded suite run once each on the reference, the
 stubs and an empty app (the `reference_report`, `stub_report` and `empty_app_report` fixtures). As soon as
 collection shows that a selected test needs them, these runs start in one process of their own
-(alfred.judge.suite.run_suite there, exactly as in this process) and grade while the tests before theirs run:
-on two cores the self-check hardly waits for them.
+(alfred.judge.suite.run_suite there, exactly as in this process) and grade while the other tests run; the tests
+that need them run last. On two cores the self-check hardly waits for them.
 """
 
 from __future__ import annotations
@@ -36,10 +36,20 @@ POOL = pytest.StashKey[ProcessPoolExecutor]()
 SCRATCH = pytest.StashKey[tempfile.TemporaryDirectory]()
 
 
+def waits_for(item: pytest.Item) -> list[str]:
+    """The shared runs a test needs."""
+    return [name for name in SHARED_RUNS if name in getattr(item, "fixturenames", ())]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that need a shared run go last, so that the runs have the whole session to grade in."""
+    items.sort(key=lambda item: bool(waits_for(item)))  # a stable sort: each part keeps its order
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
-    needed = [name for name in SHARED_RUNS if any(name in getattr(item, "fixturenames", ()) for item in session.items)]
+    needed = [name for name in SHARED_RUNS if any(name in waits_for(item) for item in session.items)]
     if not needed:
         return
     scratch = session.config.stash[SCRATCH] = tempfile.TemporaryDirectory(prefix="alfred-self-check-")
