@@ -22,35 +22,45 @@ CORPUS_DIR = KIT_ROOT / "tests" / "corpus"
 
 @dataclass(frozen=True)
 class Sample:
+    """One sample; its annotation is read from its file when first asked for (collecting the tests that are
+    parametrized over the corpora needs only the names, and parsing every sample cost every run 0.16 s)."""
+
     path: Path
-    summary: str  # the docstring's first line
-    loses: frozenset[str]  # empty for a correct solution
 
     @property
     def name(self) -> str:
         return self.path.stem
 
+    @functools.cached_property
+    def summary(self) -> str:
+        """The docstring's first line."""
+        return self._docstring.splitlines()[0] if self._docstring else self.path.stem
+
+    @functools.cached_property
+    def loses(self) -> frozenset[str]:
+        """The exercises the sample must lose points in (its `loses:` line); empty for a correct solution."""
+        loses: set[str] = set()
+        for line in self._docstring.splitlines():
+            if line.strip().startswith("loses:"):
+                loses = {part.strip() for part in line.split(":", 1)[1].split(",") if part.strip()}
+        unknown = loses - set(IDS)
+        if unknown:
+            raise ValueError(f"{self.path.name}: unknown exercise ids {sorted(unknown)} in its `loses:` line")
+        return frozenset(loses)
+
+    @functools.cached_property
+    def _docstring(self) -> str:
+        source = self.path / "main.py" if self.path.is_dir() else self.path
+        try:
+            return ast.get_docstring(ast.parse(source.read_text())) or ""
+        except SyntaxError:  # the broken corpus holds files that do not parse; they annotate in a comment
+            return "\n".join(line.lstrip("# ") for line in source.read_text().splitlines() if line.startswith("#"))
+
 
 @functools.cache
 def load(kind: str) -> tuple[Sample, ...]:
-    """The samples of one corpus ("correct", "wrong", "broken"), sorted by file name. Read once per process:
-    several test modules parametrize over the corpora, and parsing the samples for each one cost seconds."""
+    """The samples of one corpus ("correct", "wrong", "broken"), sorted by file name; listed once per process,
+    since several test modules parametrize over the corpora."""
     folder = CORPUS_DIR / kind
     paths = [*folder.glob("*.py"), *(path for path in folder.iterdir() if (path / "main.py").is_file())]
-    return tuple(_sample(path) for path in sorted(paths))
-
-
-def _sample(path: Path) -> Sample:
-    source = path / "main.py" if path.is_dir() else path
-    try:
-        docstring = ast.get_docstring(ast.parse(source.read_text())) or ""
-    except SyntaxError:  # the broken corpus holds files that do not parse; they annotate in a comment
-        docstring = "\n".join(line.lstrip("# ") for line in source.read_text().splitlines() if line.startswith("#"))
-    loses: set[str] = set()
-    for line in docstring.splitlines():
-        if line.strip().startswith("loses:"):
-            loses = {part.strip() for part in line.split(":", 1)[1].split(",") if part.strip()}
-    unknown = loses - set(IDS)
-    if unknown:
-        raise ValueError(f"{path.name}: unknown exercise ids {sorted(unknown)} in its `loses:` line")
-    return Sample(path, docstring.splitlines()[0] if docstring else path.stem, frozenset(loses))
+    return tuple(Sample(path) for path in sorted(paths))

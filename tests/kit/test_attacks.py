@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -130,7 +131,14 @@ def honest_source(text: str) -> str:
 
 
 ATTACK_FILES = sorted(ATTACKS_DIR.glob("*.py"))
-META = {path.stem: read_meta(path) for path in ATTACK_FILES}
+
+
+@functools.cache
+def attack_meta() -> dict[str, dict]:
+    """Each attack file's docstring, read (by attack name) when the campaign runs: not at collection, which
+    every run of the quick tier pays."""
+    return {path.stem: read_meta(path) for path in ATTACK_FILES}
+
 
 # Attacks that win today. Each reason names the mechanism; the report of the campaign says how to fix it.
 # Known and documented in SECURITY.md ("What is not defended"): each is a strict expected failure, so the day it
@@ -537,7 +545,7 @@ def campaign(tmp_path_factory):
     try:
         main_run = Run("main class", 2, root / "class", root / "grades")
         main_run.klass.mkdir()
-        for name, meta in META.items():
+        for name, meta in attack_meta().items():
             if not meta["sequence"]:
                 student = f"{0 if name in SLOW_FIRST else 1}_{name}"
                 _add(main_run, student, ATTACKS_DIR / f"{name}.py")
@@ -555,7 +563,7 @@ def campaign(tmp_path_factory):
         _ids_as_the_grader_gives_them(main_run)
         runs.append(main_run)
 
-        for name, meta in META.items():
+        for name, meta in attack_meta().items():
             kind = meta["sequence"]
             if not kind:
                 continue
@@ -700,7 +708,7 @@ def _uid(pid: str) -> int | None:
         return None
 
 
-NAMES = [*META, *CLASS_FOLDER_ATTACKS]
+NAMES = [*(path.stem for path in ATTACK_FILES), *CLASS_FOLDER_ATTACKS]
 
 
 @pytest.mark.parametrize(
@@ -711,7 +719,7 @@ NAMES = [*META, *CLASS_FOLDER_ATTACKS]
 def test_attack_gains_nothing_and_harms_no_one(campaign, attack):
     outcome, problems = judge(campaign, attack)
     verdict = "STALLED" if campaign.run_of(attack).stalled else "WON"  # a stall is the grader's failure, not a win
-    print(f"\n[{attack}] {META.get(attack, {}).get('attack') or CLASS_FOLDER_ATTACKS[attack]}"
+    print(f"\n[{attack}] {attack_meta().get(attack, {}).get('attack') or CLASS_FOLDER_ATTACKS[attack]}"
           f"\n{outcome}\n" + ("\n".join(f"  {verdict}: {p}" for p in problems) if problems else "  contained"))
     assert not problems, f"{attack}:\n{outcome}\n" + "\n".join(problems)
 
@@ -721,8 +729,8 @@ def test_attack_gains_nothing_and_harms_no_one(campaign, attack):
 
 def test_every_attack_file_says_what_it_tries_and_what_its_honest_code_scores(campaign):
     assert len(ATTACK_FILES) >= 43
-    for name, meta in META.items():
-        assert meta["attack"] and META[name].get("honest") is not None, name
+    for name, meta in attack_meta().items():
+        assert meta["attack"] and meta.get("honest") is not None, name
         assert float(meta["honest"]) == campaign.honest[name]["score"], (name, campaign.honest[name]["score"])
         assert START in (ATTACKS_DIR / f"{name}.py").read_text(), name
 

@@ -1,31 +1,25 @@
 """The kit checks itself: the reference passes, the stubs fail where they should, every corpus sample
 scores as its annotation says, and every behaviour is graded once. Each check runs the real graded suite
-in-process (alfred.judge.suite.run_suite), exactly as `pytest --submission PATH --score-json FILE` would.
+(alfred.judge.suite.run_suite), exactly as `pytest --submission PATH --score-json FILE` would; the runs on the
+reference, the stubs and an empty app are shared set-up (conftest.py beside this file).
 The checks of the reference and the stubs are the engine's, and run with any lesson; those of the corpora
 are lesson 7's (kits_lesson), skipped with another lesson selected.
 """
 
 import itertools
-import shutil
 from collections import defaultdict
 
 import pytest
 
 from alfred.grading import corpus
 from alfred.course.exercises import EXERCISES, IDS
-from alfred.judge.suite import run_suite, run_suites
-from alfred.course.targets import EXERCISES_MAIN, LESSON, SOLUTIONS_MAIN
+from alfred.judge.suite import run_suites
+from alfred.course.targets import EXERCISES_MAIN
 from kits_lesson import ANOTHER_LESSON, the_kits_lesson_only
 
 
 def outcomes(report, exercise_id):
     return [test["outcome"] for test in report["tests"] if test["exercise"] == exercise_id]
-
-
-@pytest.fixture(scope="module")
-def reference_report():
-    """The reference graded once, for every check about it."""
-    return run_suite(SOLUTIONS_MAIN)
 
 
 def test_reference_solution_passes_every_test_of_every_exercise(reference_report):
@@ -41,12 +35,6 @@ def test_lesson_7s_suite_has_at_least_three_tests_per_exercise(reference_report)
     report = reference_report
     assert len(report["tests"]) >= 30
     assert all(report["exercises"][exercise_id]["total"] >= 3 for exercise_id in IDS), report["exercises"]
-
-
-@pytest.fixture(scope="module")
-def stub_report():
-    """The stubs graded once, for every check about them."""
-    return run_suite(EXERCISES_MAIN)
 
 
 def test_stubs_pass_the_lesson_and_fail_every_homework_test_as_a_failure(stub_report):
@@ -72,17 +60,13 @@ def test_stub_failures_speak_to_the_student_without_kit_tracebacks(stub_report):
             assert "alfred/" not in message and "Traceback" not in message, message
 
 
-def test_no_test_passes_on_an_empty_app(tmp_path):
-    """An app with no routes and no names: no worked-example test may pass on it (the lesson's checks are
-    of what the lesson builds, not of what FastAPI answers anyway), nor, of course, any homework test."""
-    empty = tmp_path / "main.py"
-    empty.write_text("from fastapi import FastAPI\napp = FastAPI()\n")
-    for entry in LESSON.files:  # beside it, the project files the lesson gives (templates/, static/)
-        shutil.copytree(EXERCISES_MAIN.parent / entry, tmp_path / entry)
-    report = run_suite(empty)
-    passed = [test["nodeid"] for test in report["tests"] if test["outcome"] == "passed"]
+def test_no_test_passes_on_an_empty_app(empty_app_report):
+    """An app with no routes and no names (conftest.empty_app): no worked-example test may pass on it (the
+    lesson's checks are of what the lesson builds, not of what FastAPI answers anyway), nor, of course, any
+    homework test."""
+    passed = [test["nodeid"] for test in empty_app_report["tests"] if test["outcome"] == "passed"]
     assert not passed, passed
-    assert {test["exercise"] for test in report["tests"]} == set(IDS)
+    assert {test["exercise"] for test in empty_app_report["tests"]} == set(IDS)
 
 
 CORRECT, WRONG, BROKEN = ([], [], []) if ANOTHER_LESSON else (corpus.load(kind) for kind in ("correct", "wrong", "broken"))
