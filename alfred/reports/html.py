@@ -36,7 +36,6 @@ NAME = "html"
 
 BANDS = ("0-20", "20-40", "40-60", "60-80", "80-100")
 TOP_FAILURES = 10
-STUDENTS_NAMED = summary.STUDENTS_NAMED  # students listed under one common failure before "and N more"
 
 PASS, FAIL, BAR, TRACK, INK, MUTED = "#2f7d4f", "#c0392b", "#3a6ea5", "#e6e9ee", "#1f2933", "#5f6b7a"
 
@@ -341,11 +340,9 @@ def _failures(tested: list[ResultRow]) -> str:
     for key in ranked:
         exercise_id, name = key
         who = students[key]
-        named = ", ".join(_feedback_link(student) for student in who[:STUDENTS_NAMED])
-        more = f" and {len(who) - STUDENTS_NAMED} more" if len(who) > STUDENTS_NAMED else ""
         lines.append(f'<div class="failure" data-students="{len(who)}"><h3><span class="count">{len(who)}</span>'
                      f'{_text(BY_ID[exercise_id].label)}: <code>{_text(name)}</code></h3>'
-                     f'<div class="who">{len(who)} student{"s" * (len(who) != 1)}: {named}{more}</div>')
+                     f'<div class="who">{len(who)} student{"s" * (len(who) != 1)}: {summary.named(who, _feedback_link)}</div>')
         for hint, seen in sorted(told[key].items(), key=lambda item: -len(item[1])):
             lines.append(f'<div class="hint" data-students="{len(seen)}"><span class="told">{len(seen)} '
                          f'student{"s" * (len(seen) != 1)} got</span><pre>{_text(seen[0])}</pre>'

@@ -81,8 +81,8 @@ def counted_sentence(rows: list[ResultRow], shown) -> str:
     if timeout:
         its = "its" if len(timeout) == 1 else "their"
         counted += (f" and {len(timeout)} stopped for time (timeout), counted with {its} score: "
-                    + _named(timeout, lambda row: f"{shown(row['student'])} {row['score']:g}"))
-    left_out = [f"{len(found)} {why}: {_named(found, lambda row: shown(row['student']))}"
+                    + named(timeout, lambda row: f"{shown(row['student'])} {row['score']:g}"))
+    left_out = [f"{len(found)} {why}: {named(found, lambda row: shown(row['student']))}"
                 for found, why in ((by_status["error"], "whose file does not load (error)"),
                                    (by_status[UNGRADABLE], "the grader could not grade (ungradable)")) if found]
     total = len(graded) + len(timeout)
@@ -90,10 +90,10 @@ def counted_sentence(rows: list[ResultRow], shown) -> str:
             f"{counted}." + (f" Left out: {'; '.join(left_out)}." if left_out else ""))
 
 
-def _named(rows: list[ResultRow], name) -> str:
-    """The first STUDENTS_NAMED of `rows` as `name` writes each, and how many more."""
-    more = f" and {len(rows) - STUDENTS_NAMED} more" if len(rows) > STUDENTS_NAMED else ""
-    return ", ".join(name(row) for row in rows[:STUDENTS_NAMED]) + more
+def named(items: list, name) -> str:
+    """The first STUDENTS_NAMED of `items` (rows, student ids) as `name` writes each, and how many more."""
+    more = f" and {len(items) - STUDENTS_NAMED} more" if len(items) > STUDENTS_NAMED else ""
+    return ", ".join(name(item) for item in items[:STUDENTS_NAMED]) + more
 
 
 def hidden_seed_lines(rows: list[ResultRow]) -> list[str]:

@@ -67,7 +67,7 @@ LIES = {
     "__eq__": True, "__ne__": True, "__lt__": True, "__le__": True, "__gt__": True, "__ge__": True,
     "__bool__": True, "__contains__": True, "__instancecheck__": True, "__subclasscheck__": True,
     "__iter__": None, "__dir__": None, "__reduce__": None, "__reduce_ex__": None, "__copy__": None,
-    "__deepcopy__": None, "__getstate__": None, "__sizeof__": 5,
+    "__deepcopy__": None, "__getstate__": None,
 }
 
 
